@@ -1,0 +1,1 @@
+"""Altus Pipeline: keeps a PostgreSQL warehouse in step with a DoorLoop account."""

@@ -1,0 +1,1 @@
+"""DoorLoop access: the entity registry, the HTTP client and its rate budget."""

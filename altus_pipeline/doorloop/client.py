@@ -1,0 +1,246 @@
+"""The DoorLoop HTTP client: paged listings streamed page by page, paced and retried.
+
+Structure after dlt's REST client: a paginator that knows when to stop (``total``), a
+request loop that owns retries, and typed errors. A listing is either read completely
+and consistently or it raises; a short read is never reported as success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+import requests
+
+from altus_pipeline import settings
+from altus_pipeline.doorloop import errors
+from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget, RateBudget
+from altus_pipeline.doorloop.registry import Entity
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+DEFAULT_RETRY_AFTER = 5.0
+
+
+@dataclass
+class ListingStats:
+    """What one listing cost: for run metadata and the benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    pages: int = 0
+    records: int = 0
+    total: int | None = None
+
+    def add(self, other: "ListingStats") -> None:
+        self.requests += other.requests
+        self.retries += other.retries
+        self.bytes += other.bytes
+        self.seconds += other.seconds
+        self.pages += other.pages
+        self.records += other.records
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    total: int
+    records: list[Any]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter for 5xx, timeouts and broken bodies."""
+
+    max_retries: int = 6
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+    max_rate_limit_waits: int = 30
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        return min(self.cap_seconds, self.base_seconds * 2**attempt) * rng.uniform(0.5, 1.5)
+
+
+@dataclass
+class DoorLoopClient:
+    """One keep-alive session against DoorLoop (or the sandbox, which it cannot tell apart)."""
+
+    base_url: str
+    token: str
+    budget: RateBudget = field(default_factory=LocalRateBudget)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = 30.0
+    page_size: int = PAGE_SIZE
+    sleep: Callable[[float], None] = time.sleep
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self._session = requests.Session()
+        self._session.headers.update({"Authorization": f"bearer {self.token}", "Accept": "application/json"})
+        self._rng = random.Random(self.seed)
+
+    @classmethod
+    def from_env(cls, limits: Limits = Limits(), **kwargs: Any) -> "DoorLoopClient":
+        token = settings.doorloop_token()
+        if not token:
+            raise errors.DoorLoopAuthError("DOORLOOP_API_TOKEN is not set", path="/")
+        return cls(settings.doorloop_base_url(), token, budget=LocalRateBudget(limits), **kwargs)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "DoorLoopClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- listings ---------------------------------------------------------------------
+
+    def iter_pages(
+        self, entity: Entity, params: Mapping[str, str] | None = None, stats: ListingStats | None = None
+    ) -> Iterator[Page]:
+        """Yield the pages of a listing until ``total`` is reached.
+
+        Raises ``DoorLoopListingError`` when a later page reports another ``total`` or the
+        pages end before ``total`` records arrived: the data moved while we read it.
+        """
+        stats = stats if stats is not None else ListingStats()
+        query = {**entity.list_params, **(params or {}), "page_size": str(self.page_size)}
+        started = time.monotonic()
+        collected = 0
+        number = 1
+        try:
+            while True:
+                body = self._get_json(entity.path, {**query, "page_number": str(number)}, number, stats)
+                page = self._parse_page(entity.path, number, body)
+                if stats.total is None:
+                    stats.total = page.total
+                elif page.total != stats.total:
+                    raise errors.DoorLoopListingError(
+                        f"total changed from {stats.total} to {page.total} between pages", path=entity.path, page=number
+                    )
+                collected += len(page.records)
+                stats.pages += 1
+                stats.records = collected
+                if collected > page.total:
+                    raise errors.DoorLoopListingError(
+                        f"read {collected} records but total is {page.total}", path=entity.path, page=number
+                    )
+                yield page
+                if collected == page.total:
+                    return
+                if len(page.records) < self.page_size:
+                    raise errors.DoorLoopListingError(
+                        f"listing ended after {collected} of {page.total} records", path=entity.path, page=number
+                    )
+                number += 1
+        finally:
+            stats.seconds += time.monotonic() - started
+
+    def iter_records(
+        self, entity: Entity, params: Mapping[str, str] | None = None, stats: ListingStats | None = None
+    ) -> Iterator[Any]:
+        for page in self.iter_pages(entity, params, stats):
+            yield from page.records
+
+    def get_one(self, entity: Entity, record_id: str) -> Any:
+        return self._get_json(f"{entity.path}/{record_id}", {}, None, ListingStats())
+
+    # -- one request, with pacing and retries ------------------------------------------
+
+    def _get_json(self, path: str, query: Mapping[str, str], page: int | None, stats: ListingStats) -> Any:
+        failures = 0
+        rate_waits = 0
+        while True:
+            self.budget.acquire()
+            stats.requests += 1
+            try:
+                response = self._session.get(self.base_url + path, params=query, timeout=self.timeout)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                reason = f"{type(exc).__name__} after {self.timeout:.0f}s timeout or connection failure"
+                failures = self._after_transient(path, page, None, reason, failures, stats)
+                continue
+            stats.bytes += len(response.content)
+            status = response.status_code
+            if status == 429:
+                rate_waits += 1
+                if rate_waits > self.retry.max_rate_limit_waits:
+                    raise errors.DoorLoopUnavailableError("still rate limited (429)", path=path, page=page, status=429)
+                wait = _retry_after(response)
+                log.info("GET %s page %s: 429, waiting %.1fs as Retry-After asks", path, page, wait)
+                stats.retries += 1
+                self.sleep(wait)
+                continue
+            if status >= 500:
+                failures = self._after_transient(path, page, status, "server error", failures, stats)
+                continue
+            if status >= 400:
+                raise self._client_error(path, page, response)
+            content_type = response.headers.get("Content-Type", "")
+            if "json" not in content_type.lower():
+                raise errors.DoorLoopResponseError(
+                    f"expected JSON, got {content_type or 'no content type'!r}", path=path, page=page, status=status
+                )
+            try:
+                return response.json()
+            except (ValueError, json.JSONDecodeError):
+                failures = self._after_transient(path, page, status, "truncated or invalid JSON body", failures, stats)
+
+    def _after_transient(
+        self, path: str, page: int | None, status: int | None, reason: str, failures: int, stats: ListingStats
+    ) -> int:
+        """Sleep the backoff for one more transient failure, or raise when retries are spent."""
+        if failures >= self.retry.max_retries:
+            raise errors.DoorLoopUnavailableError(
+                f"{reason}; gave up after {failures + 1} attempts", path=path, page=page, status=status
+            )
+        wait = self.retry.backoff(failures, self._rng)
+        log.info("GET %s page %s: %s, retrying in %.2fs", path, page, reason, wait)
+        stats.retries += 1
+        self.sleep(wait)
+        return failures + 1
+
+    def _client_error(self, path: str, page: int | None, response: requests.Response) -> errors.DoorLoopError:
+        message = self._scrub(_error_message(response))
+        kind = {401: errors.DoorLoopAuthError, 405: errors.DoorLoopPermissionError}.get(
+            response.status_code, errors.DoorLoopRequestError
+        )
+        return kind(message, path=path, page=page, status=response.status_code)
+
+    def _scrub(self, text: str) -> str:
+        """Remove the token from any text we pass on (a server could echo it)."""
+        return text.replace(self.token, "***") if self.token else text
+
+    @staticmethod
+    def _parse_page(path: str, number: int, body: Any) -> Page:
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not isinstance(body.get("total"), int):
+            raise errors.DoorLoopResponseError(
+                "expected a {total, data} list envelope", path=path, page=number, status=200
+            )
+        return Page(number=number, total=body["total"], records=body["data"])
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER)))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or "error"
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("code") or response.reason)
+    return response.reason or "error"

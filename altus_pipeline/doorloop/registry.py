@@ -1,0 +1,97 @@
+"""The entity registry: the one list of DoorLoop entities in the code.
+
+Every other part (the client, the sandbox, the raw assets, the SQL file names and the
+roadmap) derives what it needs from here, so adding an entity is one entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One DoorLoop list endpoint and how the pipeline reads it.
+
+    ``date_filter`` names the DoorLoop filter pair (``filter_<date_filter>_from`` /
+    ``_to``) that selects records by business date, and ``date_field`` the record key
+    it filters on. Entities with a date filter are transactions, partitioned by that
+    date; entities without are master data, read as full snapshots.
+    """
+
+    name: str
+    path: str
+    date_field: str | None = None
+    date_filter: str | None = None
+    list_params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def partitioned(self) -> bool:
+        return self.date_filter is not None
+
+    @property
+    def raw_table(self) -> str:
+        return f"doorloop_raw_{self.name}"
+
+    @property
+    def date_filter_from(self) -> str:
+        return f"filter_{self.date_filter}_from"
+
+    @property
+    def date_filter_to(self) -> str:
+        return f"filter_{self.date_filter}_to"
+
+    def date_params(self, start: str, end: str) -> dict[str, str]:
+        """Query parameters selecting business dates ``start``..``end`` inclusive."""
+        if not self.partitioned:
+            raise ValueError(f"entity {self.name!r} is not partitioned by date")
+        return {self.date_filter_from: start, self.date_filter_to: end}
+
+
+def _transaction(name: str, path: str, date_field: str = "date", date_filter: str = "date") -> Entity:
+    return Entity(name=name, path=path, date_field=date_field, date_filter=date_filter)
+
+
+_ENTITIES: tuple[Entity, ...] = (
+    Entity("accounts", "/accounts"),
+    _transaction("communications", "/communications", date_field="sentAt", date_filter="sentAt"),
+    _transaction("expenses", "/expenses"),
+    _transaction("files", "/files", date_field="createdAt", date_filter="createdAt"),
+    Entity("leases", "/leases"),
+    _transaction("lease_charges", "/lease-charges"),
+    _transaction("lease_credits", "/lease-credits"),
+    _transaction("lease_payments", "/lease-payments"),
+    _transaction("lease_reversed_payments", "/lease-reversed-payments"),
+    Entity("lease_tenants", "/leases/tenants"),
+    _transaction("notes", "/notes", date_field="createdAt", date_filter="createdAt"),
+    Entity("owners", "/owners"),
+    Entity("portfolios", "/property-groups"),
+    Entity("properties", "/properties"),
+    Entity("tasks", "/tasks"),
+    Entity("tenants", "/tenants"),
+    Entity("units", "/units", list_params=MappingProxyType({"filter_active": "all"})),
+    Entity("users", "/users"),
+    Entity("vendors", "/vendors"),
+    _transaction("vendor_bills", "/vendor-bills"),
+    _transaction("vendor_credits", "/vendor-credits"),
+)
+
+ENTITIES: Mapping[str, Entity] = MappingProxyType({e.name: e for e in _ENTITIES})
+
+
+def entity(name: str) -> Entity:
+    """Look an entity up by name, with an error that lists the valid names."""
+    try:
+        return ENTITIES[name]
+    except KeyError:
+        raise KeyError(f"unknown DoorLoop entity {name!r}; known: {', '.join(sorted(ENTITIES))}") from None
+
+
+def entity_for_path(path: str) -> Entity | None:
+    """The entity served at a list path such as ``/leases/tenants`` (None if none)."""
+    for e in _ENTITIES:
+        if e.path == path:
+            return e
+    return None

@@ -1,0 +1,1 @@
+"""The warehouse: connections, the embedded PostgreSQL and migrations."""
