@@ -1,0 +1,95 @@
+"""Shared fixtures: a real PostgreSQL (embedded unless ALTUS_TEST_DATABASE_URL is set),
+one fresh schema per test, and DoorLoop sandboxes served over real HTTP."""
+
+from __future__ import annotations
+
+import copy
+import os
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
+from altus_pipeline.warehouse import embedded
+from altus_pipeline.warehouse.db import Warehouse
+from altus_pipeline.warehouse.migrations import migrate
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "test-token-5f1c9e"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of a test database on a real PostgreSQL server."""
+    url = os.environ.get("ALTUS_TEST_DATABASE_URL")
+    if url:
+        return url
+    server = embedded.ensure_server(REPO / ".altus" / "test-pgdata")
+    return embedded.create_database(server, "altus_test")
+
+
+@pytest.fixture
+def warehouse(pg_url: str) -> Iterator[Warehouse]:
+    """A migrated warehouse in a schema of its own, dropped afterwards."""
+    wh = Warehouse(url=pg_url, schema=f"t_{uuid.uuid4().hex[:12]}")
+    migrate(wh)
+    yield wh
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(wh.schema)))
+
+
+@pytest.fixture(scope="session")
+def small_dataset_pristine() -> dict[str, list]:
+    from altus_pipeline.sandbox.generator import generate_dataset
+
+    return generate_dataset("small", seed=0)
+
+
+@pytest.fixture
+def small_dataset(small_dataset_pristine: dict[str, list]) -> dict[str, list]:
+    """The small generated dataset, a private copy (sandboxes may mutate it)."""
+    return copy.deepcopy(small_dataset_pristine)
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
+    """Start sandboxes on free ports; every one is stopped after the test."""
+    started: list[Sandbox] = []
+
+    def start(dataset: dict[str, list], **config: object) -> Sandbox:
+        options = {"token": TOKEN, "rate_limit_per_minute": None, "rate_limit_per_hour": None, **config}
+        server = Sandbox(dataset, SandboxConfig(**options))
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dagster_storage(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Create Dagster's tables (schema ``dagster`` of the test database) once, before any
+    CLI subprocess does, so parallel processes never race to create them."""
+    import dagster as dg
+
+    from altus_pipeline.instance import REPO_DAGSTER_YAML
+
+    storage_url = Warehouse(pg_url, "unused").dagster_storage_url()
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_bytes(REPO_DAGSTER_YAML.read_bytes())
+    previous = os.environ.get("ALTUS_DAGSTER_STORAGE_URL")
+    os.environ["ALTUS_DAGSTER_STORAGE_URL"] = storage_url
+    try:
+        dg.DagsterInstance.from_config(str(home)).dispose()
+    finally:
+        if previous is None:
+            del os.environ["ALTUS_DAGSTER_STORAGE_URL"]
+        else:
+            os.environ["ALTUS_DAGSTER_STORAGE_URL"] = previous
+    return storage_url
