@@ -109,19 +109,26 @@ def test_rate_limit_429_waits_out_retry_after(sandbox_factory):
 
 
 def test_local_budget_paces_under_the_limit(sandbox_factory):
-    server = sandbox_factory({"accounts": _accounts(4000)}, rate_limit_per_minute=2, rate_window_seconds=1.0)
+    server = sandbox_factory({"accounts": _accounts(4000)})
     clock = {"now": 0.0}
-    waits: list[float] = []
+    sent_at: list[float] = []
 
     def sleep(seconds: float) -> None:
-        waits.append(seconds)
         clock["now"] += seconds
-        time.sleep(seconds)
 
-    budget = LocalRateBudget(Limits(per_minute=2, per_hour=None), clock=lambda: clock["now"], sleep=sleep)
+    budget = LocalRateBudget(Limits(per_minute=2, per_hour=3), clock=lambda: clock["now"], sleep=sleep)
+    original = budget.acquire
+
+    def acquire() -> float:
+        waited = original()
+        sent_at.append(clock["now"])
+        return waited
+
+    budget.acquire = acquire  # type: ignore[method-assign]
     with _client(server, budget=budget) as client:
         assert len(list(client.iter_records(ACCOUNTS))) == 4000
-    assert waits and sum(waits) >= 60, "4 requests at 2 a minute must wait out a minute of budget"
+    assert sent_at[:3] == [0.0, 0.0, 60.0], "the third request waits for the minute window"
+    assert sent_at[3] == 3600.0, "the fourth waits for the hour window"
 
 
 @pytest.mark.parametrize("fault", ["5xx=0.5", "429=0.3", "truncate=0.5", "slow=0.3,slow_seconds=0.3"])

@@ -54,13 +54,16 @@ class Warehouse:
         """The same database for Dagster's own storage, in its own schema, via psycopg2.
 
         SQLAlchemy 2.1 maps bare ``postgresql://`` to psycopg 3, which dagster-postgres
-        does not ship, hence the explicit ``+psycopg2`` driver.
+        does not ship, hence the explicit ``+psycopg2`` driver. Dagster writes an event per
+        partition of a ranged run, each its own commit; ``synchronous_commit=off`` stops
+        each from waiting on a disk flush (a crash can lose the last few events, never
+        corrupt them).
         """
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         parts = urlsplit(self.url)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-        query.append(("options", f"-csearch_path={schema}"))
+        query.append(("options", f"-csearch_path={schema} -csynchronous_commit=off"))
         scheme = "postgresql+psycopg2"
         return urlunsplit(parts._replace(scheme=scheme, query=urlencode(query)))
 

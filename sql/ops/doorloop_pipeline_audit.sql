@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS doorloop_pipeline_audit (
     unchanged bigint NOT NULL DEFAULT 0,
     soft_deleted bigint NOT NULL DEFAULT 0,
     rejected bigint NOT NULL DEFAULT 0,
+    duplicates bigint NOT NULL DEFAULT 0,
     api_requests integer NOT NULL DEFAULT 0,
     api_retries integer NOT NULL DEFAULT 0,
     seconds numeric(12, 3) NOT NULL DEFAULT 0

@@ -1,0 +1,107 @@
+"""Raw assets, one per registry entity, built by one factory.
+
+Master data is read as a full snapshot; transactions by business-date partition, and a
+backfill of any range is one filtered listing (``BackfillPolicy.single_run()``).
+"""
+
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from altus_pipeline.doorloop.errors import DoorLoopError
+from altus_pipeline.doorloop.registry import ENTITIES, Entity
+from altus_pipeline.ops.audit import record_audit
+from altus_pipeline.ops.dlq import Failure, payload_hash, record_failures
+from altus_pipeline.partitions import daily_partitions, partition_dates
+from altus_pipeline.raw.load import DateRange, RawLoader
+from altus_pipeline.resources import DoorLoopResource, WarehouseResource
+
+RAW_GROUP = "raw"
+API_POOL = "doorloop_api"
+
+
+def _raw_table_schema() -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn("id", "text", description="DoorLoop id (primary key)"),
+            dg.TableColumn("payload", "jsonb", description="the record exactly as DoorLoop returned it"),
+            dg.TableColumn("content_hash", "text", description="md5 of the payload; unchanged rows are not rewritten"),
+            dg.TableColumn("business_date", "date", description="partition date (transactions only)"),
+            dg.TableColumn("first_seen_at", "timestamptz"),
+            dg.TableColumn("last_changed_at", "timestamptz"),
+            dg.TableColumn("deleted_at", "timestamptz", description="set when DoorLoop stopped returning the id"),
+            dg.TableColumn("last_run_id", "text"),
+        ]
+    )
+
+
+def _extract_failure(entity: Entity, partition_key: str | None, run_id: str, exc: DoorLoopError) -> Failure:
+    detail = f"{entity.name}: {exc}"
+    return Failure(
+        entity=entity.name,
+        doorloop_id="",
+        stage="extract",
+        asset_key=entity.raw_table,
+        partition_key=partition_key,
+        payload=None,
+        payload_hash=payload_hash(f"{entity.raw_table}|{partition_key}|{type(exc).__name__}"),
+        error_class="transient" if exc.transient else "permanent",
+        field=None,
+        message=detail,
+        run_id=run_id,
+    )
+
+
+def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
+    """The asset that mirrors one DoorLoop list endpoint into ``doorloop_raw_<entity>``."""
+    key = dg.AssetKey(entity.raw_table)
+    kind = "transactions by business date" if entity.partitioned else "master data, full snapshot"
+
+    @dg.asset(
+        key=key,
+        group_name=RAW_GROUP,
+        kinds={"postgres"},
+        pool=API_POOL,
+        partitions_def=daily_partitions if entity.partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
+        description=f"DoorLoop `GET {entity.path}` ({kind}), every record as returned.",
+        metadata={"dagster/table_name": entity.raw_table, "dagster/column_schema": _raw_table_schema()},
+    )
+    def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource, doorloop: DoorLoopResource):
+        wh = warehouse.warehouse()
+        dates = DateRange(*partition_dates(context)) if entity.partitioned else None
+        partition_key = dates.partition_key if dates else None
+        started = datetime.now(timezone.utc)
+        with doorloop.client(wh) as client, wh.connect() as conn:
+            try:
+                result = RawLoader(conn, client, entity, context.run_id).load(dates)
+            except DoorLoopError as exc:
+                conn.rollback()
+                record_failures(conn, [_extract_failure(entity, partition_key, context.run_id, exc)])
+                conn.commit()
+                raise dg.Failure(description=f"{entity.name}: {exc}", allow_retries=exc.transient) from None
+            record_audit(conn, context.run_id, entity.raw_table, partition_key, started, result)
+            conn.commit()
+        metadata = {**result.as_metadata(), "dagster/row_count": result.rows_in_table}
+        context.log.info(f"{entity.raw_table} {partition_key or ''}: {result.as_metadata()}")
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _raw
+
+
+raw_assets: list[dg.AssetsDefinition] = [build_raw_asset(e) for e in ENTITIES.values()]
+
+
+@dg.asset(
+    key="doorloop_raw_work_orders",
+    group_name=RAW_GROUP,
+    kinds={"postgres"},
+    deps=[ENTITIES["tasks"].raw_table],
+    description="View over raw tasks of type WORK_ORDER (DoorLoop has no work-order endpoint).",
+    metadata={"dagster/table_name": "doorloop_raw_work_orders"},
+)
+def doorloop_raw_work_orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.warehouse().connect() as conn:
+        rows = conn.execute("SELECT count(*) FROM doorloop_raw_work_orders WHERE deleted_at IS NULL").fetchone()[0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})

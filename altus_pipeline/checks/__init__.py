@@ -1,0 +1,1 @@
+"""Asset checks, built per asset from the registry."""

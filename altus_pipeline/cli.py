@@ -1,0 +1,241 @@
+"""The ``altus`` command line, for people who script the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from altus_pipeline.sandbox.faults import FaultSpec
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Altus Pipeline: keep a PostgreSQL warehouse in step with DoorLoop."""
+
+
+# -- database -------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The warehouse database (embedded PostgreSQL unless ALTUS_DATABASE_URL is set)."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Create or update every warehouse object from sql/ (idempotent)."""
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    applied = migrate(warehouse)
+    click.echo(f"schema {warehouse.schema}: {len(applied)} object(s) applied" + (": " + ", ".join(applied) if applied else ""))
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the warehouse URL with the password masked."""
+    from altus_pipeline.warehouse.db import Warehouse
+
+    click.echo(Warehouse.from_env().masked_url())
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL (it otherwise keeps running for later commands)."""
+    from altus_pipeline import settings
+    from altus_pipeline.warehouse.embedded import stop_server
+
+    stopped = stop_server(settings.project_home() / "pgdata")
+    click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+# -- sandbox --------------------------------------------------------------------------
+
+SCALE_CHOICE = click.Choice(["small", "medium", "large"])
+
+
+@main.group()
+def sandbox() -> None:
+    """The DoorLoop simulator on localhost."""
+
+
+@sandbox.command("serve")
+@click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True, help="Generated dataset size.")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Serve DIR/<entity>.json instead of generated data.")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--token", default="sandbox-token", show_default=True, help="The bearer token clients must send.")
+@click.option("--rate-limit-per-minute", type=int, default=50, show_default=True)
+@click.option("--rate-limit-per-hour", type=int, default=500, show_default=True)
+@click.option("--no-rate-limit", is_flag=True, help="Turn both rate limits off (benchmarks).")
+@click.option("--faults", default=None, help="Fault spec, e.g. '5xx=0.1,429=0.05,slow=0.02,truncate=0.05,drift=0.5:2'.")
+@click.option("--deny", "denied", multiple=True, help="List path answering 405 METHOD_NOT_ALLOWED (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the data and the faults.")
+def sandbox_serve(
+    scale: str,
+    data_dir: Path | None,
+    port: int,
+    host: str,
+    token: str,
+    rate_limit_per_minute: int,
+    rate_limit_per_hour: int,
+    no_rate_limit: bool,
+    faults: str | None,
+    denied: tuple[str, ...],
+    seed: int,
+) -> None:
+    """Serve the DoorLoop API on localhost until interrupted."""
+    from altus_pipeline.sandbox.generator import generate_dataset
+    from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
+
+    try:
+        fault_spec = FaultSpec.parse(faults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from exc
+    config = SandboxConfig(
+        token=token,
+        rate_limit_per_minute=None if no_rate_limit else rate_limit_per_minute,
+        rate_limit_per_hour=None if no_rate_limit else rate_limit_per_hour,
+        faults=fault_spec,
+        seed=seed,
+        denied_paths=frozenset(denied),
+    )
+    if data_dir is not None:
+        server = Sandbox.from_directory(data_dir, config)
+    else:
+        server = Sandbox(generate_dataset(scale, seed), config)
+    click.echo(f"DoorLoop sandbox on http://{host}:{port}/api (token {token!r}); Ctrl-C stops it")
+    server.serve_forever(host, port)
+
+
+@sandbox.command("export")
+@click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def sandbox_export(scale: str, seed: int, directory: Path) -> None:
+    """Write the generated dataset as DIRECTORY/<entity>.json, one JSON array per entity."""
+    from altus_pipeline.sandbox.generator import export
+
+    directory.mkdir(parents=True, exist_ok=True)
+    counts = export(directory, scale=scale, seed=seed)
+    for name, count in sorted(counts.items()):
+        click.echo(f"{name:28s} {count:>10,d}")
+
+
+# -- pipeline -------------------------------------------------------------------------
+
+
+def _entities(names: tuple[str, ...]):
+    from altus_pipeline.doorloop.registry import ENTITIES, entity
+
+    try:
+        return [entity(n) for n in names] if names else list(ENTITIES.values())
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--entity") from None
+
+
+def _date_range(start, end):
+    if (start is None) != (end is None):
+        raise click.UsageError("--from and --to go together")
+    if start is None:
+        return None
+    if end.date() < start.date():
+        raise click.UsageError("--to is before --from")
+    return start.date(), end.date()
+
+
+def _raw_counts(warehouse) -> list[tuple[str, int, int]]:
+    """(table, live rows, soft-deleted rows) of every raw table."""
+    from psycopg import sql
+
+    from altus_pipeline.doorloop.registry import ENTITIES
+
+    rows = []
+    with warehouse.connect() as conn:
+        for e in ENTITIES.values():
+            query = sql.SQL(
+                "SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM {}"
+            ).format(sql.Identifier(e.raw_table))
+            live, deleted = conn.execute(query).fetchone()
+            rows.append((e.raw_table, live, deleted))
+    return rows
+
+
+def _sync(entity_names: tuple[str, ...], dates) -> bool:
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.runner import sync_raw
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    instance = dagster_instance(warehouse)
+    summaries = sync_raw(defs, _entities(entity_names), instance, dates, raise_on_error=False)
+    for summary in summaries:
+        for key, meta in sorted(summary.materializations.items()):
+            counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "unchanged", "soft_deleted", "rejected", "api_requests") if k in meta)
+            click.echo(f"{key:36s} {counts}")
+        click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
+    return all(s.success for s in summaries)
+
+
+@main.command()
+@click.option("--entity", "entity_names", multiple=True, help="Entity to sync (repeatable); default all.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First business date (transactions).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last business date (transactions).")
+def sync(entity_names: tuple[str, ...], start, end) -> None:
+    """Load DoorLoop into the raw tables through the Dagster Definitions."""
+    if not _sync(entity_names, _date_range(start, end)):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True)
+def demo(scale: str) -> None:
+    """Start the embedded PostgreSQL and a sandbox, run the pipeline, print a summary."""
+    import os
+
+    from altus_pipeline.sandbox.generator import DEFAULT_AS_OF, SCALES, generate_dataset
+    from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
+    from altus_pipeline.warehouse.db import Warehouse
+
+    # Dagster records every partition of a ranged run: start where the generated history does.
+    first_day = DEFAULT_AS_OF.replace(year=DEFAULT_AS_OF.year - SCALES[scale].years, day=1)
+    os.environ.setdefault("ALTUS_PARTITION_START", first_day.isoformat())
+    click.echo(f"generating the {scale} DoorLoop dataset and starting the sandbox ...")
+    config = SandboxConfig(token="demo-token", rate_limit_per_minute=None, rate_limit_per_hour=None)
+    with Sandbox(generate_dataset(scale), config) as server:
+        os.environ["DOORLOOP_BASE_URL"] = server.base_url
+        os.environ["DOORLOOP_API_TOKEN"] = config.token
+        os.environ.setdefault("DOORLOOP_RATE_LIMIT_PER_MINUTE", "off")
+        os.environ.setdefault("DOORLOOP_RATE_LIMIT_PER_HOUR", "off")
+        ok = _sync((), None)
+    warehouse = Warehouse.from_env()
+    click.echo(f"\nraw tables in {warehouse.masked_url()} schema {warehouse.schema}:")
+    click.echo(f"{'table':36s} {'live':>10s} {'deleted':>8s}")
+    for table, live, deleted in _raw_counts(warehouse):
+        click.echo(f"{table:36s} {live:>10,d} {deleted:>8,d}")
+    if not ok:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--port", type=int, default=3000, show_default=True)
+def dev(port: int) -> None:
+    """Open the Dagster UI (dagster dev) on the same instance the CLI uses."""
+    import os
+    import subprocess
+    import sys
+
+    from altus_pipeline.instance import prepare_dagster_home
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    prepare_dagster_home(warehouse)
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    raise SystemExit(subprocess.call([dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]))

@@ -1,0 +1,1 @@
+"""Operations tables: the dead-letter queue and the run audit."""

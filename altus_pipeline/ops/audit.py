@@ -1,0 +1,26 @@
+"""``doorloop_pipeline_audit``: one row per asset run or partition range, with its counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+from altus_pipeline.raw.load import LoadResult
+
+
+def record_audit(
+    conn: psycopg.Connection, run_id: str, asset_key: str, partition_key: str | None, started: datetime, result: LoadResult
+) -> None:
+    """Write the audit row in the caller's transaction, so it commits with the data."""
+    conn.execute(
+        """INSERT INTO doorloop_pipeline_audit
+           (run_id, asset_key, partition_key, started_at, rows_in_table, rows_listed, api_total, inserted, updated,
+            unchanged, soft_deleted, rejected, duplicates, api_requests, api_retries, seconds)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            run_id, asset_key, partition_key, started, result.rows_in_table, result.rows_listed, result.api_total,
+            result.inserted, result.updated, result.unchanged, result.soft_deleted, result.rejected, result.duplicates,
+            result.stats.requests, result.stats.retries, round(result.stats.seconds, 3),
+        ),
+    )

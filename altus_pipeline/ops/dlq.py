@@ -1,0 +1,55 @@
+"""Writing to the dead-letter queue, ``doorloop_error_records``.
+
+A failure is identified by entity, DoorLoop id, stage and payload hash: seeing the same
+failure again bumps ``attempts`` and ``last_seen_at`` instead of adding a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import astuple, dataclass
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One record or request that could not be processed, with its reason."""
+
+    entity: str
+    doorloop_id: str
+    stage: str
+    asset_key: str
+    partition_key: str | None
+    payload: str | None
+    payload_hash: str
+    error_class: str
+    field: str | None
+    message: str
+    run_id: str | None
+
+
+def payload_hash(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+_UPSERT = """
+INSERT INTO doorloop_error_records AS e
+    (entity, doorloop_id, stage, asset_key, partition_key, payload, payload_hash,
+     error_class, field, message, run_id)
+VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s)
+ON CONFLICT ON CONSTRAINT doorloop_error_records_failure_key DO UPDATE
+SET attempts = e.attempts + 1,
+    last_seen_at = now(),
+    message = EXCLUDED.message,
+    partition_key = EXCLUDED.partition_key,
+    run_id = EXCLUDED.run_id,
+    status = CASE WHEN e.status IN ('resolved', 'ignored') THEN 'open' ELSE e.status END
+"""
+
+
+def record_failures(conn: psycopg.Connection, failures: list[Failure]) -> None:
+    """Add or bump DLQ rows for ``failures`` in one batched statement."""
+    if failures:
+        with conn.cursor() as cur:
+            cur.executemany(_UPSERT, [astuple(f) for f in failures])

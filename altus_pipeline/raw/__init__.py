@@ -1,0 +1,1 @@
+"""The raw layer: DoorLoop listings loaded exactly as returned."""

@@ -1,0 +1,218 @@
+"""Load one DoorLoop listing into its raw table: exactly, idempotently, in one transaction.
+
+Pages stream from the client straight into ``COPY`` on a temporary staging table; one
+``INSERT … ON CONFLICT … WHERE content_hash IS DISTINCT FROM`` then writes only what
+changed, and one ``UPDATE`` soft-deletes what the listing no longer returns. A crash at
+any point rolls the whole transaction back, leaving the previous state intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats
+from altus_pipeline.doorloop.errors import DoorLoopListingError
+from altus_pipeline.doorloop.registry import Entity
+from altus_pipeline.ops.dlq import Failure, payload_hash, record_failures
+
+MAX_READS = 2  # a listing that moved under us is read once more before it fails
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Inclusive business-date range of a partitioned load."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def partition_key(self) -> str:
+        first, last = self.start.isoformat(), self.end.isoformat()
+        return first if first == last else f"{first}...{last}"
+
+
+@dataclass
+class LoadResult:
+    """What one load saw and changed; becomes run metadata and an audit row."""
+
+    rows_listed: int = 0
+    api_total: int | None = None
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    soft_deleted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    rows_in_table: int = 0
+    reads: int = 0
+    stats: ListingStats = field(default_factory=ListingStats)
+
+    def as_metadata(self) -> dict[str, Any]:
+        counts = {k: v for k, v in asdict(self).items() if k != "stats"}
+        return {
+            **counts,
+            "api_requests": self.stats.requests,
+            "api_retries": self.stats.retries,
+            "api_bytes": self.stats.bytes,
+            "seconds": round(self.stats.seconds, 3),
+        }
+
+
+def business_date(value: Any) -> dt.date | None:
+    """The UTC calendar date of a DoorLoop date or timestamp (None when unparseable)."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        if len(value) == 10:
+            return dt.date.fromisoformat(value)
+        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        return stamp.date()
+    return stamp.astimezone(dt.timezone.utc).date()
+
+
+def _key_of(record: Any) -> str | None:
+    if isinstance(record, dict) and isinstance(record.get("id"), str) and record["id"]:
+        return record["id"]
+    return None
+
+
+def _rejection(entity: Entity, record: Any, partition_key: str | None, run_id: str) -> Failure:
+    text = json.dumps(record, sort_keys=True, default=str)
+    reason = (
+        f"{entity.name}: record is a {type(record).__name__}, expected a JSON object with a string 'id'"
+        if not isinstance(record, dict)
+        else f"{entity.name}: record has no usable 'id' (got {record.get('id')!r}); expected a non-empty string"
+    )
+    return Failure(
+        entity=entity.name,
+        doorloop_id="",
+        stage="validate",
+        asset_key=entity.raw_table,
+        partition_key=partition_key,
+        payload=text,
+        payload_hash=payload_hash(text),
+        error_class="validation",
+        field="id",
+        message=reason,
+        run_id=run_id,
+    )
+
+
+class RawLoader:
+    """Loads listings of one entity into ``doorloop_raw_<entity>``."""
+
+    def __init__(self, conn: psycopg.Connection, client: DoorLoopClient, entity: Entity, run_id: str) -> None:
+        self.conn = conn
+        self.client = client
+        self.entity = entity
+        self.run_id = run_id
+        self.table = sql.Identifier(entity.raw_table)
+
+    def load(self, dates: DateRange | None = None) -> LoadResult:
+        """Read the listing (all of it, or one date range) and apply it; the caller commits.
+
+        A listing that moved while we paged (totals changed, a short read, fewer distinct
+        ids than ``total``) is read once more; a second failure raises.
+        """
+        result = LoadResult()
+        started = time.monotonic()
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS raw_stage (ord bigint, id text, payload jsonb, business_date date)"
+            " ON COMMIT DROP"
+        )
+        params = dates and self.entity.date_params(dates.start.isoformat(), dates.end.isoformat())
+        partition_key = dates.partition_key if dates else None
+        for read in range(1, MAX_READS + 1):
+            result.reads = read
+            try:
+                rejects = self._stage(params, partition_key, result)
+                distinct = self.conn.execute("SELECT count(DISTINCT id) FROM raw_stage").fetchone()[0]
+                if distinct + len(rejects) < (result.api_total or 0):
+                    raise DoorLoopListingError(
+                        f"{distinct} distinct ids and {len(rejects)} rejected records fall short of "
+                        f"total {result.api_total}",
+                        path=self.entity.path,
+                    )
+                break
+            except DoorLoopListingError:
+                if read == MAX_READS:
+                    raise
+        result.duplicates = result.rows_listed - distinct - len(rejects)
+        result.rejected = len(rejects)
+        record_failures(self.conn, rejects)
+        self._apply(dates, result)
+        result.stats.seconds = time.monotonic() - started
+        return result
+
+    def _stage(self, params: dict[str, str] | None, partition_key: str | None, result: LoadResult) -> list[Failure]:
+        """COPY one read of the listing into the (emptied) staging table; return the unkeyable records."""
+        self.conn.execute("TRUNCATE raw_stage")
+        date_field = self.entity.date_field
+        rejects: list[Failure] = []
+        listed = 0
+        stats = ListingStats()
+        copy_stmt = "COPY raw_stage (ord, id, payload, business_date) FROM STDIN"
+        try:
+            # A savepoint: a listing error aborts the COPY, and the next read must still run.
+            with self.conn.transaction(), self.conn.cursor().copy(copy_stmt) as copy:
+                for record in self.client.iter_records(self.entity, params, stats):
+                    listed += 1
+                    key = _key_of(record)
+                    if key is None:
+                        rejects.append(_rejection(self.entity, record, partition_key, self.run_id))
+                        continue
+                    day = business_date(record.get(date_field)) if date_field else None
+                    copy.write_row((listed, key, json.dumps(record), day))
+        finally:
+            result.stats.add(stats)
+        self.conn.execute("ANALYZE raw_stage")
+        result.rows_listed = listed
+        result.api_total = stats.total
+        return rejects
+
+    def _apply(self, dates: DateRange | None, result: LoadResult) -> None:
+        """Upsert changed rows, soft-delete vanished ones, and count each kind."""
+        upsert = sql.SQL(
+            """
+            INSERT INTO {table} AS t (id, payload, content_hash, business_date, last_run_id)
+            SELECT DISTINCT ON (id) id, payload, md5(payload::text), business_date, %(run)s
+            FROM raw_stage ORDER BY id, ord DESC
+            ON CONFLICT (id) DO UPDATE
+            SET payload = EXCLUDED.payload,
+                content_hash = EXCLUDED.content_hash,
+                business_date = EXCLUDED.business_date,
+                last_changed_at = now(),
+                deleted_at = NULL,
+                last_run_id = EXCLUDED.last_run_id
+            WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR t.deleted_at IS NOT NULL
+            RETURNING (xmax = 0) AS inserted
+            """
+        ).format(table=self.table)
+        flags = [row[0] for row in self.conn.execute(upsert, {"run": self.run_id}).fetchall()]
+        result.inserted = sum(flags)
+        result.updated = len(flags) - result.inserted
+        result.unchanged = result.rows_listed - result.rejected - result.duplicates - len(flags)
+        scope = sql.SQL("")
+        if dates is not None:
+            scope = sql.SQL("AND t.business_date BETWEEN %(start)s AND %(end)s")
+        soft_delete = sql.SQL(
+            """
+            UPDATE {table} AS t SET deleted_at = now(), last_run_id = %(run)s
+            WHERE t.deleted_at IS NULL {scope}
+              AND NOT EXISTS (SELECT 1 FROM raw_stage s WHERE s.id = t.id)
+            """
+        ).format(table=self.table, scope=scope)
+        bounds = {"start": dates.start, "end": dates.end} if dates else {}
+        result.soft_deleted = self.conn.execute(soft_delete, {"run": self.run_id, **bounds}).rowcount
+        count = sql.SQL("SELECT count(*) FROM {table} WHERE deleted_at IS NULL").format(table=self.table)
+        result.rows_in_table = self.conn.execute(count).fetchone()[0]

@@ -1,0 +1,68 @@
+"""Dagster resources: the warehouse and DoorLoop.
+
+Left unset, every field falls back to the environment at run time, so tokens and
+database passwords are never part of the run config shown in the UI.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import dagster as dg
+
+from altus_pipeline import settings
+from altus_pipeline.doorloop.client import DoorLoopClient, RetryPolicy
+from altus_pipeline.doorloop.ratelimit import Limits
+from altus_pipeline.doorloop.shared_budget import PostgresRateBudget, budget_key
+from altus_pipeline.warehouse.db import Warehouse
+from altus_pipeline.warehouse.migrations import migrate
+
+_migrated: set[tuple[str, str]] = set()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The PostgreSQL warehouse; migrated to the current ``sql/`` once per process."""
+
+    database_url: Optional[str] = None
+    schema_name: Optional[str] = None
+
+    def warehouse(self) -> Warehouse:
+        base = Warehouse.from_env() if self.database_url is None else Warehouse(self.database_url, settings.warehouse_schema())
+        warehouse = Warehouse(base.url, self.schema_name or base.schema)
+        if (warehouse.url, warehouse.schema) not in _migrated:
+            migrate(warehouse)
+            _migrated.add((warehouse.url, warehouse.schema))
+        return warehouse
+
+
+class DoorLoopResource(dg.ConfigurableResource):
+    """DoorLoop (or the sandbox): where, with which token, under which rate budget."""
+
+    base_url: Optional[str] = None
+    token: Optional[str] = None
+    # None: from the environment (default 50 and 500); 0 lifts the limit (sandbox only).
+    rate_limit_per_minute: Optional[int] = None
+    rate_limit_per_hour: Optional[int] = None
+    timeout_seconds: float = 30.0
+    max_retries: int = 6
+    backoff_base_seconds: float = 0.5
+
+    def limits(self) -> Limits:
+        def limit(value: Optional[int], name: str, default: int) -> int | None:
+            return settings.rate_limit(name, default) if value is None else (value or None)
+
+        return Limits(
+            per_minute=limit(self.rate_limit_per_minute, "minute", 50),
+            per_hour=limit(self.rate_limit_per_hour, "hour", 500),
+            minute_seconds=settings.rate_window_seconds(),
+        )
+
+    def client(self, warehouse: Warehouse) -> DoorLoopClient:
+        """A client whose rate budget is shared through the warehouse with every other run."""
+        base_url = (self.base_url or settings.doorloop_base_url()).rstrip("/")
+        token = self.token or settings.doorloop_token()
+        if not token:
+            raise dg.Failure("DOORLOOP_API_TOKEN is not set: the DoorLoop API needs a token", allow_retries=False)
+        budget = PostgresRateBudget(warehouse, budget_key(base_url, token), self.limits())
+        retry = RetryPolicy(max_retries=self.max_retries, base_seconds=self.backoff_base_seconds)
+        return DoorLoopClient(base_url, token, budget=budget, retry=retry, timeout=self.timeout_seconds)

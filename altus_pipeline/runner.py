@@ -1,0 +1,123 @@
+"""Materializing through the ``Definitions`` from scripts (the CLI, the demo, benchmarks).
+
+Runs go to the given Dagster instance, so they show in the UI like any other run. A
+date range becomes one single-run backfill: one filtered listing per entity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from dataclasses import dataclass
+from typing import Iterable
+
+import dagster as dg
+import psutil
+
+from altus_pipeline.definitions import RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB
+from altus_pipeline.doorloop.registry import Entity
+from altus_pipeline.partitions import daily_partitions
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PID_TAG = "altus/pid"
+HOST_TAG = "altus/host"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    success: bool
+    materializations: dict[str, dict]
+    checks: dict[str, bool]
+
+
+def full_range() -> tuple[dt.date, dt.date]:
+    """Every business date the partitions cover, first to today."""
+    keys = daily_partitions.get_partition_keys()
+    return dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
+
+
+def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+
+
+def run_job(
+    defs: dg.Definitions,
+    job_name: str,
+    keys: Iterable[str],
+    instance: dg.DagsterInstance,
+    tags: dict[str, str] | None = None,
+    raise_on_error: bool = True,
+) -> RunSummary:
+    """Execute ``job_name`` for the selected asset keys in this process."""
+    fail_dead_runs(instance)
+    job = defs.resolve_job_def(job_name)
+    owner = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(k) for k in keys],
+        tags={**(tags or {}), **owner},
+        raise_on_error=raise_on_error,
+    )
+    materialized = {
+        event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    checks = {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()
+    }
+    return RunSummary(run_id=result.run_id, success=result.success, materializations=materialized, checks=checks)
+
+
+def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark runs of killed ``altus`` processes on this host failed, and free their pool slots.
+
+    A process killed mid-run (SIGKILL, OOM, a closed laptop) cannot report its own end:
+    its run would stay STARTED and keep the ``doorloop_api`` pool slot forever, blocking
+    every later run. Without a daemon watching, the next run cleans up after it.
+    """
+    host = socket.gethostname()
+    records = instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING], tags={HOST_TAG: host})
+    )
+    failed = []
+    for record in records:
+        run = record.dagster_run
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid and not _process_alive(pid):
+            instance.report_run_failed(run, f"the altus process {pid} that ran it died")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            failed.append(run.run_id)
+    return failed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def sync_raw(
+    defs: dg.Definitions,
+    entities: Iterable[Entity],
+    instance: dg.DagsterInstance,
+    dates: tuple[dt.date, dt.date] | None = None,
+    raise_on_error: bool = True,
+) -> list[RunSummary]:
+    """Materialize raw assets: master data as one run, transactions as one ranged run."""
+    chosen = list(entities)
+    master = [e.raw_table for e in chosen if not e.partitioned]
+    if any(e.name == "tasks" for e in chosen):
+        master.append("doorloop_raw_work_orders")
+    transactions = [e.raw_table for e in chosen if e.partitioned]
+    summaries = []
+    if master:
+        summaries.append(run_job(defs, RAW_MASTER_JOB, master, instance, raise_on_error=raise_on_error))
+    if transactions:
+        start, end = dates or full_range()
+        tags = range_tags(start, end)
+        summaries.append(run_job(defs, RAW_TRANSACTIONS_JOB, transactions, instance, tags, raise_on_error))
+    return summaries
