@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -192,26 +195,36 @@ def sync(entity_names: tuple[str, ...], start, end) -> None:
         raise SystemExit(1)
 
 
-@main.command()
-@click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True)
-def demo(scale: str) -> None:
-    """Start the embedded PostgreSQL and a sandbox, run the pipeline, print a summary."""
-    import os
+@contextmanager
+def _local_sandbox(scale: str) -> Iterator[None]:
+    """Serve a generated account on localhost and point this process's DoorLoop settings at it.
 
+    Partitions start where the generated history does: Dagster records every partition
+    of a ranged run, so years of empty partitions would only cost time.
+    """
     from altus_pipeline.sandbox.generator import DEFAULT_AS_OF, SCALES, generate_dataset
     from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
-    from altus_pipeline.warehouse.db import Warehouse
 
-    # Dagster records every partition of a ranged run: start where the generated history does.
     first_day = DEFAULT_AS_OF.replace(year=DEFAULT_AS_OF.year - SCALES[scale].years, day=1)
     os.environ.setdefault("ALTUS_PARTITION_START", first_day.isoformat())
     click.echo(f"generating the {scale} DoorLoop dataset and starting the sandbox ...")
-    config = SandboxConfig(token="demo-token", rate_limit_per_minute=None, rate_limit_per_hour=None)
+    config = SandboxConfig(token="sandbox-token", rate_limit_per_minute=None, rate_limit_per_hour=None)
     with Sandbox(generate_dataset(scale), config) as server:
         os.environ["DOORLOOP_BASE_URL"] = server.base_url
         os.environ["DOORLOOP_API_TOKEN"] = config.token
         os.environ.setdefault("DOORLOOP_RATE_LIMIT_PER_MINUTE", "off")
         os.environ.setdefault("DOORLOOP_RATE_LIMIT_PER_HOUR", "off")
+        click.echo(f"sandbox serving at {server.base_url}")
+        yield
+
+
+@main.command()
+@click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True)
+def demo(scale: str) -> None:
+    """Start the embedded PostgreSQL and a sandbox, run the pipeline, print a summary."""
+    from altus_pipeline.warehouse.db import Warehouse
+
+    with _local_sandbox(scale):
         ok = _sync((), None)
     warehouse = Warehouse.from_env()
     click.echo(f"\nraw tables in {warehouse.masked_url()} schema {warehouse.schema}:")
@@ -224,18 +237,54 @@ def demo(scale: str) -> None:
 
 @main.command()
 @click.option("--port", type=int, default=3000, show_default=True)
-def dev(port: int) -> None:
-    """Open the Dagster UI (dagster dev) on the same instance the CLI uses."""
-    import os
+@click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True,
+              help="Sandbox data when DOORLOOP_API_TOKEN is not set.")
+def dev(port: int, scale: str) -> None:
+    """Open the Dagster UI (dagster dev) on the same instance the CLI uses.
+
+    Without DOORLOOP_API_TOKEN a sandbox serves generated data for the session.
+    """
     import subprocess
     import sys
 
+    from altus_pipeline import settings
     from altus_pipeline.instance import prepare_dagster_home
     from altus_pipeline.warehouse.db import Warehouse
     from altus_pipeline.warehouse.migrations import migrate
 
     warehouse = Warehouse.from_env()
     migrate(warehouse)
-    prepare_dagster_home(warehouse)
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    raise SystemExit(subprocess.call([dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]))
+    home = prepare_dagster_home(warehouse)
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    # `dagster dev` is marked superseded by `dg dev` (a separate package): FutureWarning.
+    # Run from DAGSTER_HOME so the repository's template dagster.yaml is not mistaken for it.
+    command = [sys.executable, "-W", "ignore::FutureWarning", "-m", "dagster", "dev", "-w", str(workspace),
+               "-h", "127.0.0.1", "-p", str(port)]
+    with nullcontext() if settings.doorloop_token() else _local_sandbox(scale):
+        raise SystemExit(subprocess.call(command, cwd=home))
+
+
+# -- roadmap --------------------------------------------------------------------------
+
+
+@main.group()
+def roadmap() -> None:
+    """The naming roadmap: roadmap_backend_cleanup_plan.md."""
+
+
+@roadmap.command("validate")
+@click.option("--no-db", is_flag=True, help="Skip the database: check sql/ and the Definitions only.")
+def roadmap_validate(no_db: bool) -> None:
+    """Hold sql/, the Definitions and the warehouse schema to the plan; one line per violation."""
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.roadmap import PLAN_NAME, validate
+    from altus_pipeline.warehouse.db import Warehouse
+
+    warehouse = None if no_db else Warehouse.from_env()
+    violations = validate(defs, warehouse)
+    for violation in violations:
+        click.echo(violation)
+    if violations:
+        raise SystemExit(1)
+    scope = "sql/ and the Definitions" + ("" if warehouse is None else f" and schema {warehouse.schema}")
+    click.echo(f"roadmap OK: {scope} follow {PLAN_NAME}")

@@ -10,6 +10,7 @@ import dagster as dg
 
 from altus_pipeline.assets.raw import doorloop_raw_work_orders, raw_assets
 from altus_pipeline.checks.raw import raw_checks
+from altus_pipeline.checks.roadmap import roadmap_checks
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 
@@ -27,9 +28,10 @@ def build_definitions(
         dg.define_asset_job(RAW_MASTER_JOB, selection=dg.AssetSelection.assets(*_master_keys)),
         dg.define_asset_job(RAW_TRANSACTIONS_JOB, selection=dg.AssetSelection.assets(*_transaction_keys)),
     ]
+    assets = [*raw_assets, doorloop_raw_work_orders]
     return dg.Definitions(
-        assets=[*raw_assets, doorloop_raw_work_orders],
-        asset_checks=raw_checks,
+        assets=assets,
+        asset_checks=[*raw_checks, *roadmap_checks(assets)],
         jobs=jobs,
         resources={"warehouse": warehouse or WarehouseResource(), "doorloop": doorloop or DoorLoopResource()},
         executor=dg.in_process_executor,

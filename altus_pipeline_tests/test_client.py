@@ -172,3 +172,14 @@ def test_token_never_logged_across_faults(sandbox_factory, caplog):
         assert len(list(client.iter_records(ACCOUNTS))) == 2500
     assert caplog.records, "retries should have been logged"
     assert TOKEN not in caplog.text
+
+
+def test_export_then_serve_then_client_read_returns_the_generated_records(tmp_path, small_dataset_pristine):
+    from altus_pipeline.sandbox.generator import export
+    from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
+
+    export(tmp_path, "small", seed=0)
+    config = SandboxConfig(token=TOKEN, rate_limit_per_minute=None, rate_limit_per_hour=None)
+    with Sandbox.from_directory(tmp_path, config) as server, _client(server) as client:
+        for entity in ENTITIES.values():
+            assert list(client.iter_records(entity)) == small_dataset_pristine[entity.name], entity.name

@@ -12,7 +12,7 @@ import dagster as dg
 from altus_pipeline.doorloop.errors import DoorLoopError
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.ops.audit import record_audit
-from altus_pipeline.ops.dlq import Failure, payload_hash, record_failures
+from altus_pipeline.ops.dlq import Failure, record_failures
 from altus_pipeline.partitions import daily_partitions, partition_dates
 from altus_pipeline.raw.load import DateRange, RawLoader
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
@@ -37,19 +37,10 @@ def _raw_table_schema() -> dg.TableSchema:
 
 
 def _extract_failure(entity: Entity, partition_key: str | None, run_id: str, exc: DoorLoopError) -> Failure:
-    detail = f"{entity.name}: {exc}"
-    return Failure(
-        entity=entity.name,
-        doorloop_id="",
-        stage="extract",
-        asset_key=entity.raw_table,
-        partition_key=partition_key,
-        payload=None,
-        payload_hash=payload_hash(f"{entity.raw_table}|{partition_key}|{type(exc).__name__}"),
-        error_class="transient" if exc.transient else "permanent",
-        field=None,
-        message=detail,
-        run_id=run_id,
+    return Failure.of_raw(
+        entity, partition_key, run_id, stage="extract", payload=None,
+        hash_source=f"{entity.raw_table}|{partition_key}|{type(exc).__name__}",
+        error_class="transient" if exc.transient else "permanent", field=None, message=f"{entity.name}: {exc}",
     )
 
 

@@ -11,6 +11,8 @@ from dataclasses import astuple, dataclass
 
 import psycopg
 
+from altus_pipeline.doorloop.registry import Entity
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -27,6 +29,18 @@ class Failure:
     field: str | None
     message: str
     run_id: str | None
+
+    @classmethod
+    def of_raw(
+        cls, entity: Entity, partition_key: str | None, run_id: str, *, stage: str, payload: str | None,
+        hash_source: str, error_class: str, field: str | None, message: str,
+    ) -> "Failure":
+        """A failure of the raw asset of ``entity`` (no DoorLoop id: the record had none usable)."""
+        return cls(
+            entity=entity.name, doorloop_id="", stage=stage, asset_key=entity.raw_table, partition_key=partition_key,
+            payload=payload, payload_hash=payload_hash(hash_source), error_class=error_class, field=field,
+            message=message, run_id=run_id,
+        )
 
 
 def payload_hash(text: str) -> str:

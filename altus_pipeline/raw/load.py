@@ -20,7 +20,7 @@ from psycopg import sql
 from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats
 from altus_pipeline.doorloop.errors import DoorLoopListingError
 from altus_pipeline.doorloop.registry import Entity
-from altus_pipeline.ops.dlq import Failure, payload_hash, record_failures
+from altus_pipeline.ops.dlq import Failure, record_failures
 
 MAX_READS = 2  # a listing that moved under us is read once more before it fails
 
@@ -93,18 +93,9 @@ def _rejection(entity: Entity, record: Any, partition_key: str | None, run_id: s
         if not isinstance(record, dict)
         else f"{entity.name}: record has no usable 'id' (got {record.get('id')!r}); expected a non-empty string"
     )
-    return Failure(
-        entity=entity.name,
-        doorloop_id="",
-        stage="validate",
-        asset_key=entity.raw_table,
-        partition_key=partition_key,
-        payload=text,
-        payload_hash=payload_hash(text),
-        error_class="validation",
-        field="id",
-        message=reason,
-        run_id=run_id,
+    return Failure.of_raw(
+        entity, partition_key, run_id, stage="validate", payload=text, hash_source=text,
+        error_class="validation", field="id", message=reason,
     )
 
 
