@@ -195,6 +195,41 @@ def sync(entity_names: tuple[str, ...], start, end) -> None:
         raise SystemExit(1)
 
 
+def _normalize(entity_names: tuple[str, ...]) -> bool:
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.runner import normalize
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    summary = normalize(defs, dagster_instance(warehouse), entity_names, raise_on_error=False)
+    for key, meta in sorted(summary.materializations.items()):
+        counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "deleted", "unchanged", "rejected", "warnings") if k in meta)
+        click.echo(f"{key:42s} rows {meta.get('dagster/row_count', 0)}: {counts}")
+    failed = sorted(k for k, ok in summary.checks.items() if not ok)
+    for check in failed:
+        click.echo(f"check failed: {check}")
+    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
+    return summary.success
+
+
+@main.command("normalize")
+@click.option("--entity", "entity_names", multiple=True,
+              help="Entity whose normalized tables to build (repeatable; 'work_orders' too); default all.")
+def normalize_command(entity_names: tuple[str, ...]) -> None:
+    """Build the normalized tables from the raw tables through the Dagster Definitions."""
+    from altus_pipeline.normalized.spec import tables_for
+
+    try:
+        tables_for(list(entity_names))
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--entity") from None
+    if not _normalize(entity_names):
+        raise SystemExit(1)
+
+
 @contextmanager
 def _local_sandbox(scale: str) -> Iterator[None]:
     """Serve a generated account on localhost and point this process's DoorLoop settings at it.
@@ -226,6 +261,7 @@ def demo(scale: str) -> None:
 
     with _local_sandbox(scale):
         ok = _sync((), None)
+    ok = _normalize(()) and ok
     warehouse = Warehouse.from_env()
     click.echo(f"\nraw tables in {warehouse.masked_url()} schema {warehouse.schema}:")
     click.echo(f"{'table':36s} {'live':>10s} {'deleted':>8s}")

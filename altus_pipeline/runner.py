@@ -15,7 +15,7 @@ from typing import Iterable
 import dagster as dg
 import psutil
 
-from altus_pipeline.definitions import RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB
+from altus_pipeline.definitions import NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB
 from altus_pipeline.doorloop.registry import Entity
 from altus_pipeline.partitions import daily_partitions
 
@@ -121,3 +121,16 @@ def sync_raw(
         tags = range_tags(start, end)
         summaries.append(run_job(defs, RAW_TRANSACTIONS_JOB, transactions, instance, tags, raise_on_error))
     return summaries
+
+
+def normalize(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    entity_names: Iterable[str] | None = None,
+    raise_on_error: bool = True,
+) -> RunSummary:
+    """Materialize the normalized tables fed by ``entity_names`` (all when empty), in one run."""
+    from altus_pipeline.normalized.spec import tables_for
+
+    keys = [name for table in tables_for(list(entity_names or [])) for name in table.objects]
+    return run_job(defs, NORMALIZED_JOB, keys, instance, raise_on_error=raise_on_error)

@@ -27,13 +27,15 @@ TOKEN = "test-token-5f1c9e"
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    """URL of a test database on a real PostgreSQL server."""
+def pg_url() -> Iterator[str]:
+    """URL of a test database on a real PostgreSQL server (stopped afterwards if we started it)."""
     url = os.environ.get("ALTUS_TEST_DATABASE_URL")
     if url:
-        return url
-    server = embedded.ensure_server(REPO / ".altus" / "test-pgdata")
-    return embedded.create_database(server, "altus_test")
+        yield url
+        return
+    data_dir = REPO / ".altus" / "test-pgdata"
+    yield embedded.create_database(embedded.ensure_server(data_dir), "altus_test")
+    embedded.stop_server(data_dir)
 
 
 @pytest.fixture

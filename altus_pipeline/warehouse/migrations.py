@@ -4,12 +4,15 @@ Each file holds one object and is named exactly like it. A file named with ``{en
 is a template rendered once per entity of the registry, with identifiers quoted by
 psycopg, so per-entity tables are declared once and follow the registry.
 Layers apply in ``LAYERS`` order; within a layer templates come first (others, such as
-views, read the tables they create), then files by name.
+views, read the tables they create), then files by name, except that a file whose
+``-- requires: a, b`` line names objects of its layer comes after them (foreign keys
+need their target tables first).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -20,8 +23,9 @@ from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.warehouse.db import Warehouse
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-LAYERS: tuple[str, ...] = ("ops", "raw")
+LAYERS: tuple[str, ...] = ("ops", "raw", "normalized")
 TEMPLATE_MARK = "{entity}"
+_REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 _MIGRATION_LOCK = 7_201_101  # pg_advisory_xact_lock key: one migrator at a time
 
 
@@ -56,12 +60,36 @@ def sql_objects(sql_dir: Path | None = None) -> list[SqlObject]:
     objects: list[SqlObject] = []
     for layer in LAYERS:
         files = sorted((sql_dir / layer).glob("*.sql"), key=lambda p: (TEMPLATE_MARK not in p.name, p.name))
-        for path in files:
+        for path in _required_first(files):
             if TEMPLATE_MARK in path.name:
                 objects.extend(_render_template(path, layer))
             else:
                 objects.append(SqlObject(path.stem, layer, path, sql.SQL(path.read_text())))
     return objects
+
+
+def _required_first(files: list[Path]) -> list[Path]:
+    """``files`` in order, each moved after the files its ``-- requires:`` line names."""
+    by_name = {p.stem: p for p in files}
+    ordered: list[Path] = []
+    visiting: set[str] = set()
+
+    def visit(path: Path) -> None:
+        if path in ordered:
+            return
+        if path.stem in visiting:
+            raise ValueError(f"sql/{path.parent.name}: a cycle of '-- requires:' through {path.name}")
+        visiting.add(path.stem)
+        for match in _REQUIRES.findall(path.read_text()):
+            for name in (n.strip() for n in match.split(",")):
+                if name in by_name:
+                    visit(by_name[name])
+        visiting.discard(path.stem)
+        ordered.append(path)
+
+    for path in files:
+        visit(path)
+    return ordered
 
 
 def migrate(warehouse: Warehouse) -> list[str]:

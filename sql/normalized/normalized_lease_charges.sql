@@ -1,0 +1,26 @@
+-- Lease charges; lines in normalized_lease_charge_lines.
+-- Source: doorloop_raw_lease_charges.
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
+-- requires: normalized_leases, normalized_users
+CREATE TABLE IF NOT EXISTS normalized_lease_charges (
+    id uuid PRIMARY KEY,
+    doorloop_id text NOT NULL UNIQUE,
+    date date NOT NULL,  -- date
+    lease_id uuid NOT NULL REFERENCES normalized_leases (id) ON DELETE CASCADE,  -- lease
+    reference text,  -- reference
+    memo text,  -- memo
+    batch text,  -- batch
+    total_amount numeric(14, 2),  -- totalAmount
+    total_balance numeric(14, 2),  -- totalBalance
+    last_late_fees_processed_date date,  -- lastLateFeesProcessedDate
+    is_files_shared_with_tenant boolean,  -- isFilesSharedWithTenant
+    created_at timestamptz,  -- createdAt
+    updated_at timestamptz,  -- updatedAt
+    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    normalized_at timestamptz NOT NULL DEFAULT now(),
+    last_run_id text
+);
+CREATE INDEX IF NOT EXISTS normalized_lease_charges_lease_id_idx ON normalized_lease_charges (lease_id);
+CREATE INDEX IF NOT EXISTS normalized_lease_charges_created_by_id_idx ON normalized_lease_charges (created_by_id);
+CREATE INDEX IF NOT EXISTS normalized_lease_charges_updated_by_id_idx ON normalized_lease_charges (updated_by_id);

@@ -1,0 +1,17 @@
+-- Portfolios (DoorLoop property groups).
+-- Source: doorloop_raw_portfolios.
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
+-- requires: normalized_users
+CREATE TABLE IF NOT EXISTS normalized_portfolios (
+    id uuid PRIMARY KEY,
+    doorloop_id text NOT NULL UNIQUE,
+    name text NOT NULL,  -- name
+    created_at timestamptz,  -- createdAt
+    updated_at timestamptz,  -- updatedAt
+    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    normalized_at timestamptz NOT NULL DEFAULT now(),
+    last_run_id text
+);
+CREATE INDEX IF NOT EXISTS normalized_portfolios_created_by_id_idx ON normalized_portfolios (created_by_id);
+CREATE INDEX IF NOT EXISTS normalized_portfolios_updated_by_id_idx ON normalized_portfolios (updated_by_id);

@@ -1,0 +1,26 @@
+-- DoorLoop users (staff); bank accounts are not copied.
+-- Source: doorloop_raw_users.
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
+CREATE TABLE IF NOT EXISTS normalized_users (
+    id uuid PRIMARY KEY,
+    doorloop_id text NOT NULL UNIQUE,
+    first_name text,  -- firstName
+    last_name text,  -- lastName
+    middle_name text,  -- middleName
+    name text,  -- name
+    login_email text,  -- loginEmail
+    role text,  -- role
+    active boolean,  -- active
+    status text,  -- status
+    owner boolean,  -- owner
+    timezone text,  -- timezone
+    emails jsonb,  -- emails
+    phones jsonb,  -- phones
+    e164_phone_mobile_number text,  -- e164PhoneMobileNumber
+    last_seen_at timestamptz,  -- lastSeenAt
+    invitation_last_sent_at timestamptz,  -- invitationLastSentAt
+    created_at timestamptz,  -- createdAt
+    updated_at timestamptz,  -- updatedAt
+    normalized_at timestamptz NOT NULL DEFAULT now(),
+    last_run_id text
+);

@@ -1,0 +1,27 @@
+-- Vendor bills; lines in normalized_vendor_bill_lines. work_order_task_id is the work order's task.
+-- Source: doorloop_raw_vendor_bills.
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
+-- requires: normalized_vendors, normalized_tasks, normalized_users
+CREATE TABLE IF NOT EXISTS normalized_vendor_bills (
+    id uuid PRIMARY KEY,
+    doorloop_id text NOT NULL UNIQUE,
+    vendor_id uuid REFERENCES normalized_vendors (id) ON DELETE SET NULL,  -- vendor
+    date date NOT NULL,  -- date
+    due_date date,  -- dueDate
+    work_order_task_id uuid REFERENCES normalized_tasks (id) ON DELETE SET NULL,  -- workOrder
+    reference text,  -- reference
+    memo text,  -- memo
+    batch text,  -- batch
+    total_amount numeric(14, 2),  -- totalAmount
+    total_balance numeric(14, 2),  -- totalBalance
+    created_at timestamptz,  -- createdAt
+    updated_at timestamptz,  -- updatedAt
+    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    normalized_at timestamptz NOT NULL DEFAULT now(),
+    last_run_id text
+);
+CREATE INDEX IF NOT EXISTS normalized_vendor_bills_vendor_id_idx ON normalized_vendor_bills (vendor_id);
+CREATE INDEX IF NOT EXISTS normalized_vendor_bills_work_order_task_id_idx ON normalized_vendor_bills (work_order_task_id);
+CREATE INDEX IF NOT EXISTS normalized_vendor_bills_created_by_id_idx ON normalized_vendor_bills (created_by_id);
+CREATE INDEX IF NOT EXISTS normalized_vendor_bills_updated_by_id_idx ON normalized_vendor_bills (updated_by_id);

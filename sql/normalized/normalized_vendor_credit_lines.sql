@@ -1,0 +1,18 @@
+-- Lines (account, amount, memo) of vendor_credit records.
+-- Source: doorloop_raw_vendor_credits lines[].
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
+-- requires: normalized_vendor_credits, normalized_accounts, normalized_properties
+CREATE TABLE IF NOT EXISTS normalized_vendor_credit_lines (
+    vendor_credit_id uuid NOT NULL REFERENCES normalized_vendor_credits (id) ON DELETE CASCADE,
+    line_number integer NOT NULL,
+    doorloop_line_id text,  -- id
+    account_id uuid REFERENCES normalized_accounts (id) ON DELETE SET NULL,  -- account
+    amount numeric(14, 2) NOT NULL,  -- amount
+    memo text,  -- memo
+    balance numeric(14, 2),  -- balance
+    property_id uuid REFERENCES normalized_properties (id) ON DELETE SET NULL,  -- linkedToResourceId
+    linked_to_resource_type text,  -- linkedToResourceType
+    PRIMARY KEY (vendor_credit_id, line_number)
+);
+CREATE INDEX IF NOT EXISTS normalized_vendor_credit_lines_account_id_idx ON normalized_vendor_credit_lines (account_id);
+CREATE INDEX IF NOT EXISTS normalized_vendor_credit_lines_property_id_idx ON normalized_vendor_credit_lines (property_id);
