@@ -230,6 +230,103 @@ def normalize_command(entity_names: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
+def _kpis(dates) -> bool:
+    import datetime as dt
+
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.runner import full_range, kpis
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    if dates is None:  # the last 30 days up to today's partition
+        last = full_range()[1]
+        dates = (max(full_range()[0], last - dt.timedelta(days=29)), last)
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    summary = kpis(defs, dagster_instance(warehouse), dates, raise_on_error=False)
+    meta = summary.materializations.get("kpi_daily_snapshot", {})
+    click.echo(f"kpi_daily_snapshot {dates[0]}..{dates[1]}: {meta.get('rows_written', 0)} rows "
+               f"in {meta.get('duration_seconds', '?')}s")
+    for check in sorted(k for k, ok in summary.checks.items() if not ok):
+        click.echo(f"check failed: {check}")
+    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
+    return summary.success
+
+
+@main.command("kpis")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First as-of date (default: 30 days ago).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last as-of date (default: today).")
+def kpis_command(start, end) -> None:
+    """Compute kpi_daily_snapshot for a range of as-of dates in one run (one set-based statement)."""
+    if not _kpis(_date_range(start, end)):
+        raise SystemExit(1)
+
+
+def _refresh_views() -> bool:
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.runner import refresh_views
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    summary = refresh_views(defs, dagster_instance(warehouse), raise_on_error=False)
+    for key, meta in sorted(summary.materializations.items()):
+        how = " (concurrently)" if meta.get("concurrently") else ""
+        click.echo(f"{key:28s} rows {meta.get('dagster/row_count', 0)}{how}")
+    for check in sorted(k for k, ok in summary.checks.items() if not ok):
+        click.echo(f"check failed: {check}")
+    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
+    return summary.success
+
+
+@main.group()
+def views() -> None:
+    """The reporting materialized views get_full_*."""
+
+
+@views.command("refresh")
+def views_refresh() -> None:
+    """Refresh kpi_summary's views and every get_full_* view (CONCURRENTLY once populated)."""
+    if not _refresh_views():
+        raise SystemExit(1)
+
+
+_SUMMARY_COLUMNS = (("property_name", "property", 24), ("units_total", "units", 6), ("units_occupied", "occ", 6),
+                    ("physical_occupancy", "occ %", 7), ("scheduled_rent", "sched rent", 12),
+                    ("delinquent_balance", "delinquent", 12), ("aging_90_plus", "aged 90+", 11),
+                    ("collection_rate_mtd", "coll mtd", 9), ("leases_expiring_30", "exp30", 6),
+                    ("work_orders_open", "WO open", 8))
+
+
+def _print_kpi_summary(warehouse) -> None:
+    """kpi_summary as a readable table: the portfolio first, then properties by name."""
+    cols = ", ".join(c for c, _, _ in _SUMMARY_COLUMNS)
+    with warehouse.connect() as conn:
+        rows = conn.execute(f"SELECT as_of_date, {cols} FROM kpi_summary "
+                            "ORDER BY scope = 'property', property_name").fetchall()
+    if not rows:
+        click.echo("kpi_summary is empty")
+        return
+    click.echo(f"\nkpi_summary as of {rows[0][0]}:")
+    click.echo(" ".join(f"{h:>{w}s}" if i else f"{h:{w}s}" for i, (_, h, w) in enumerate(_SUMMARY_COLUMNS)))
+    for row in rows:
+        cells = []
+        for i, ((name, _, width), value) in enumerate(zip(_SUMMARY_COLUMNS, row[1:])):
+            if value is None:
+                text = "-"
+            elif name in ("physical_occupancy", "collection_rate_mtd"):
+                text = f"{value * 100:.1f}%"
+            elif name in ("scheduled_rent", "delinquent_balance", "aging_90_plus"):
+                text = f"{value:,.2f}"
+            else:
+                text = str(value)
+            cells.append(f"{text[:width]:{width}s}" if i == 0 else f"{text:>{width}s}")
+        click.echo(" ".join(cells))
+
+
 @contextmanager
 def _local_sandbox(scale: str) -> Iterator[None]:
     """Serve a generated account on localhost and point this process's DoorLoop settings at it.
@@ -257,16 +354,23 @@ def _local_sandbox(scale: str) -> Iterator[None]:
 @click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True)
 def demo(scale: str) -> None:
     """Start the embedded PostgreSQL and a sandbox, run the pipeline, print a summary."""
+    import datetime as dt
+
+    from altus_pipeline.runner import full_range
     from altus_pipeline.warehouse.db import Warehouse
 
     with _local_sandbox(scale):
         ok = _sync((), None)
     ok = _normalize(()) and ok
+    first, last = full_range()
+    ok = _kpis((max(first, last - dt.timedelta(days=59)), last)) and ok
+    ok = _refresh_views() and ok
     warehouse = Warehouse.from_env()
     click.echo(f"\nraw tables in {warehouse.masked_url()} schema {warehouse.schema}:")
     click.echo(f"{'table':36s} {'live':>10s} {'deleted':>8s}")
     for table, live, deleted in _raw_counts(warehouse):
         click.echo(f"{table:36s} {live:>10,d} {deleted:>8,d}")
+    _print_kpi_summary(warehouse)
     if not ok:
         raise SystemExit(1)
 
@@ -324,3 +428,10 @@ def roadmap_validate(no_db: bool) -> None:
         raise SystemExit(1)
     scope = "sql/ and the Definitions" + ("" if warehouse is None else f" and schema {warehouse.schema}")
     click.echo(f"roadmap OK: {scope} follow {PLAN_NAME}")
+
+
+# -- dead-letter queue (altus_pipeline/dlq_commands.py) ---------------------------------
+
+from altus_pipeline.dlq_commands import dlq  # noqa: E402
+
+main.add_command(dlq)

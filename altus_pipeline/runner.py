@@ -15,7 +15,7 @@ from typing import Iterable
 import dagster as dg
 import psutil
 
-from altus_pipeline.definitions import NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB
+from altus_pipeline.definitions import KPI_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB
 from altus_pipeline.doorloop.registry import Entity
 from altus_pipeline.partitions import daily_partitions
 
@@ -134,3 +134,30 @@ def normalize(
 
     keys = [name for table in tables_for(list(entity_names or [])) for name in table.objects]
     return run_job(defs, NORMALIZED_JOB, keys, instance, raise_on_error=raise_on_error)
+
+
+def kpis(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    dates: tuple[dt.date, dt.date],
+    raise_on_error: bool = True,
+) -> RunSummary:
+    """Materialize ``kpi_daily_snapshot`` for a date range as one single-run backfill."""
+    from altus_pipeline.assets.kpis import SNAPSHOT
+
+    start, end = dates
+    return run_job(defs, KPI_JOB, [SNAPSHOT], instance, range_tags(start, end), raise_on_error)
+
+
+def refresh_views(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    names: Iterable[str] | None = None,
+    raise_on_error: bool = True,
+) -> RunSummary:
+    """Materialize ``kpi_summary`` and the reporting views (all when ``names`` is empty), in one run."""
+    from altus_pipeline.assets.kpis import SUMMARY
+    from altus_pipeline.assets.views import VIEW_KEYS
+
+    keys = list(names or [SUMMARY, *VIEW_KEYS])
+    return run_job(defs, VIEWS_JOB, keys, instance, raise_on_error=raise_on_error)

@@ -24,7 +24,9 @@ from .conftest import REPO
 def _tables(wh: Warehouse) -> set[str]:
     with wh.connect() as conn:
         rows = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (wh.schema,)
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm')",
+            (wh.schema,),
         ).fetchall()
     return {r[0] for r in rows}
 

@@ -57,6 +57,7 @@ def main() -> None:
 
     from altus_pipeline.definitions import build_definitions
     from altus_pipeline.doorloop.registry import ENTITIES
+    from altus_pipeline.partitions import daily_partitions
     from altus_pipeline.resources import DoorLoopResource, WarehouseResource
     from altus_pipeline.runner import sync_raw
     from altus_pipeline.warehouse.db import Warehouse
@@ -78,6 +79,8 @@ def main() -> None:
             WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema),
             DoorLoopResource(base_url=base_url, token=token, rate_limit_per_minute=0, rate_limit_per_hour=0),
         )
+        partitions = len(daily_partitions.get_partition_keys())
+        partitioned = [e for e in ENTITIES.values() if e.partitioned]
         with tempfile.TemporaryDirectory() as home:
             instance = dg.DagsterInstance.local_temp(home)
             for label in ("full sync", "no-change re-sync"):
@@ -89,9 +92,14 @@ def main() -> None:
                 used = sum(m["api_requests"] for m in meta)
                 minimum = sum(max(1, math.ceil(m["api_total"] / 1000)) for m in meta)
                 rewritten = sum(m["inserted"] + m["updated"] + m["soft_deleted"] for m in meta)
+                loading = sum(m["seconds"] for m in meta)
                 print(
                     f"{label:18s} records {records:>10,d}  seconds {seconds:8.1f}  records/s {records / seconds:>9,.0f}"
                     f"  API requests {used} (minimum {minimum})  rows rewritten {rewritten:,d}"
+                )
+                print(
+                    f"{'':18s} of which listing + COPY + upsert {loading:.1f}s ({records / loading:,.0f} records/s);"
+                    f" the rest is Dagster recording {partitions:,d} partitions x {len(partitioned)} assets"
                 )
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the pipeline process: {peak_mb:,.0f} MB")

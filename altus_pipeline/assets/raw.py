@@ -11,8 +11,10 @@ import dagster as dg
 
 from altus_pipeline.doorloop.errors import DoorLoopError
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
+from altus_pipeline.freshness import RAW_FRESHNESS
 from altus_pipeline.ops.audit import record_audit
 from altus_pipeline.ops.dlq import Failure, record_failures
+from altus_pipeline.ops.retry import resolve_loaded
 from altus_pipeline.partitions import daily_partitions, partition_dates
 from altus_pipeline.raw.load import DateRange, RawLoader
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
@@ -56,6 +58,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         pool=API_POOL,
         partitions_def=daily_partitions if entity.partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
+        freshness_policy=RAW_FRESHNESS,
         description=f"DoorLoop `GET {entity.path}` ({kind}), every record as returned.",
         metadata={"dagster/table_name": entity.raw_table, "dagster/column_schema": _raw_table_schema()},
     )
@@ -73,6 +76,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 conn.commit()
                 raise dg.Failure(description=f"{entity.name}: {exc}", allow_retries=exc.transient) from None
             record_audit(conn, context.run_id, entity.raw_table, partition_key, started, result)
+            resolve_loaded(conn, entity.raw_table, dates, context.run_id)
             conn.commit()
         metadata = {**result.as_metadata(), "dagster/row_count": result.rows_in_table}
         context.log.info(f"{entity.raw_table} {partition_key or ''}: {result.as_metadata()}")

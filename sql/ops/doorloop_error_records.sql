@@ -24,3 +24,5 @@ CREATE TABLE IF NOT EXISTS doorloop_error_records (
 );
 CREATE INDEX IF NOT EXISTS doorloop_error_records_status_idx
     ON doorloop_error_records (status, next_retry_at);
+-- The operator's note: why a record was ignored, or that a retry was requested by hand.
+ALTER TABLE doorloop_error_records ADD COLUMN IF NOT EXISTS note text;

@@ -1,0 +1,82 @@
+"""Checks on the KPI tables: the identities of ``reference/kpi_contract.md`` and row counts of views.
+
+They are separate asset checks (one evaluation per run, not per partition of a ranged
+run, see ``checks/raw.py``) over every stored date. The identities are blocking: the
+reporting views downstream must not publish numbers that contradict themselves.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from altus_pipeline.assets.views import VIEWS
+from altus_pipeline.kpi.compute import COUNTS, MONEY
+from altus_pipeline.resources import WarehouseResource
+
+SNAPSHOT = "kpi_daily_snapshot"
+# Additive KPIs: the portfolio row equals the sum of the property rows.
+ADDITIVE = tuple(c for c in (*COUNTS, *MONEY) if not c.startswith("avg_"))
+
+_PORTFOLIO_SQL = f"""
+SELECT count(*), min(f.as_of_date) FROM (
+    SELECT s.as_of_date FROM kpi_daily_snapshot s
+    LEFT JOIN (SELECT as_of_date, {', '.join(f'sum({c}) AS {c}' for c in ADDITIVE)}
+               FROM kpi_daily_snapshot WHERE scope = 'property' GROUP BY as_of_date) p
+           ON p.as_of_date = s.as_of_date
+    WHERE s.scope = 'portfolio' AND ({' OR '.join(f's.{c} IS DISTINCT FROM coalesce(p.{c}, 0)' for c in ADDITIVE)})
+) f
+"""
+_AGING_SQL = """
+SELECT count(*), min(as_of_date) FROM kpi_daily_snapshot
+WHERE aging_0_30 + aging_31_60 + aging_61_90 + aging_90_plus <> delinquent_balance
+"""
+_RANGES_SQL = """
+SELECT count(*), min(as_of_date) FROM kpi_daily_snapshot
+WHERE NOT (coalesce(physical_occupancy BETWEEN 0 AND 1, true)
+       AND units_occupied <= units_total AND units_occupied >= 0 AND units_vacant = units_total - units_occupied
+       AND least(aging_0_30, aging_31_60, aging_61_90, aging_90_plus, delinquent_balance, prepaid_balance) >= 0
+       AND coalesce(work_orders_within_24h_t90 BETWEEN 0 AND 1, true)
+       AND coalesce(economic_occupancy >= 0, true) AND coalesce(turnover_rate_t12m >= 0, true)
+       AND coalesce(delinquency_rate >= 0, true))
+"""
+_COMPLETE_SQL = """
+SELECT count(*), min(d.as_of_date) FROM (SELECT DISTINCT as_of_date FROM kpi_daily_snapshot) d
+WHERE (SELECT count(*) FROM kpi_daily_snapshot s WHERE s.as_of_date = d.as_of_date)
+   <> (SELECT count(*) FROM normalized_properties) + 1
+"""
+
+
+def _identity_check(name: str, query: str, description: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=SNAPSHOT, name=name, blocking=True, description=description)
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.warehouse().connect() as conn:
+            bad, first = conn.execute(query).fetchone()
+        return dg.AssetCheckResult(passed=bad == 0, metadata={"violations": bad, "first_date": str(first)})
+
+    return _check
+
+
+def _view_count_check(view: str, base_sql: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=view, name="row_count_matches_base",
+                    description=f"Rows of {view} equal its base: {base_sql}")
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.warehouse().connect() as conn:
+            rows = conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+            base = conn.execute(base_sql).fetchone()[0]
+        return dg.AssetCheckResult(passed=rows == base, metadata={"view_rows": rows, "base_rows": base})
+
+    return _check
+
+
+kpi_checks: list[dg.AssetChecksDefinition] = [
+    _identity_check("portfolio_equals_sum_of_properties", _PORTFOLIO_SQL,
+                    "For every date, the portfolio row's counts and money totals equal the sum of the property rows."),
+    _identity_check("aging_sums_to_delinquent_balance", _AGING_SQL,
+                    "On every row, the four aging buckets sum to delinquent_balance to the cent."),
+    _identity_check("ratios_and_balances_in_range", _RANGES_SQL,
+                    "0 <= physical_occupancy <= 1, units_occupied <= units_total, buckets and balances >= 0, "
+                    "within-24h share in [0, 1]."),
+    _identity_check("one_row_per_property_and_portfolio", _COMPLETE_SQL,
+                    "Every stored date has one row per property plus the portfolio row."),
+]
+view_checks: list[dg.AssetChecksDefinition] = [_view_count_check(v, base) for v, (_, base, _) in VIEWS.items()]

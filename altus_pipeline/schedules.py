@@ -1,0 +1,108 @@
+"""Schedules: the daily sync and the weekly reconcile. Both ship stopped (see the README).
+
+* ``daily_sync_schedule`` (06:00 UTC): one run holding master-data snapshots, the last
+  ``ALTUS_DAILY_LOOKBACK_DAYS`` days (default 7, today included) of every partitioned
+  entity as one ranged run (one listing per entity), then — in dependency order, same run —
+  the normalized tables and, when the Definitions have them, the KPI and views assets
+  (KPI partitions of the same window, so today's is among them).
+* ``weekly_reconcile_schedule`` (Sunday 03:00 UTC): every partition of the transactional
+  entities as one single-run backfill (one listing per entity), which catches back-dated
+  records and deletions the daily window cannot see, then the normalized tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import dagster as dg
+
+from altus_pipeline.doorloop.registry import ENTITIES
+from altus_pipeline.partitions import daily_partitions
+
+DAILY_SCHEDULE = "daily_sync_schedule"
+WEEKLY_SCHEDULE = "weekly_reconcile_schedule"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+DOWNSTREAM_GROUPS = ("normalized", "kpi", "views")  # refreshed after raw by the daily run, in this order
+
+MASTER_KEYS = [e.raw_table for e in ENTITIES.values() if not e.partitioned] + ["doorloop_raw_work_orders"]
+TRANSACTION_KEYS = [e.raw_table for e in ENTITIES.values() if e.partitioned]
+
+
+def lookback_days() -> int:
+    text = os.environ.get("ALTUS_DAILY_LOOKBACK_DAYS", "7")
+    try:
+        days = int(text)
+    except ValueError:
+        raise ValueError(f"ALTUS_DAILY_LOOKBACK_DAYS={text!r}: expected a whole number of days") from None
+    if days < 1:
+        raise ValueError(f"ALTUS_DAILY_LOOKBACK_DAYS={text!r}: at least 1")
+    return days
+
+
+def _partition_bounds() -> tuple[dt.date, dt.date]:
+    keys = daily_partitions.get_partition_keys()
+    return dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
+
+
+def daily_window(day: dt.date, days: int | None = None) -> tuple[dt.date, dt.date]:
+    """The last ``days`` business dates ending ``day``, clipped to the partitions."""
+    first, last = _partition_bounds()
+    end = min(day, last)
+    start = max(first, end - dt.timedelta(days=(days or lookback_days()) - 1))
+    return start, end
+
+
+def _range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+
+
+def _keys_of_groups(assets: list, groups: tuple[str, ...]) -> list[str]:
+    """Asset keys of ``assets`` in ``groups``, group by group (only what the Definitions hold)."""
+    specs = [s for a in assets if isinstance(a, dg.AssetsDefinition) for s in a.specs]
+    return [s.key.to_user_string() for g in groups for s in specs if s.group_name == g]
+
+
+def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
+    """Both schedules over the assets of the Definitions (KPI and views keys when present)."""
+    downstream = _keys_of_groups(assets, DOWNSTREAM_GROUPS)
+    normalized = _keys_of_groups(assets, ("normalized",))
+    daily_keys = MASTER_KEYS + TRANSACTION_KEYS + downstream
+    weekly_keys = TRANSACTION_KEYS + normalized
+
+    @dg.schedule(
+        name=DAILY_SCHEDULE,
+        cron_schedule="0 6 * * *",
+        execution_timezone="UTC",
+        target=dg.AssetSelection.assets(*daily_keys),
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Master data, the last N days of transactions, normalized, KPIs and views: one run.",
+    )
+    def _daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        day = context.scheduled_execution_time.astimezone(dt.timezone.utc).date()
+        start, end = daily_window(day)
+        return dg.RunRequest(
+            run_key=f"daily:{day.isoformat()}",
+            asset_selection=[dg.AssetKey(k) for k in daily_keys],
+            tags={**_range_tags(start, end), "altus/schedule": DAILY_SCHEDULE},
+        )
+
+    @dg.schedule(
+        name=WEEKLY_SCHEDULE,
+        cron_schedule="0 3 * * 0",
+        execution_timezone="UTC",
+        target=dg.AssetSelection.assets(*weekly_keys),
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Every partition of the transactional entities in one single-run backfill, then normalized.",
+    )
+    def _weekly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        day = context.scheduled_execution_time.astimezone(dt.timezone.utc).date()
+        first, last = _partition_bounds()
+        return dg.RunRequest(
+            run_key=f"weekly:{day.isoformat()}",
+            asset_selection=[dg.AssetKey(k) for k in weekly_keys],
+            tags={**_range_tags(first, min(day, last)), "altus/schedule": WEEKLY_SCHEDULE},
+        )
+
+    return [_daily, _weekly]

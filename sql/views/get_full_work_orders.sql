@@ -1,0 +1,15 @@
+-- One row per work order: the task, its property and unit, vendor and timing.
+CREATE MATERIALIZED VIEW IF NOT EXISTS get_full_work_orders AS
+SELECT w.id AS work_order_id, w.doorloop_id, w.task_id, t.subject, t.status, t.priority,
+       t.property_id, p.name AS property_name, t.unit_id, u.name AS unit_name,
+       w.vendor_id, coalesce(v.full_name, v.name, v.company_name) AS vendor_name,
+       w.approved_by_owner, w.billed, w.vendor_bill_id,
+       t.created_at, t.completed_at, t.due_date,
+       round(extract(epoch FROM t.completed_at - t.created_at) / 86400, 6) AS days_to_complete
+FROM normalized_work_orders w
+JOIN normalized_tasks t ON t.id = w.task_id
+LEFT JOIN normalized_properties p ON p.id = t.property_id
+LEFT JOIN normalized_units u ON u.id = t.unit_id
+LEFT JOIN normalized_vendors v ON v.id = w.vendor_id
+WITH NO DATA;
+CREATE UNIQUE INDEX IF NOT EXISTS get_full_work_orders_key ON get_full_work_orders (work_order_id);
