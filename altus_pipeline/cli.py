@@ -357,12 +357,16 @@ def demo(scale: str) -> None:
     import datetime as dt
 
     from altus_pipeline.runner import full_range
+    from altus_pipeline.sandbox.generator import DEFAULT_AS_OF
     from altus_pipeline.warehouse.db import Warehouse
 
     with _local_sandbox(scale):
         ok = _sync((), None)
     ok = _normalize(()) and ok
-    first, last = full_range()
+    # The generated history ends on DEFAULT_AS_OF, the 1st of a month: KPIs from that day on
+    # would show a month of rent charged and hardly anyone having paid yet.
+    first, today = full_range()
+    last = min(today, DEFAULT_AS_OF - dt.timedelta(days=1))
     ok = _kpis((max(first, last - dt.timedelta(days=59)), last)) and ok
     ok = _refresh_views() and ok
     warehouse = Warehouse.from_env()
