@@ -235,7 +235,8 @@ def _kpis(dates) -> bool:
 
     from altus_pipeline.definitions import defs
     from altus_pipeline.instance import dagster_instance
-    from altus_pipeline.runner import full_range, kpis
+    from altus_pipeline.partitions import full_range
+    from altus_pipeline.runner import kpis
     from altus_pipeline.warehouse.db import Warehouse
     from altus_pipeline.warehouse.migrations import migrate
 
@@ -356,7 +357,7 @@ def demo(scale: str) -> None:
     """Start the embedded PostgreSQL and a sandbox, run the pipeline, print a summary."""
     import datetime as dt
 
-    from altus_pipeline.runner import full_range
+    from altus_pipeline.partitions import full_range
     from altus_pipeline.sandbox.generator import DEFAULT_AS_OF
     from altus_pipeline.warehouse.db import Warehouse
 

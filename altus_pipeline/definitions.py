@@ -10,13 +10,12 @@ import dagster as dg
 
 from altus_pipeline.assets.kpis import SNAPSHOT, SUMMARY, kpi_assets
 from altus_pipeline.assets.normalized import NORMALIZED_KEYS, normalized_assets
-from altus_pipeline.assets.raw import doorloop_raw_work_orders, raw_assets
+from altus_pipeline.assets.raw import MASTER_KEYS, TRANSACTION_KEYS, doorloop_raw_work_orders, raw_assets
 from altus_pipeline.assets.views import VIEW_KEYS, view_assets
 from altus_pipeline.checks.kpis import kpi_checks, view_checks
 from altus_pipeline.checks.normalized import normalized_checks
 from altus_pipeline.checks.raw import raw_checks
 from altus_pipeline.checks.roadmap import roadmap_checks
-from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.freshness import with_kpi_freshness
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 from altus_pipeline.schedules import build_schedules
@@ -28,16 +27,14 @@ NORMALIZED_JOB = "normalized_job"
 KPI_JOB = "kpi_job"
 VIEWS_JOB = "views_job"
 
-_master_keys = [e.raw_table for e in ENTITIES.values() if not e.partitioned] + ["doorloop_raw_work_orders"]
-_transaction_keys = [e.raw_table for e in ENTITIES.values() if e.partitioned]
 
 
 def build_definitions(
     warehouse: WarehouseResource | None = None, doorloop: DoorLoopResource | None = None
 ) -> dg.Definitions:
     jobs = [
-        dg.define_asset_job(RAW_MASTER_JOB, selection=dg.AssetSelection.assets(*_master_keys)),
-        dg.define_asset_job(RAW_TRANSACTIONS_JOB, selection=dg.AssetSelection.assets(*_transaction_keys)),
+        dg.define_asset_job(RAW_MASTER_JOB, selection=dg.AssetSelection.assets(*MASTER_KEYS)),
+        dg.define_asset_job(RAW_TRANSACTIONS_JOB, selection=dg.AssetSelection.assets(*TRANSACTION_KEYS)),
         dg.define_asset_job(NORMALIZED_JOB, selection=dg.AssetSelection.assets(*NORMALIZED_KEYS)),
         dg.define_asset_job(KPI_JOB, selection=dg.AssetSelection.assets(SNAPSHOT)),
         dg.define_asset_job(VIEWS_JOB, selection=dg.AssetSelection.assets(SUMMARY, *VIEW_KEYS)),

@@ -17,10 +17,8 @@ import psutil
 
 from altus_pipeline.definitions import KPI_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB
 from altus_pipeline.doorloop.registry import Entity
-from altus_pipeline.partitions import daily_partitions
+from altus_pipeline.partitions import full_range, range_tags
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 PID_TAG = "altus/pid"
 HOST_TAG = "altus/host"
 
@@ -31,16 +29,6 @@ class RunSummary:
     success: bool
     materializations: dict[str, dict]
     checks: dict[str, bool]
-
-
-def full_range() -> tuple[dt.date, dt.date]:
-    """Every business date the partitions cover, first to today."""
-    keys = daily_partitions.get_partition_keys()
-    return dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
-
-
-def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
-    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
 
 
 def run_job(

@@ -17,17 +17,13 @@ import os
 
 import dagster as dg
 
-from altus_pipeline.doorloop.registry import ENTITIES
-from altus_pipeline.partitions import daily_partitions
+from altus_pipeline.assets.raw import MASTER_KEYS, TRANSACTION_KEYS
+from altus_pipeline.partitions import full_range, range_tags
 
 DAILY_SCHEDULE = "daily_sync_schedule"
 WEEKLY_SCHEDULE = "weekly_reconcile_schedule"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 DOWNSTREAM_GROUPS = ("normalized", "kpi", "views")  # refreshed after raw by the daily run, in this order
 
-MASTER_KEYS = [e.raw_table for e in ENTITIES.values() if not e.partitioned] + ["doorloop_raw_work_orders"]
-TRANSACTION_KEYS = [e.raw_table for e in ENTITIES.values() if e.partitioned]
 
 
 def lookback_days() -> int:
@@ -41,21 +37,12 @@ def lookback_days() -> int:
     return days
 
 
-def _partition_bounds() -> tuple[dt.date, dt.date]:
-    keys = daily_partitions.get_partition_keys()
-    return dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
-
-
 def daily_window(day: dt.date, days: int | None = None) -> tuple[dt.date, dt.date]:
     """The last ``days`` business dates ending ``day``, clipped to the partitions."""
-    first, last = _partition_bounds()
+    first, last = full_range()
     end = min(day, last)
     start = max(first, end - dt.timedelta(days=(days or lookback_days()) - 1))
     return start, end
-
-
-def _range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
-    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
 
 
 def _keys_of_groups(assets: list, groups: tuple[str, ...]) -> list[str]:
@@ -85,7 +72,7 @@ def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
         return dg.RunRequest(
             run_key=f"daily:{day.isoformat()}",
             asset_selection=[dg.AssetKey(k) for k in daily_keys],
-            tags={**_range_tags(start, end), "altus/schedule": DAILY_SCHEDULE},
+            tags={**range_tags(start, end), "altus/schedule": DAILY_SCHEDULE},
         )
 
     @dg.schedule(
@@ -98,11 +85,11 @@ def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
     )
     def _weekly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         day = context.scheduled_execution_time.astimezone(dt.timezone.utc).date()
-        first, last = _partition_bounds()
+        first, last = full_range()
         return dg.RunRequest(
             run_key=f"weekly:{day.isoformat()}",
             asset_selection=[dg.AssetKey(k) for k in weekly_keys],
-            tags={**_range_tags(first, min(day, last)), "altus/schedule": WEEKLY_SCHEDULE},
+            tags={**range_tags(first, min(day, last)), "altus/schedule": WEEKLY_SCHEDULE},
         )
 
     return [_daily, _weekly]

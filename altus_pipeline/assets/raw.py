@@ -86,10 +86,14 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
 
 
 raw_assets: list[dg.AssetsDefinition] = [build_raw_asset(e) for e in ENTITIES.values()]
+WORK_ORDERS_KEY = "doorloop_raw_work_orders"
+# The raw keys read as full snapshots (with the work-order view) and those read by date.
+MASTER_KEYS = [e.raw_table for e in ENTITIES.values() if not e.partitioned] + [WORK_ORDERS_KEY]
+TRANSACTION_KEYS = [e.raw_table for e in ENTITIES.values() if e.partitioned]
 
 
 @dg.asset(
-    key="doorloop_raw_work_orders",
+    key=WORK_ORDERS_KEY,
     group_name=RAW_GROUP,
     kinds={"postgres"},
     deps=[ENTITIES["tasks"].raw_table],

@@ -26,20 +26,18 @@ import dagster as dg
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.normalized.spec import TABLES
 from altus_pipeline.ops.retry import DueGroup, RetryPolicy, due_groups, mark_requested
-from altus_pipeline.partitions import daily_partitions
+from altus_pipeline.partitions import daily_partitions, range_tags
 from altus_pipeline.raw.load import business_date
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.schedules import DOWNSTREAM_GROUPS, daily_window
 
 DLQ_SENSOR = "dlq_retry_sensor"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 RETRY_TAG = "altus/dlq_retry"
 _RAW_BY_TABLE = {e.raw_table: e for e in ENTITIES.values()}
 
 
 def _ranged(request_tags: dict[str, str], first: str, last: str) -> dict[str, str]:
-    return {**request_tags, RANGE_START_TAG: first, RANGE_END_TAG: last}
+    return {**request_tags, **range_tags(first, last)}
 
 
 def _payload_dates(conn, entity: Entity, ids: tuple[int, ...]) -> tuple[str, str] | None:
@@ -187,7 +185,7 @@ class Downstream:
             start, end = daily_window(dt.datetime.now(dt.timezone.utc).date())
             if first_day:
                 start = min(start, max(dt.date.fromisoformat(first_day), _first_partition()))
-            tags.update({RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()})
+            tags.update(range_tags(start, end))
         return dg.RunRequest(
             run_key=f"dlq:downstream:{watermark}", asset_selection=[dg.AssetKey(k) for k in keys], tags=tags
         )
