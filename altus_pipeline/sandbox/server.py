@@ -217,6 +217,10 @@ class Sandbox:
             name: self._faults.corrupt(list(dataset.get(name, ())), e.date_field) for name, e in ENTITIES.items()
         }
         self._data_lock = threading.Lock()
+        # Filtered, sorted listings by (entity, non-paging params, data version): a paged
+        # read of N records then filters once, not once per page.
+        self._version = 0
+        self._listings: dict[tuple[Any, ...], list[Any]] = {}
         self._limiter = RateLimiter(
             config.rate_limit_per_minute, config.rate_limit_per_hour, config.rate_window_seconds
         )
@@ -267,6 +271,7 @@ class Sandbox:
                     positions[record["id"]] = len(records)
                     records.append(dict(record))
             self._data[name] = records
+            self._version += 1
 
     def _snapshot(self, name: str) -> list[Any]:
         with self._data_lock:
@@ -275,6 +280,24 @@ class Sandbox:
     def _drift(self, name: str) -> None:
         with self._data_lock:
             self._data[name] = self._faults.drift(self._data[name])
+            self._version += 1
+
+    def _listing(self, target: Entity, query: dict[str, str], descending: bool) -> list[Any]:
+        """The records a query selects, in order (cached until the data changes)."""
+        params = tuple(sorted((k, v) for k, v in query.items() if k not in ("page_number", "page_size")))
+        with self._data_lock:
+            key = (target.name, params, self._version)
+            cached = self._listings.get(key)
+        if cached is not None:
+            return cached
+        matched = apply_filters(target.name, self._snapshot(target.name), query, Related(self._snapshot))
+        ordered = sort_records(matched, query.get("sort_by"), descending)
+        with self._data_lock:
+            if key[2] == self._version:
+                if len(self._listings) >= 64:
+                    self._listings.clear()
+                self._listings[key] = ordered
+        return ordered
 
     # --- request log -----------------------------------------------------------------------
 
@@ -341,10 +364,9 @@ class Sandbox:
             descending = _param(query, "sort_descending", parse_bool, False)
             if page_number >= 2 and self._faults.draw("drift"):
                 self._drift(target.name)
-            matched = apply_filters(target.name, self._snapshot(target.name), query, Related(self._snapshot))
+            ordered = self._listing(target, query, descending)
         except ValueError as exc:  # FilterError included
             return _error(400, "BAD_REQUEST", str(exc))
-        ordered = sort_records(matched, query.get("sort_by"), descending)
         start = (page_number - 1) * page_size
         return Reply(200, _json_bytes({"total": len(ordered), "data": ordered[start : start + page_size]}))
 
