@@ -264,3 +264,23 @@ def test_pii_in_raw_never_reaches_a_normalized_table(warehouse, dirty):
                                 .format(sql.Identifier(name))).fetchone()[0]
             leaked = [v for v in dirty["pii"] if v in text]
             assert not leaked, (name, leaked)  # ... absent from every normalized row
+
+
+def test_a_retried_normalize_failure_that_fails_again_counts_attempts_until_dead(warehouse, dirty, monkeypatch):
+    from altus_pipeline.ops.retry import request_retry
+
+    monkeypatch.setenv("ALTUS_DLQ_MAX_ATTEMPTS", "3")
+    load_raw(warehouse, dirty["data"])
+    normalize_direct(warehouse)
+    payment = dirty["payment"]["id"]
+    query = "SELECT attempts, status FROM doorloop_error_records WHERE stage = 'normalize' AND doorloop_id = %s"
+    record_id = _one(warehouse, "SELECT id FROM doorloop_error_records WHERE doorloop_id = %s", payment)[0]
+    assert _one(warehouse, query, payment) == (1, "open")
+    normalize_direct(warehouse)
+    assert _one(warehouse, query, payment) == (1, "open"), "a plain re-run is not an attempt"
+    for expected in ((2, "open"), (3, "dead")):
+        with warehouse.connect() as conn:
+            assert request_retry(conn, record_id=record_id) == 1
+            conn.commit()
+        normalize_direct(warehouse)
+        assert _one(warehouse, query, payment) == expected

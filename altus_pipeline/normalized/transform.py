@@ -30,6 +30,7 @@ from typing import Any
 
 import psycopg
 
+from altus_pipeline.ops.retry import RetryPolicy
 from altus_pipeline.normalized.spec import TABLES, WATERMARKS, Child, Column, Table, key_of
 
 STAGE = "normalize"
@@ -346,6 +347,14 @@ class Normalizer:
             "AND (c.err IS NULL OR c.content_hash <> e.payload_hash)) "
             f"OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = e.doorloop_id AND {_live(t)}))"
         ).rowcount
+        # A retry requested for a record that still fails counts as an attempt; the last one
+        # leaves it dead. Plain re-runs (status open) write nothing, so a no-change run stays empty.
+        self._x(
+            "UPDATE doorloop_error_records e SET attempts = e.attempts + 1, last_seen_at = now(), "
+            f"next_retry_at = NULL, run_id = {run}, status = CASE WHEN e.attempts + 1 >= "
+            f"{RetryPolicy.from_env().max_attempts:d} THEN 'dead' ELSE 'open' END "
+            f"WHERE e.entity = {lit(t.entity)} AND e.stage = {lit(STAGE)} AND e.status = 'retrying'"
+        )
         self._x(
             f"INSERT INTO {WATERMARKS} AS w (table_name, changed_since, last_run_id) "
             f"VALUES ({lit(t.name)}, {lit(cutoff.isoformat())}::timestamptz, {run}) "
