@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import dagster as dg
 
 from altus_pipeline.assets.raw import MASTER_KEYS, TRANSACTION_KEYS
 from altus_pipeline.partitions import full_range, range_tags
+from altus_pipeline.settings import env_number
 
 DAILY_SCHEDULE = "daily_sync_schedule"
 WEEKLY_SCHEDULE = "weekly_reconcile_schedule"
@@ -27,14 +27,8 @@ DOWNSTREAM_GROUPS = ("normalized", "kpi", "views")  # refreshed after raw by the
 
 
 def lookback_days() -> int:
-    text = os.environ.get("ALTUS_DAILY_LOOKBACK_DAYS", "7")
-    try:
-        days = int(text)
-    except ValueError:
-        raise ValueError(f"ALTUS_DAILY_LOOKBACK_DAYS={text!r}: expected a whole number of days") from None
-    if days < 1:
-        raise ValueError(f"ALTUS_DAILY_LOOKBACK_DAYS={text!r}: at least 1")
-    return days
+    """Days of transactions the daily run re-reads (``ALTUS_DAILY_LOOKBACK_DAYS``, default 7)."""
+    return int(env_number("ALTUS_DAILY_LOOKBACK_DAYS", 7, minimum=1))
 
 
 def daily_window(day: dt.date, days: int | None = None) -> tuple[dt.date, dt.date]:

@@ -62,3 +62,17 @@ def rate_window_seconds() -> float:
 def partition_start() -> str:
     """First business date of the daily partitions (``ALTUS_PARTITION_START``)."""
     return os.environ.get("ALTUS_PARTITION_START", "2021-01-01")
+
+
+def env_number(name: str, default: float, minimum: float = 0) -> float:
+    """A numeric setting from the environment, with an error naming it when it is not a number."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: expected a number") from None
+    if value < minimum:
+        raise ValueError(f"{name}={text!r}: must be at least {minimum:g}")
+    return value

@@ -23,11 +23,12 @@ States of a ``doorloop_error_records`` row::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+
+from altus_pipeline.settings import env_number
 
 if TYPE_CHECKING:
     from altus_pipeline.raw.load import DateRange
@@ -48,16 +49,7 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> "RetryPolicy":
         def number(name: str, default: float) -> float:
-            text = os.environ.get(f"ALTUS_DLQ_{name}")
-            if text is None or not text.strip():
-                return default
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"ALTUS_DLQ_{name}={text!r}: expected a number") from None
-            if value < 0:
-                raise ValueError(f"ALTUS_DLQ_{name}={text!r}: must not be negative")
-            return value
+            return env_number(f"ALTUS_DLQ_{name}", default)
 
         return cls(
             max_attempts=max(1, int(number("MAX_ATTEMPTS", cls.max_attempts))),
