@@ -38,11 +38,9 @@ class Warehouse:
 
     @contextmanager
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-        """A connection whose ``search_path`` is the warehouse schema (created if missing)."""
+        """A connection whose ``search_path`` is the warehouse schema (``migrate`` creates it)."""
         with psycopg.connect(self.url, autocommit=autocommit) as conn:
-            ident = sql.Identifier(self.schema)
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
-            conn.execute(sql.SQL("SET search_path TO {}").format(ident))
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
             if not autocommit:
                 conn.commit()
             yield conn

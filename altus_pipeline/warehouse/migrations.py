@@ -97,6 +97,7 @@ def migrate(warehouse: Warehouse) -> list[str]:
     applied: list[str] = []
     with warehouse.connect() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(warehouse.schema)))
         conn.execute(_ledger().statement)
         done = dict(conn.execute("SELECT object_name, checksum FROM doorloop_schema_migrations").fetchall())
         for obj in sql_objects():
