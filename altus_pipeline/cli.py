@@ -206,11 +206,10 @@ def _normalize(entity_names: tuple[str, ...]) -> bool:
     migrate(warehouse)
     summary = normalize(defs, dagster_instance(warehouse), entity_names, raise_on_error=False)
     for key, meta in sorted(summary.materializations.items()):
-        counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "deleted", "unchanged", "rejected", "warnings") if k in meta)
+        counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "deleted", "unchanged", "rejected", "unresolved_references") if k in meta)
         click.echo(f"{key:42s} rows {meta.get('dagster/row_count', 0)}: {counts}")
-    failed = sorted(k for k, ok in summary.checks.items() if not ok)
-    for check in failed:
-        click.echo(f"check failed: {check}")
+    for line in summary.check_lines():
+        click.echo(line)
     click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
     return summary.success
 
@@ -249,8 +248,8 @@ def _kpis(dates) -> bool:
     meta = summary.materializations.get("kpi_daily_snapshot", {})
     click.echo(f"kpi_daily_snapshot {dates[0]}..{dates[1]}: {meta.get('rows_written', 0)} rows "
                f"in {meta.get('duration_seconds', '?')}s")
-    for check in sorted(k for k, ok in summary.checks.items() if not ok):
-        click.echo(f"check failed: {check}")
+    for line in summary.check_lines():
+        click.echo(line)
     click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
     return summary.success
 
@@ -277,8 +276,8 @@ def _refresh_views() -> bool:
     for key, meta in sorted(summary.materializations.items()):
         how = " (concurrently)" if meta.get("concurrently") else ""
         click.echo(f"{key:28s} rows {meta.get('dagster/row_count', 0)}{how}")
-    for check in sorted(k for k, ok in summary.checks.items() if not ok):
-        click.echo(f"check failed: {check}")
+    for line in summary.check_lines():
+        click.echo(line)
     click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
     return summary.success
 

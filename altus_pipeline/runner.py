@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import dagster as dg
@@ -25,10 +25,23 @@ HOST_TAG = "altus/host"
 
 @dataclass(frozen=True)
 class RunSummary:
+    """What a run materialized and how its checks ended.
+
+    ``checks`` maps ``asset:check`` to False only for a failed ERROR-severity check;
+    a failed WARN-severity check (the data loaded, something waits) is True there and
+    listed, with its metadata, in ``warnings``.
+    """
+
     run_id: str
     success: bool
     materializations: dict[str, dict]
     checks: dict[str, bool]
+    warnings: dict[str, dict] = field(default_factory=dict)
+
+    def check_lines(self) -> list[str]:
+        """One line per failed check and per warning, for the CLI."""
+        return ([f"check failed: {k}" for k, ok in sorted(self.checks.items()) if not ok]
+                + [f"check warning: {k} {meta}" for k, meta in sorted(self.warnings.items())])
 
 
 def run_job(
@@ -53,10 +66,13 @@ def run_job(
         event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
     }
-    checks = {
-        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()
-    }
-    return RunSummary(run_id=result.run_id, success=result.success, materializations=materialized, checks=checks)
+    evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+    warned = {k: e for k, e in evaluations.items() if not e.passed and e.severity == dg.AssetCheckSeverity.WARN}
+    return RunSummary(
+        run_id=result.run_id, success=result.success, materializations=materialized,
+        checks={k: e.passed or k in warned for k, e in evaluations.items()},
+        warnings={k: {m: v.value for m, v in e.metadata.items()} for k, e in warned.items()},
+    )
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:

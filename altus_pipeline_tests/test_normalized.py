@@ -74,6 +74,13 @@ def _all(wh: Warehouse, query: str, *params):
         return conn.execute(query, params).fetchall()
 
 
+def _pairs(wh: Warehouse, table: str, left: str, left_table: str, right: str, right_table: str) -> set[tuple[str, str]]:
+    """(DoorLoop id, DoorLoop id) of each row of ``table`` linking ``left`` to ``right``, through the uuids."""
+    query = sql.SQL("SELECT a.doorloop_id, b.doorloop_id FROM {t} x JOIN {lt} a ON a.id = x.{l} JOIN {rt} b ON b.id = x.{r}")
+    return set(_all(wh, query.format(t=sql.Identifier(table), lt=sql.Identifier(left_table), l=sql.Identifier(left),
+                                     rt=sql.Identifier(right_table), r=sql.Identifier(right))))
+
+
 def _dlq(wh: Warehouse) -> dict[tuple[str, str], tuple[str, str, str]]:
     rows = _all(wh, "SELECT entity, doorloop_id, field, message, status FROM doorloop_error_records WHERE stage = 'normalize'")
     return {(e, i): (f, m, s) for e, i, f, m, s in rows}
@@ -103,6 +110,7 @@ def test_small_normalizes_fully_and_a_rerun_writes_nothing(warehouse, small_data
     assert first.success
     failed = [k for k, ok in first.checks.items() if not ok]
     assert not failed and len(first.checks) > 4 * len(TABLES), failed
+    assert first.warnings == {}  # every optional reference found its target
     assert set(first.materializations) == set(ALL_OBJECTS)
     data = {e: {r["id"]: r for r in small_dataset[e]} for e in ENTITIES}
 
@@ -149,6 +157,39 @@ def test_small_normalizes_fully_and_a_rerun_writes_nothing(warehouse, small_data
                                  "WHERE t.type = 'WORK_ORDER' AND w.vendor_id IS NOT NULL")[0]
     assert work_order == len([t for t in data["tasks"].values() if t["type"] == "WORK_ORDER"])
 
+    # every other link is a real foreign key too: vendors' properties, lease tenants' units,
+    # communication participants, polymorphic links, and references to the same table
+    assert _pairs(warehouse, "normalized_vendor_properties", "vendor_id", "normalized_vendors", "property_id",
+                  "normalized_properties") == {(v, p) for v, r in data["vendors"].items() for p in r["properties"]}
+    assert _pairs(warehouse, "normalized_lease_tenant_units", "lease_tenant_id", "normalized_lease_tenants", "unit_id",
+                  "normalized_units") == {(i, u) for i, r in data["lease_tenants"].items() for u in r["units"]}
+    participants = _all(warehouse, "SELECT c.doorloop_id, p.role, p.line_number, p.linked_to_type, coalesce(u.doorloop_id, "
+                                   "t.doorloop_id, o.doorloop_id) FROM normalized_communication_participants p "
+                                   "JOIN normalized_communications c ON c.id = p.communication_id "
+                                   "LEFT JOIN normalized_users u ON u.id = p.user_id LEFT JOIN normalized_tenants t ON t.id = p.tenant_id "
+                                   "LEFT JOIN normalized_owners o ON o.id = p.owner_id")
+    expected_participants = {(i, role, n + 1, who["linkedToType"], who["linkedToId"])
+                             for i, r in data["communications"].items()
+                             for role in ("from", "to", "cc", "bcc") if role in r
+                             for n, who in enumerate(r[role] if isinstance(r[role], list) else [r[role]])}
+    assert set(participants) == expected_participants and {p[3] for p in participants} >= {"SYSTEM", "TENANT", "OWNER"}
+    linked = {(kind, i): target for kind, i, target in _all(
+        warehouse, "SELECT n.linked_resource_type, n.doorloop_id, coalesce(l.doorloop_id, t.doorloop_id, p.doorloop_id) "
+                   "FROM normalized_notes n LEFT JOIN normalized_leases l ON l.id = n.linked_lease_id "
+                   "LEFT JOIN normalized_tasks t ON t.id = n.linked_task_id "
+                   "LEFT JOIN normalized_properties p ON p.id = n.linked_property_id")}
+    assert linked == {(r["linkedResource"]["resourceType"], i): r["linkedResource"]["resourceId"]
+                      for i, r in data["notes"].items()}
+    assert {k for k, _ in linked} == {"LEASE", "TASK", "PROPERTY"}
+    assert _pairs(warehouse, "normalized_expenses", "id", "normalized_expenses", "pay_to_vendor_id", "normalized_vendors") \
+        == {(i, r["payToResourceId"]) for i, r in data["expenses"].items()}
+    late_fees = _pairs(warehouse, "normalized_lease_charges", "id", "normalized_lease_charges",
+                       "late_fee_for_lease_charge_id", "normalized_lease_charges")
+    assert late_fees and late_fees == {(i, r["lateFeeForLeaseCharge"]) for i, r in data["lease_charges"].items()
+                                       if r.get("lateFeeForLeaseCharge")}
+    assert _pairs(warehouse, "normalized_users", "id", "normalized_users", "created_by_id", "normalized_users") \
+        == {(i, r["createdBy"]) for i, r in data["users"].items()}  # users created by users of the same batch
+
     # a re-run with nothing changed reads nothing and writes nothing
     before = _one(warehouse, "SELECT max(normalized_at), count(*) FROM normalized_lease_charges")
     second = normalize(defs, instance)
@@ -185,6 +226,11 @@ def test_bad_records_go_to_the_dlq_and_resolve_when_fixed(warehouse, dirty):
     assert all(first.checks.values()), [k for k, ok in first.checks.items() if not ok]
     dlq = _dlq(warehouse)
     prop, lease, payment = dirty["prop"], dirty["lease"], dirty["payment"]
+    # rows that merely mention the rejected property load, and their links wait (a warning, not a failure)
+    waiting = first.warnings["normalized_portfolios:references_resolved"]
+    assert waiting["unresolved"] == 1 and prop["id"] in waiting[
+        "normalized_portfolio_properties.property_id -> normalized_properties"]
+    assert "normalized_notes:references_resolved" in first.warnings
     assert dlq[("properties", prop["id"])][0] == "createdAt"
     assert "is not a timestamp" in dlq[("properties", prop["id"])][1]
     assert dlq[("leases", lease["id"])][0] == "units[1]"
@@ -214,7 +260,7 @@ def test_bad_records_go_to_the_dlq_and_resolve_when_fixed(warehouse, dirty):
     data["units"].append(new_unit)
     load_raw(warehouse, data)
     fixed = run_normalize(warehouse)
-    assert all(fixed.checks.values())
+    assert all(fixed.checks.values()) and fixed.warnings == {}, fixed.warnings
     dlq = _dlq(warehouse)
     assert dlq and all(status == "resolved" for _, _, status in dlq.values()), dlq
     units = {u for (u,) in _all(warehouse, "SELECT u.doorloop_id FROM normalized_lease_units lu JOIN normalized_leases l "
@@ -223,6 +269,9 @@ def test_bad_records_go_to_the_dlq_and_resolve_when_fixed(warehouse, dirty):
     assert units == set(lease["units"])
     assert _one(warehouse, "SELECT amount_received FROM normalized_lease_payments WHERE doorloop_id = %s",
                 payment["id"])[0] == Decimal("200.01")
+    portfolio = next(r for r in data["portfolios"] if prop["id"] in r["properties"])
+    assert (portfolio["id"], prop["id"]) in _pairs(warehouse, "normalized_portfolio_properties", "portfolio_id",
+                                                  "normalized_portfolios", "property_id", "normalized_properties")
     assert fixed.materializations["normalized_units"]["candidates"] >= 1
     assert fixed.materializations["normalized_tenants"]["candidates"] == 0  # untouched entities read nothing
 
@@ -247,6 +296,78 @@ def test_soft_deleted_rows_leave_with_their_junction_rows(warehouse, small_datas
     for t in TABLES.values():
         live, rows, in_dlq = _one(warehouse, reconciliation_sql(t))
         assert live == rows + in_dlq, t.name
+
+
+def _soft_delete(wh: Warehouse, raw_table: str, doorloop_id: str, deleted: bool = True) -> None:
+    with wh.connect() as conn:
+        conn.execute(sql.SQL("UPDATE {} SET deleted_at = CASE WHEN %s THEN now() END, last_changed_at = now() "
+                             "WHERE id = %s").format(sql.Identifier(raw_table)), (deleted, doorloop_id))
+        conn.commit()
+
+
+def _pending(wh: Warehouse, table: str) -> set[tuple[str, str, str]]:
+    return set(_all(wh, "SELECT doorloop_id, column_name, target_doorloop_id FROM normalized_pending_references "
+                        "WHERE table_name = %s", table))
+
+
+def test_links_wait_for_late_targets_and_return_with_them(warehouse, small_dataset):
+    data = copy.deepcopy(small_dataset)
+    accounts = data["accounts"]
+    late_parent = {**copy.deepcopy(accounts[0]), "id": "a" * 24, "name": "Late parent"}
+    accounts[1]["parentAccount"] = late_parent["id"]  # arrives later
+    accounts[2]["parentAccount"] = accounts[0]["id"]  # in the same batch
+    load_raw(warehouse, data)
+    first = normalize_direct(warehouse)["normalized_accounts"]
+    parents = _pairs(warehouse, "normalized_accounts", "id", "normalized_accounts", "parent_account_id", "normalized_accounts")
+    assert parents == {(accounts[2]["id"], accounts[0]["id"])}
+    assert _pending(warehouse, "normalized_accounts") == {(accounts[1]["id"], "parent_account_id", late_parent["id"])}
+    assert first.unresolved_references == 1
+
+    # the parent arrives: the waiting account is linked in the same run, without re-reading it
+    load_raw(warehouse, {"accounts": [late_parent]})
+    second = normalize_direct(warehouse)["normalized_accounts"]
+    assert (second.candidates, second.references_resolved, second.unresolved_references) == (1, 1, 0)
+    assert (accounts[1]["id"], late_parent["id"]) in _pairs(
+        warehouse, "normalized_accounts", "id", "normalized_accounts", "parent_account_id", "normalized_accounts")
+
+    # a user leaves: every link to them is kept NULL and recorded; when they return, all come back
+    snapshot = "SELECT doorloop_id, created_by_id, updated_by_id FROM normalized_leases ORDER BY 1"
+    before = _all(warehouse, snapshot)
+    user = data["leases"][0]["updatedBy"]
+    uses = [r["id"] for r in data["leases"] if r["updatedBy"] == user]
+    _soft_delete(warehouse, "doorloop_raw_users", user)
+    normalize_direct(warehouse)
+    assert _one(warehouse, "SELECT count(*) FROM normalized_leases WHERE updated_by_id IS NULL")[0] >= len(uses)
+    assert {(i, "updated_by_id", user) for i in uses} <= _pending(warehouse, "normalized_leases")
+    _soft_delete(warehouse, "doorloop_raw_users", user, deleted=False)
+    returned = normalize_direct(warehouse)
+    assert _all(warehouse, snapshot) == before
+    assert returned["normalized_leases"].candidates >= len(uses) and _pending(warehouse, "normalized_leases") == set()
+
+    # a unit leaves: the lease whose unit list names it is re-checked and waits in the DLQ (its
+    # lease tenants with it); when the unit returns, both load again
+    lease = next(r for r in data["leases"] if len(r["units"]) == 1)
+    unit = lease["units"][0]
+    _soft_delete(warehouse, "doorloop_raw_units", unit)
+    normalize_direct(warehouse)
+    dlq = _dlq(warehouse)
+    assert dlq[("leases", lease["id"])][0] == "units[0]" and unit in dlq[("leases", lease["id"])][1]
+    tenant_rows = [r["id"] for r in data["lease_tenants"] if r["lease"] == lease["id"]]
+    assert tenant_rows and all(dlq[("lease_tenants", i)][0] == "lease" for i in tenant_rows)
+    for t in TABLES.values():
+        live, rows, in_dlq = _one(warehouse, reconciliation_sql(t))
+        assert live == rows + in_dlq, t.name
+    _soft_delete(warehouse, "doorloop_raw_units", unit, deleted=False)
+    normalize_direct(warehouse)
+    assert all(status == "resolved" for (_, _, status) in _dlq(warehouse).values())
+    assert (lease["id"], unit) in _pairs(warehouse, "normalized_lease_units", "lease_id", "normalized_leases",
+                                         "unit_id", "normalized_units")
+    assert _one(warehouse, "SELECT count(*) FROM normalized_pending_references")[0] == 0
+
+    # and with everything settled, a re-run writes nothing
+    settled = normalize_direct(warehouse)
+    assert all((r.candidates, r.references_resolved) == (0, 0) for r in settled.values())
+    assert all(not (o.inserted or o.updated or o.deleted) for r in settled.values() for o in r.objects.values())
 
 
 def test_pii_in_raw_never_reaches_a_normalized_table(warehouse, dirty):

@@ -31,8 +31,9 @@ def _schema(table: Table, child=None) -> dg.TableSchema:
         cols += [(c.name, _SQL_TYPES[c.kind], f"from {c.source}") for c in table.columns]
         return _columns(cols)
     cols = [(child.parent_column, "uuid", f"the {table.name} row")]
+    cols += [(child.role, "text", f"the array the row comes from: {', '.join(child.arrays)}")] if child.role else []
     cols += [("line_number", "integer", "position in the array, from 1")] if child.lines else []
-    cols += [(c.name, _SQL_TYPES[c.kind], f"from {'.'.join(child.array)}[].{c.source}") for c in child.columns]
+    cols += [(c.name, _SQL_TYPES[c.kind], f"from {child.source}[].{c.source}") for c in child.columns]
     return _columns(cols)
 
 

@@ -3,13 +3,15 @@
 ``reconciles_with_raw`` holds the layer's promise that no record silently vanishes:
 live raw rows = normalized rows + rows waiting in the DLQ (stage ``normalize``) for that
 entity. Key and foreign-key checks are blocking (downstream KPIs join on them).
+``references_resolved`` warns (without blocking) while optional references point at
+records the warehouse does not hold: the row loaded, its link waits for the target.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from altus_pipeline.normalized.spec import TABLES, Child, Column, Table
+from altus_pipeline.normalized.spec import PENDING, TABLES, Child, Column, Table
 from altus_pipeline.normalized.transform import STAGE, ident, lit
 from altus_pipeline.resources import WarehouseResource
 
@@ -88,8 +90,25 @@ def _reconcile_check(t: Table) -> dg.AssetChecksDefinition:
     return _check
 
 
+def _pending_check(t: Table) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=t.name, name="references_resolved",
+                    description=f"No optional reference of {t.name} (or its junctions) waits for a missing target.")
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.warehouse().connect() as conn:
+            rows = conn.execute(
+                f"SELECT column_name, target_table, count(*), min(doorloop_id || ' -> ' || target_doorloop_id) "
+                f"FROM {PENDING} WHERE table_name = {lit(t.name)} GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        waiting = {f"{column} -> {target}": f"{count} (e.g. {example})" for column, target, count, example in rows}
+        return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"unresolved": sum(r[2] for r in rows), **waiting})
+
+    return _check
+
+
 def build_normalized_checks(t: Table) -> list[dg.AssetChecksDefinition]:
     checks = [_key_check(t.name, ["id"]), _reconcile_check(t)]
+    if any(c.kind == "ref" and c.mode == "optional" for c in [*t.columns, *(c for ch in t.children for c in ch.columns)]):
+        checks.append(_pending_check(t))
     refs = [(c.name, c.target) for c in t.refs()]
     if refs:
         checks.append(_fk_check(t.name, refs))

@@ -71,13 +71,15 @@ def table_ddl(t: Table) -> str:
 
 def child_ddl(parent: Table, ch: Child) -> str:
     cols = [f"{ch.parent_column} uuid NOT NULL REFERENCES {parent.name} (id) ON DELETE CASCADE"]
+    if ch.role:
+        cols.append(f"{ch.role} text NOT NULL CHECK ({ch.role} IN ({', '.join(_literal(a) for a in ch.arrays)}))")
     if ch.lines:
         cols.append("line_number integer NOT NULL")
     cols += [column_ddl(c, key_ref=c.name in ch.key) for c in ch.columns]
     cols.append(f"PRIMARY KEY ({', '.join((ch.parent_column, *ch.key))})")
     requires = [parent.name, *dict.fromkeys(c.target for c in ch.columns if c.kind == "ref")]
     return "\n".join([
-        f"-- {ch.description}", f"-- Source: {parent.raw_table} {'.'.join(ch.array)}[].", HEADER,
+        f"-- {ch.description}", f"-- Source: {parent.raw_table} {', '.join(a + '[]' for a in ch.arrays)}.", HEADER,
         *_requires(list(dict.fromkeys(requires))), f"CREATE TABLE IF NOT EXISTS {ch.name} (", _join_columns(cols), ");",
         *_indexes(ch.name, [c.name for c in ch.columns if c.kind == "ref"]), "",
     ])

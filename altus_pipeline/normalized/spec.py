@@ -13,7 +13,15 @@ Column kinds: ``text``, ``enum`` (text checked against ``domain``), ``date``,
 ``boolean``, ``jsonb`` and ``ref`` (the target's uuid, a real foreign key). A reference
 is ``required`` (missing or dangling rejects the record), ``strict`` (may be absent, but
 a dangling one rejects the record) or ``optional`` (a dangling one is kept as NULL and
-counted as a warning), as ``reference/kpi_contract.md`` ("Which records count") pins.
+recorded in ``normalized_pending_references`` until its target arrives), as
+``reference/kpi_contract.md`` ("Which records count") pins. A reference may point at its
+own table (``accounts.parentAccount``). A polymorphic link (``linkedResource``,
+``payToResource``) becomes one reference column per target type, each read only ``when``
+the type field names that target; types with no table keep just the DoorLoop id.
+
+Inverse links are stored once, on the side DoorLoop treats as the owner of the link:
+``owners.properties`` is ``property_owners`` read from ``property.owners[]``, and
+``leasePayment.reversedPayment`` is ``lease_reversed_payments.lease_payment_id``.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Column:
     domain: tuple[str, ...] = ()
     target: str | None = None  # ref: the normalized table referenced
     mode: str = "optional"  # ref: required | strict | optional
+    when: tuple[tuple[str, ...], str] | None = None  # read only when the value at this path equals this
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
@@ -64,7 +73,8 @@ class Column:
     @property
     def source(self) -> str:
         """The DoorLoop key as people know it (``workOrder.assignedToVendor``; ``*`` for an element)."""
-        return ".".join(self.path) or "*"
+        shown = ".".join(self.path) or "*"
+        return f"{shown} when {'.'.join(self.when[0])} = {self.when[1]}" if self.when else shown
 
     @property
     def not_null(self) -> bool:
@@ -86,28 +96,54 @@ def ref(source: str, target: str, mode: str = "optional", name: str | None = Non
     return Column(column, "ref", _path(source), required=mode == "required", target=PREFIX + target, mode=mode)
 
 
+def polymorphic(type_source: str, id_source: str, prefix: str, ref_prefix: str, targets: Mapping[str, str],
+                domain: tuple[str, ...] = ()) -> tuple[Column, ...]:
+    """A link whose target type is named by another field: ``<prefix>_type``,
+    ``<prefix>_doorloop_id``, and one optional reference ``<ref_prefix>_<type>_id`` per
+    type that has a table (the other types keep only the DoorLoop id)."""
+    type_col = (col(type_source, "enum", name=f"{prefix}_type", domain=domain) if domain
+                else col(type_source, name=f"{prefix}_type"))
+    refs = tuple(Column(f"{ref_prefix}_{kind.lower()}_id", "ref", _path(id_source), target=PREFIX + target,
+                        when=(_path(type_source), kind))
+                 for kind, target in targets.items())
+    return (type_col, col(id_source, name=f"{prefix}_doorloop_id"), *refs)
+
+
 @dataclass(frozen=True)
 class Child:
-    """A junction or line table fed from an array of the record.
+    """A junction or line table fed from an array of the record (or several, see ``role``).
 
     Its key is the parent column plus ``key`` (a reference for junctions, ``line_number``
     for lines). Elements failing a check reject the whole parent record, except an
     element whose ``optional`` key reference dangles: that element is left out and
-    counted as a warning.
+    recorded as a pending reference until its target arrives.
+
+    With ``role`` set, the rows come from every array in ``arrays`` and column ``role``
+    names the array each came from (``from``, ``to``, ``cc``…); an object where an array
+    is expected counts as an array of one (``communication.from``).
     """
 
     name: str
     parent_column: str
-    array: tuple[str, ...]
+    arrays: tuple[str, ...]
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     lines: bool = False
     required: bool = False  # the array must be present and non-empty
+    role: str | None = None
     description: str = ""
+
+    def __post_init__(self) -> None:
+        assert self.role or len(self.arrays) == 1, self.name
 
     @property
     def all_columns(self) -> tuple[str, ...]:
-        return (self.parent_column, *(("line_number",) if self.lines else ()), *(c.name for c in self.columns))
+        return (self.parent_column, *((self.role,) if self.role else ()), *(("line_number",) if self.lines else ()),
+                *(c.name for c in self.columns))
+
+    @property
+    def source(self) -> str:
+        return "|".join(self.arrays)
 
 
 @dataclass(frozen=True)
@@ -126,6 +162,10 @@ class Table:
 
     def refs(self) -> list[Column]:
         return [c for c in self.columns if c.kind == "ref"]
+
+    def self_refs(self) -> list[Column]:
+        """References to this same table (resolved after the batch is written)."""
+        return [c for c in self.refs() if c.target == self.name]
 
     def requires(self) -> list[str]:
         """Normalized tables this one (and its children) reference, in first-use order."""
@@ -147,6 +187,13 @@ PAYMENT_METHODS = ("CASH", "CHECK", "WIRE", "CREDIT_CARD", "CASHIERS_CHECK", "MO
 DEPOSIT_STATUS = ("DEPOSITED", "UNDEPOSITED")
 NOTE_RESOURCES = ("TENANT", "OWNER", "VENDOR", "PROPERTY", "UNIT", "LEASE", "LEASE_DRAFT", "TASK", "RENTAL_APPLICATION")
 FILE_RESOURCES = NOTE_RESOURCES + ("BILL", "BILL_PAYMENT", "VENDOR_CREDIT", "NOTE", "INSURANCE_POLICY", "COMMUNICATION")
+# linkedResource types that have a table, and the table
+LINKED_TABLES = {"TENANT": "tenants", "OWNER": "owners", "VENDOR": "vendors", "PROPERTY": "properties", "UNIT": "units",
+                 "LEASE": "leases", "TASK": "tasks"}
+FILE_LINKED_TABLES = {**LINKED_TABLES, "BILL": "vendor_bills", "VENDOR_CREDIT": "vendor_credits", "NOTE": "notes",
+                      "COMMUNICATION": "communications"}
+PAYEE_TABLES = {"VENDOR": "vendors", "OWNER": "owners", "TENANT": "tenants"}
+PARTICIPANT_TABLES = {"USER": "users", "TENANT": "tenants", "OWNER": "owners", "VENDOR": "vendors"}
 PROSPECT_STATUS = (
     "NEW", "CONTACT_ATTEMPTED", "CONTACT_MADE", "SHOWING_SCHEDULED", "SHOWING_COMPLETED", "APPLICATION_SENT",
     "APPLICATION_SUBMITTED", "LEASE_OFFER_MADE", "LEASE_OFFER_ACCEPTED", "LEASE_SENT_FOR_SIGNATURE",
@@ -216,11 +263,11 @@ _TABLES: tuple[Table, ...] = (
         col("firstName"), col("lastName"), col("middleName"), col("name"), col("loginEmail"), col("role"),
         col("active", "boolean"), col("status"), col("owner", "boolean"), col("timezone"),
         col("emails", "jsonb"), col("phones", "jsonb"), col("e164PhoneMobileNumber"), col("lastSeenAt", "timestamptz"),
-        col("invitationLastSentAt", "timestamptz"), *audit(by=False),
+        col("invitationLastSentAt", "timestamptz"), *audit(),
     ), description="DoorLoop users (staff); bank accounts are not copied."),
     Table(PREFIX + "accounts", "accounts", "accounts", (
         col("name", required=True), col("active", "boolean"), col("type"), col("class"), col("description"),
-        col("fullyQualifiedName"), col("systemAccount", "boolean"), col("cashFlowActivity"),
+        ref("parentAccount", "accounts"), col("fullyQualifiedName"), col("systemAccount", "boolean"), col("cashFlowActivity"),
         col("leaseChargeItem", "boolean"), col("leaseDepositItem", "boolean"), col("taxable", "boolean"),
         col("defaultAccountFor", "jsonb"), *audit(),
     ), description="Chart of accounts."),
@@ -238,13 +285,6 @@ _TABLES: tuple[Table, ...] = (
         col("prospectInfo.expectedMoveInDate", "date", name="prospect_expected_move_in_date"),
         col("dependants", "jsonb"), col("emergencyContacts", "jsonb"), col("pets", "jsonb"), *audit(),
     ), description="Tenants and prospects; taxpayer, screening and payment-processor ids are not copied."),
-    Table(PREFIX + "vendors", "vendors", "vendors", (
-        *person(), col("active", "boolean"), col("balance", "money"), col("services", "jsonb"),
-        col("insuranceInfo.provider", name="insurance_provider"),
-        col("insuranceInfo.coverage", "money", name="insurance_coverage"),
-        col("insuranceInfo.effectiveDate", "date", name="insurance_effective_date"),
-        col("insuranceInfo.expirationDate", "date", name="insurance_expiration_date"), *audit(),
-    ), description="Vendors; federal tax info, bank accounts and e-pay details are not copied."),
     Table(PREFIX + "properties", "properties", "properties", (
         col("name", required=True), col("type"), col("typeDescription"),
         col("class", "enum", domain=("RESIDENTIAL", "COMMERCIAL")), col("active", "boolean"), *address("address"),
@@ -255,6 +295,17 @@ _TABLES: tuple[Table, ...] = (
               (ref("owner", "owners", name="owner_id"), col("ownershipPercentage", "numeric")), key=("owner_id",),
               description="Who owns each property, with the ownership percentage (from property.owners[])."),
     ), description="Properties with their address as columns."),
+    Table(PREFIX + "vendors", "vendors", "vendors", (
+        *person(), col("active", "boolean"), col("balance", "money"), col("services", "jsonb"),
+        col("insuranceInfo.provider", name="insurance_provider"),
+        col("insuranceInfo.coverage", "money", name="insurance_coverage"),
+        col("insuranceInfo.effectiveDate", "date", name="insurance_effective_date"),
+        col("insuranceInfo.expirationDate", "date", name="insurance_expiration_date"), *audit(),
+    ), (
+        Child(PREFIX + "vendor_properties", "vendor_id", ("properties",),
+              (ref("", "properties", name="property_id"),), key=("property_id",),
+              description="Properties each vendor serves (from vendor.properties[])."),
+    ), description="Vendors; federal tax info, bank accounts and e-pay details are not copied."),
     Table(PREFIX + "portfolios", "portfolios", "portfolios", (col("name", required=True), *audit()), (
         Child(PREFIX + "portfolio_properties", "portfolio_id", ("properties",),
               (ref("", "properties", name="property_id"),), key=("property_id",),
@@ -289,6 +340,9 @@ _TABLES: tuple[Table, ...] = (
         ref("property", "properties"), col("name"), col("status", "enum", domain=("PAST", "FUTURE", "CURRENT")),
         col("moveInAt", "date"), col("moveOutAt", "date"), col("moveOutNoticeAt", "date"),
         col("portalEnabled", "boolean"),
+    ), (
+        Child(PREFIX + "lease_tenant_units", "lease_tenant_id", ("units",), (ref("", "units", name="unit_id"),),
+              key=("unit_id",), description="The units each lease tenant row covers (from units[])."),
     ), description="Tenants of each lease (/leases/tenants): status, move-in, move-out, notice."),
     Table(PREFIX + "lease_payments", "lease_payments", "lease_payments", (
         col("date", "date", required=True), ref("lease", "leases", "required"),
@@ -302,7 +356,7 @@ _TABLES: tuple[Table, ...] = (
     ), description="Lease payments; check and e-pay details (bank, card) are not copied. "
                    "A reversal links to its payment in normalized_lease_reversed_payments."),
     _transaction_lines_table("lease_charges", "lease_charge", (
-        col("lastLateFeesProcessedDate", "date"),), "Lease charges; lines in normalized_lease_charge_lines."),
+        col("lastLateFeesProcessedDate", "date"), ref("lateFeeForLeaseCharge", "lease_charges")), "Lease charges; lines in normalized_lease_charge_lines."),
     _transaction_lines_table("lease_credits", "lease_credit", (), "Lease credits; lines in normalized_lease_credit_lines."),
     _transaction_lines_table("lease_reversed_payments", "lease_reversed_payment", (
         ref("leasePayment", "lease_payments"), col("depositStatus", "enum", domain=DEPOSIT_STATUS),
@@ -316,7 +370,9 @@ _TABLES: tuple[Table, ...] = (
         col("reference"), ref("property", "properties", "strict"), ref("unit", "units", "strict"),
         ref("requestedByUser", "users"), ref("requestedByTenant", "tenants"), ref("requestedByOwner", "owners"),
         col("entryPermission", "enum", domain=("NOT_APPLICABLE", "YES", "NO")), col("entryNotes"),
-        col("completedAt", "timestamptz"), col("dateType"), col("createdByType"), col("linkedResource", "jsonb"),
+        col("completedAt", "timestamptz"), col("dateType"), col("createdByType"),
+        *polymorphic("linkedResource.resourceType", "linkedResource.resourceId", "linked_resource", "linked",
+                     LINKED_TABLES),
         col("tenantRequestType"), col("tenantRequestMaintenanceCategory"), *audit(created_required=True),
     ), (
         Child(PREFIX + "task_assignees", "task_id", ("assignedToUsers",), (ref("", "users", name="user_id"),),
@@ -336,21 +392,16 @@ _TABLES: tuple[Table, ...] = (
         description="Work orders: tasks of type WORK_ORDER with vendor, owner approval, instructions and linked bill."),
     Table(PREFIX + "expenses", "expenses", "expenses", (
         col("date", "date", required=True), ref("payFromAccount", "accounts"),
-        col("paymentMethod", "enum", domain=PAYMENT_METHODS), col("payToResourceType"),
-        col("payToResourceId", name="pay_to_resource_doorloop_id"), col("memo"), col("reference"), col("batch"),
+        col("paymentMethod", "enum", domain=PAYMENT_METHODS),
+        *polymorphic("payToResourceType", "payToResourceId", "pay_to_resource", "pay_to", PAYEE_TABLES), col("memo"), col("reference"), col("batch"),
         col("totalAmount", "money"), col("totalBalance", "money"), col("isVoidedCheck", "boolean"), *audit(),
     ), (lines(PREFIX + "expense_lines", "expense_id", property_link=True),),
         description="Expenses; check and e-pay details are not copied; lines in normalized_expense_lines."),
     Table(PREFIX + "notes", "notes", "notes", (
         col("title"), col("body"), col("tags", "jsonb"),
-        col("linkedResource.resourceType", "enum", name="linked_resource_type", domain=NOTE_RESOURCES),
-        col("linkedResource.resourceId", name="linked_resource_doorloop_id"), *audit(),
-    ), description="Notes on any resource (the link is polymorphic, so kept as the DoorLoop id)."),
-    Table(PREFIX + "files", "files", "files", (
-        col("name"), col("notes"), col("tags", "jsonb"), col("size", "integer"), col("mimeType"),
-        col("linkedResource.resourceType", "enum", name="linked_resource_type", domain=FILE_RESOURCES),
-        col("linkedResource.resourceId", name="linked_resource_doorloop_id"), *audit(),
-    ), description="File metadata (no signed download URLs)."),
+        *polymorphic("linkedResource.resourceType", "linkedResource.resourceId", "linked_resource", "linked",
+                     LINKED_TABLES, NOTE_RESOURCES), *audit(),
+    ), description="Notes on any resource: linked_<type>_id per type with a table, the DoorLoop id for the rest."),
     Table(PREFIX + "communications", "communications", "communications", (
         col("subject"), col("type", "enum", domain=("EMAIL", "PHONE", "TEXT")),
         col("status", "enum", domain=("DRAFT", "FAILED", "BOUNCED", "COMPLAINT", "SENT", "DELIVERED", "OPENED", "CLICKED")),
@@ -358,11 +409,26 @@ _TABLES: tuple[Table, ...] = (
         col("sentAt", "timestamptz", required=True), col("threadId"), col("externalId"), col("bodyPreview"),
         col("openedAt", "jsonb"), col("clickedAt", "jsonb"), col("bouncedAt", "jsonb"), col("announcement", "jsonb"),
         *audit(),
-    ), description="Emails, calls and texts with their participants."),
+    ), (
+        Child(PREFIX + "communication_participants", "communication_id", ("from", "to", "cc", "bcc"), (
+            col("address"), col("displayName"),
+            col("linkedToType", "enum", domain=("USER", "TENANT", "OWNER", "VENDOR", "SYSTEM")),
+            col("linkedToId", name="linked_to_doorloop_id"),
+            *(Column(f"{kind.lower()}_id", "ref", ("linkedToId",), target=PREFIX + target,
+                     when=(("linkedToType",), kind)) for kind, target in PARTICIPANT_TABLES.items()),
+        ), key=("role", "line_number"), lines=True, role="role",
+            description="Who each communication was from and to (role from, to, cc, bcc), linked to the person."),
+    ), description="Emails, calls and texts; participants in normalized_communication_participants."),
+    Table(PREFIX + "files", "files", "files", (
+        col("name"), col("notes"), col("tags", "jsonb"), col("size", "integer"), col("mimeType"),
+        *polymorphic("linkedResource.resourceType", "linkedResource.resourceId", "linked_resource", "linked",
+                     FILE_LINKED_TABLES, FILE_RESOURCES), *audit(),
+    ), description="File metadata (no signed download URLs)."),
 )
 
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in _TABLES})
 WATERMARKS = PREFIX + "watermarks"
+PENDING = PREFIX + "pending_references"
 
 
 def _check_order() -> None:

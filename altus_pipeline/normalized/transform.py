@@ -4,8 +4,10 @@ One run, in one transaction:
 
 1. Candidates: live raw rows changed since the table's watermark, plus live raw rows the
    table does not hold (new rows, rows waiting in the DLQ for a fix or a missing parent,
-   rows whose parent was removed). Their uuid5 keys are computed in Python (PostgreSQL
-   has no SHA-1 without an extension) and copied in with the ids: nothing else leaves SQL.
+   rows whose parent was removed), plus rows with a pending reference whose target has
+   now arrived (or whose junction target was removed). Their uuid5 keys are computed in
+   Python (PostgreSQL has no SHA-1 without an extension) and copied in with the ids:
+   nothing else leaves SQL.
 2. One ``SELECT`` types every column with guarded casts (a bad value never raises) and
    finds each row's first error, field by field, including its array elements and
    references (resolved by joining the parent tables on ``doorloop_id``).
@@ -14,8 +16,13 @@ One run, in one transaction:
    DISTINCT FROM``, so unchanged rows are not rewritten; junction and line rows are
    synced (stale ones deleted, new or changed ones written).
 4. Rows whose raw row was soft-deleted (or no longer matches the table's filter) are
-   deleted; foreign keys cascade to their junction rows and children.
-5. DLQ records of rows that now load, whose raw row changed, or that left raw, are
+   deleted; foreign keys cascade to their junction rows and children. First, every row
+   elsewhere that pointed at them (directly, or through a row the cascade takes) is
+   recorded in ``normalized_pending_references``, so it is re-checked when it must be
+   (a junction losing a required target) or re-linked when the target comes back.
+5. Optional references that found no target are recorded there too; references to the
+   same table (``parentAccount``) are resolved once the whole batch is written.
+6. DLQ records of rows that now load, whose raw row changed, or that left raw, are
    resolved; the watermark moves on.
 
 SQL is built from spec constants (identifiers and literals quoted here), with no
@@ -31,7 +38,7 @@ from typing import Any
 import psycopg
 
 from altus_pipeline.ops.retry import RetryPolicy
-from altus_pipeline.normalized.spec import TABLES, WATERMARKS, Child, Column, Table, key_of
+from altus_pipeline.normalized.spec import PENDING, TABLES, WATERMARKS, Child, Column, Table, key_of
 
 STAGE = "normalize"
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
@@ -68,8 +75,14 @@ class Typed:
 
 
 def typed(c: Column, base: str, field_sql: str, alias: str | None = None) -> Typed:
-    """Value and checks of column ``c`` read from JSON ``base``; ``field_sql`` names the field in messages."""
+    """Value and checks of column ``c`` read from JSON ``base``; ``field_sql`` names the field in messages.
+
+    A reference with no ``alias`` (one to its own table) has the value NULL here; the
+    normalizer fills it in once the batch is written.
+    """
     j = jpath(base, c.path)
+    if c.when:
+        j = f"(CASE WHEN ({base} #>> {lit('{' + ','.join(c.when[0]) + '}')}) = {lit(c.when[1])} THEN {j} END)"
     s = f"({j} #>> '{{}}')"
     t = f"jsonb_typeof({j})"
     shown = f"left({j}::text, 80)"
@@ -127,7 +140,7 @@ def typed(c: Column, base: str, field_sql: str, alias: str | None = None) -> Typ
     else:  # ref
         ok = f"({t} = 'string')"
         ref_text = f"CASE WHEN {ok} THEN {s} END"
-        value = f"{alias}.id"
+        value = f"{alias}.id" if alias else "NULL::uuid"
         errors.append(bad(ok, "an id (a string)"))
         if c.mode in ("required", "strict"):
             target = c.target.removeprefix("normalized_")
@@ -143,89 +156,142 @@ def _first_error(errors: list[tuple[str, str]]) -> str:
     return f"CASE {whens} END"
 
 
-def _dangling(c: Column, t: Typed, alias: str) -> str:
-    return f"({t.ref_text} IS NOT NULL AND {alias}.id IS NULL)"
-
-
 # -- children (junctions and lines) -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ChildSql:
     errors: str  # scalar subquery: first element error of a row (text[]) or NULL
-    warnings: str  # scalar subquery: count of elements with a dangling optional reference
     rows: str  # SELECT of the child rows of loaded parents (DISTINCT per key, last wins)
+    pending: list[str]  # SELECTs of (doorloop_id, column, target, target id) for dangling optional references
+
+
+def _elements(ch: Child) -> str:
+    """The elements of a candidate's arrays as ``e(v, n, src)``: value, position from 1, array name."""
+    parts = []
+    for array in ch.arrays:
+        arr = jpath("c.payload", tuple(array.split(".")))
+        single = f" WHEN 'object' THEN jsonb_build_array({arr})" if ch.role else ""
+        parts.append(f"SELECT x.v, x.n, {lit(array)}::text FROM jsonb_array_elements("
+                     f"CASE jsonb_typeof({arr}) WHEN 'array' THEN {arr}{single} END) WITH ORDINALITY AS x(v, n)")
+    return f"({' UNION ALL '.join(parts)}) AS e(v, n, src)"
 
 
 def child_sql(parent: Table, ch: Child) -> ChildSql:
-    arr = jpath("c.payload", ch.array)
-    array_name = ".".join(ch.array)
-    elements = f"jsonb_array_elements(CASE WHEN jsonb_typeof({arr}) = 'array' THEN {arr} END) WITH ORDINALITY AS e(v, n)"
-    joins, errors, later, dangling_opt, keep, values = [], [], [], [], [], []
-    objects = any(c.path for c in ch.columns)
-    if objects:
-        errors.append((f"jsonb_typeof(e.v) <> 'object'", f"format('{array_name}[%s]', e.n - 1)",
-                       f"format('{array_name}[%s] is a %s, expected an object', e.n - 1, jsonb_typeof(e.v))"))
+    elements = _elements(ch)
+    joins, errors, later, keep, values, pending = [], [], [], [], [], []
+    if any(c.path for c in ch.columns):
+        errors.append(("jsonb_typeof(e.v) <> 'object'", "format('%s[%s]', e.src, e.n - 1)",
+                       "format('%s[%s] is a %s, expected an object', e.src, e.n - 1, jsonb_typeof(e.v))"))
     for i, c in enumerate(ch.columns):
         alias = f"x{i}"
         suffix = ("." + ".".join(c.path)) if c.path else ""
-        field_sql = f"format('{array_name}[%s]{suffix}', e.n - 1)"
+        field_sql = f"format('%s[%s]{suffix}', e.src, e.n - 1)"
         t = typed(c, "e.v", field_sql, alias)
         errors += [(cond, field_sql, msg) for cond, msg in t.errors]
         later += [(cond, field_sql, msg) for cond, msg in t.dangling]
         if c.kind == "ref":
-            joins.append(f"LEFT JOIN {ident(c.target)} {alias} ON {alias}.doorloop_id = {t.ref_text}")
+            assert c.target != parent.name, f"{ch.name}.{c.name}: a child cannot reference its own parent table"
+            join = f"LEFT JOIN {ident(c.target)} {alias} ON {alias}.doorloop_id = {t.ref_text}"
+            joins.append(join)
             if c.mode == "optional":
-                dangling_opt.append(_dangling(c, t, alias))
                 if c.name in ch.key:
                     keep.append(f"{alias}.id IS NOT NULL")
+                pending.append(
+                    f"SELECT c.doorloop_id, {lit(ch.name + '.' + c.name)}, {lit(c.target)}, {t.ref_text} "
+                    f"FROM norm_checked c CROSS JOIN LATERAL {elements} {join} "
+                    f"WHERE c.err IS NULL AND {t.ref_text} IS NOT NULL AND {alias}.id IS NULL")
         values.append(f"{t.value} AS {ident(c.name)}")
     join_sql = " ".join(joins)
     err_case = _first_error(errors + later)
-    first_error = (f"(SELECT x.err FROM (SELECT {err_case} AS err, e.n FROM {elements} {join_sql}) x "
-                   f"WHERE x.err IS NOT NULL ORDER BY x.n LIMIT 1)")
-    shape = [(f"({arr} IS NOT NULL AND jsonb_typeof({arr}) <> 'array')", lit(array_name),
-                      f"format('%s is a %s, expected an array', {lit(array_name)}, jsonb_typeof({arr}))")]
+    first_error = (f"(SELECT x.err FROM (SELECT {err_case} AS err, e.src, e.n FROM {elements} {join_sql}) x "
+                   f"WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)")
+    allowed = "('array', 'object')" if ch.role else "('array')"
+    shape = []
+    for array in ch.arrays:
+        arr = jpath("c.payload", tuple(array.split(".")))
+        shape.append((f"({arr} IS NOT NULL AND jsonb_typeof({arr}) NOT IN {allowed})", lit(array),
+                      f"format('%s is a %s, expected an array', {lit(array)}, jsonb_typeof({arr}))"))
     if ch.required:
-        shape.append((f"({arr} IS NULL OR jsonb_array_length({arr}) = 0)", lit(array_name),
-                      f"format('required field %s is missing or empty', {lit(array_name)})"))
+        arr = jpath("c.payload", tuple(ch.arrays[0].split(".")))
+        shape.append((f"({arr} IS NULL OR jsonb_array_length({arr}) = 0)", lit(ch.arrays[0]),
+                      f"format('required field %s is missing or empty', {lit(ch.arrays[0])})"))
     errors_sql = f"COALESCE({_first_error(shape)}, {first_error})"
-    warn = " OR ".join(dangling_opt) or "false"
-    warnings = f"(SELECT count(*) FROM {elements} {join_sql} WHERE {warn})"
     key = ", ".join(["parent", *(ident(k) for k in ch.key)])
-    line = ["e.n::integer AS line_number"] if ch.lines else []
-    rows = (f"SELECT DISTINCT ON ({key}) * FROM (SELECT c.id AS parent, {', '.join(line + values)}, e.n AS ord "
+    extra = ([f"e.src AS {ident(ch.role)}"] if ch.role else []) + (["e.n::integer AS line_number"] if ch.lines else [])
+    rows = (f"SELECT DISTINCT ON ({key}) * FROM (SELECT c.id AS parent, {', '.join(extra + values)}, e.n AS ord "
             f"FROM norm_checked c CROSS JOIN LATERAL {elements} {join_sql} "
             f"WHERE c.err IS NULL{''.join(' AND ' + k for k in keep)}) s ORDER BY {key}, ord DESC")
-    return ChildSql(errors_sql, warnings, rows)
+    return ChildSql(errors_sql, rows, pending)
 
 
 # -- the whole table -------------------------------------------------------------------------
 
 
+def ref_column(c: Column) -> str:
+    """The ``norm_checked`` column holding the DoorLoop id an optional reference names."""
+    return ident("ref:" + c.name)
+
+
 def checked_sql(t: Table) -> str:
-    """``CREATE TEMP TABLE norm_checked``: candidates with typed columns, first error, warnings."""
-    joins, errors, later, values, warns = [], [], [], [], []
+    """``CREATE TEMP TABLE norm_checked``: candidates with typed columns, first error, referenced ids."""
+    joins, errors, later, values = [], [], [], []
     for i, c in enumerate(t.columns):
-        alias = f"r{i}"
+        alias = f"r{i}" if c.kind == "ref" and c.target != t.name else None
         ty = typed(c, "c.payload", lit(c.source), alias)
         errors += [(cond, lit(c.source), msg) for cond, msg in ty.errors]
         later += [(cond, lit(c.source), msg) for cond, msg in ty.dangling]
-        if c.kind == "ref":
+        if alias:
             joins.append(f"LEFT JOIN {ident(c.target)} {alias} ON {alias}.doorloop_id = {ty.ref_text}")
-            if c.mode == "optional":
-                warns.append(f"({_dangling(c, ty, alias)})::int")
         values.append(f"{ty.value} AS {ident(c.name)}")
+        if c.kind == "ref" and c.mode == "optional":
+            values.append(f"{ty.ref_text} AS {ref_column(c)}")
     children = [child_sql(t, ch) for ch in t.children]
     # a record's own fields first, then its references, then its arrays
     err = f"COALESCE({_first_error(errors)}, {_first_error(later)}{''.join(', ' + ch.errors for ch in children)})"
-    warnings = " + ".join(warns + [ch.warnings for ch in children]) or "0"
     return (
         "CREATE TEMP TABLE norm_checked ON COMMIT DROP AS "
-        f"SELECT c.id, c.doorloop_id, c.payload, c.content_hash, {', '.join(values)}, "
-        f"{err} AS err, ({warnings})::int AS warnings "
+        f"SELECT c.id, c.doorloop_id, c.payload, c.content_hash, {', '.join(values)}, {err} AS err "
         f"FROM norm_cand c {' '.join(joins)}"
     )
+
+
+def pending_sql(t: Table) -> str | None:
+    """``INSERT`` of this batch's optional references that found no target (run after the batch is written)."""
+    selects = [
+        f"SELECT c.doorloop_id, {lit(c.name)}, {lit(c.target)}, c.{ref_column(c)} FROM norm_checked c "
+        f"JOIN {ident(t.name)} n ON n.doorloop_id = c.doorloop_id "
+        f"WHERE c.err IS NULL AND c.{ref_column(c)} IS NOT NULL AND n.{ident(c.name)} IS NULL"
+        for c in t.refs() if c.mode == "optional"
+    ] + [q for ch in t.children for q in child_sql(t, ch).pending]
+    if not selects:
+        return None
+    return (f"INSERT INTO {PENDING} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
+            f"SELECT DISTINCT {lit(t.name)}, * FROM ({' UNION ALL '.join(selects)}) p ON CONFLICT DO NOTHING")
+
+
+def _targets(t: Table) -> list[str]:
+    return list(dict.fromkeys(c.target for c in [*t.refs(), *(c for ch in t.children for c in ch.columns)]
+                              if c.kind == "ref"))
+
+
+def ready_sql(t: Table) -> str:
+    """DoorLoop ids of rows to re-check: a pending reference's target has arrived, or a
+    junction's required target was removed (the row must now be rejected)."""
+    recheck = [f"{ch.name}.{c.name}" for ch in t.children for c in ch.columns if c.kind == "ref" and c.mode != "optional"]
+    arrived = [f"(p.target_table = {lit(x)} AND EXISTS (SELECT 1 FROM {ident(x)} x "
+               f"WHERE x.doorloop_id = p.target_doorloop_id))" for x in _targets(t)]
+    conds = arrived + ([f"p.column_name IN ({', '.join(lit(r) for r in recheck)})"] if recheck else [])
+    return (f"SELECT p.doorloop_id FROM {PENDING} p WHERE p.table_name = {lit(t.name)} "
+            f"AND ({' OR '.join(conds) or 'false'})")
+
+
+def referrers(target: str) -> tuple[list[tuple[Table, Column]], list[tuple[Table, Child, Column]]]:
+    """Who points at ``target``: (table, column) of top-level references, (table, child, column) of child ones."""
+    top = [(u, c) for u in TABLES.values() for c in u.refs() if c.target == target]
+    nested = [(u, ch, c) for u in TABLES.values() for ch in u.children for c in ch.columns
+              if c.kind == "ref" and c.target == target]
+    return top, nested
 
 
 def _live(t: Table, alias: str = "r") -> str:
@@ -247,7 +313,8 @@ class NormalizeResult:
     table: str
     candidates: int = 0
     rejected: int = 0
-    warnings: int = 0
+    unresolved_references: int = 0
+    references_resolved: int = 0
     resolved: int = 0
     rejected_removed: int = 0
     objects: dict[str, ObjectCounts] = field(default_factory=dict)
@@ -260,7 +327,9 @@ class NormalizeResult:
         if name == self.table:
             meta.update(candidates=self.candidates, unchanged=self.candidates - self.rejected - counts.inserted - counts.updated,
                         soft_deleted=counts.deleted - self.rejected_removed, rejected=self.rejected,
-                        warnings=self.warnings, dlq_resolved=self.resolved, seconds=round(self.seconds, 3))
+                        unresolved_references=self.unresolved_references,
+                        references_resolved=self.references_resolved, dlq_resolved=self.resolved,
+                        seconds=round(self.seconds, 3))
         return meta
 
 
@@ -289,7 +358,7 @@ class Normalizer:
         changed = f"r.last_changed_at >= {lit(row[0].isoformat())}::timestamptz OR " if row else ""
         ids = [r[0] for r in self._x(
             f"SELECT r.id FROM {raw} r WHERE {_live(t)} AND ({changed}"
-            f"NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id))"
+            f"NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id) OR r.id IN ({ready_sql(t)}))"
         ).fetchall()]
         self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
         with self.conn.cursor().copy("COPY norm_keys (doorloop_id, id) FROM STDIN") as copy:
@@ -300,8 +369,7 @@ class Normalizer:
         self._x(checked_sql(t))
         self._x("ANALYZE norm_checked")
         result.candidates = len(ids)
-        result.rejected, result.warnings = self._x(
-            "SELECT count(*) FILTER (WHERE err IS NOT NULL), coalesce(sum(warnings), 0) FROM norm_checked").fetchone()
+        result.rejected = self._x("SELECT count(*) FILTER (WHERE err IS NOT NULL) FROM norm_checked").fetchone()[0]
 
         # failures: to the DLQ (a repeat of the same failure writes nothing) and out of the table
         self._x(
@@ -316,15 +384,12 @@ class Normalizer:
             "status = CASE WHEN e.status = 'resolved' THEN 'open' ELSE e.status END "
             "WHERE e.status = 'resolved' OR e.message IS DISTINCT FROM EXCLUDED.message"
         )
-        result.rejected_removed = self._x(
-            f"DELETE FROM {name} n USING norm_checked c WHERE n.doorloop_id = c.doorloop_id AND c.err IS NOT NULL"
-        ).rowcount
-        gone = self._x(
-            f"DELETE FROM {name} n WHERE NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {_live(t)})"
-        ).rowcount
         main = result.objects[t.name]
-        main.deleted = result.rejected_removed + gone
+        result.rejected_removed, main.deleted = self._delete_leaving_rows()
 
+        for c in t.self_refs():  # targets already in the table (a target new in this batch follows below)
+            self._x(f"UPDATE norm_checked c SET {ident(c.name)} = x.id FROM {name} x "
+                    f"WHERE x.doorloop_id = c.{ref_column(c)}")
         cols = [ident(c.name) for c in t.columns]
         flags = [r[0] for r in self._x(
             f"INSERT INTO {name} AS t (id, doorloop_id, {', '.join(cols)}, normalized_at, last_run_id) "
@@ -338,6 +403,9 @@ class Normalizer:
         main.updated = len(flags) - main.inserted
         for ch in t.children:
             self._sync_child(ch, result.objects[ch.name])
+        result.references_resolved = self._record_pending_references()
+        result.unresolved_references = self._x(
+            f"SELECT count(*) FROM {PENDING} WHERE table_name = {lit(t.name)}").fetchone()[0]
 
         result.resolved = self._x(
             "UPDATE doorloop_error_records e SET status = 'resolved', resolved_at = now(), last_seen_at = now(), "
@@ -366,6 +434,76 @@ class Normalizer:
         self._x("DROP TABLE norm_checked, norm_cand, norm_keys")
         result.seconds = time.monotonic() - started
         return result
+
+    def _delete_leaving_rows(self) -> tuple[int, int]:
+        """Delete rejected rows and rows whose raw row left; (rejected, all) deleted.
+
+        Rows elsewhere that point at them (or at rows the foreign keys cascade to) are
+        first recorded as pending references, so none loses a link unnoticed.
+        """
+        t = self.t
+        name, raw = ident(t.name), ident(t.raw_table)
+        self._x(
+            f"CREATE TEMP TABLE norm_leaving ON COMMIT DROP AS SELECT n.id, n.doorloop_id, "
+            f"n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected FROM {name} n "
+            f"WHERE n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
+            f"OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {_live(t)})"
+        )
+        rejected, leaving = self._x("SELECT count(*) FILTER (WHERE rejected), count(*) FROM norm_leaving").fetchone()
+        if leaving:
+            self._note_referrers(t.name, "norm_leaving")
+            self._x(f"DELETE FROM {name} n USING norm_leaving l WHERE n.id = l.id")
+        self._x("DROP TABLE norm_leaving")
+        return rejected, leaving
+
+    def _note_referrers(self, target: str, leaving: str, depth: int = 0) -> None:
+        """Record as pending every reference to the rows in temp table ``leaving`` of ``target``.
+
+        Optional references are set NULL by their foreign key and wait for the target to
+        return; junction rows are cascaded away and their parent is re-checked; a row held
+        by a required reference is cascaded away with it, so its own referrers are noted too.
+        """
+        assert depth < len(TABLES), f"reference cycle through {target}"
+        top, nested = referrers(target)
+        insert = (f"INSERT INTO {PENDING} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) ")
+        for u, c in top:
+            if c.mode == "optional":
+                self._x(f"{insert} SELECT {lit(u.name)}, u.doorloop_id, {lit(c.name)}, {lit(target)}, l.doorloop_id "
+                        f"FROM {ident(u.name)} u JOIN {leaving} l ON u.{ident(c.name)} = l.id ON CONFLICT DO NOTHING")
+                continue
+            cascaded = f"norm_leaving_{depth + 1}_{u.name.removeprefix('normalized_')}"
+            count = self._x(f"CREATE TEMP TABLE {cascaded} ON COMMIT DROP AS SELECT u.id, u.doorloop_id "
+                            f"FROM {ident(u.name)} u JOIN {leaving} l ON u.{ident(c.name)} = l.id").rowcount
+            if count:
+                self._note_referrers(u.name, cascaded, depth + 1)
+            self._x(f"DROP TABLE {cascaded}")
+        for u, ch, c in nested:
+            self._x(f"{insert} SELECT DISTINCT {lit(u.name)}, p.doorloop_id, {lit(ch.name + '.' + c.name)}, "
+                    f"{lit(target)}, l.doorloop_id FROM {ident(ch.name)} j JOIN {leaving} l ON j.{ident(c.name)} = l.id "
+                    f"JOIN {ident(u.name)} p ON p.id = j.{ident(ch.parent_column)} ON CONFLICT DO NOTHING")
+
+    def _record_pending_references(self) -> int:
+        """Re-record the batch's unresolved optional references, link references to this
+        same table whose target is now here, and drop entries of rows no longer held.
+        Returns how many self-references were linked."""
+        t, run = self.t, lit(self.run_id)
+        name, mine = ident(t.name), f"p.table_name = {lit(t.name)}"
+        self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)")
+        insert = pending_sql(t)
+        if insert:
+            self._x(insert)
+        linked = 0
+        for c in t.self_refs():
+            col = ident(c.name)
+            linked += self._x(
+                f"UPDATE {name} n SET {col} = x.id, normalized_at = now(), last_run_id = {run} FROM {PENDING} p "
+                f"JOIN {name} x ON x.doorloop_id = p.target_doorloop_id WHERE {mine} "
+                f"AND p.column_name = {lit(c.name)} AND n.doorloop_id = p.doorloop_id AND n.{col} IS NULL").rowcount
+            self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND p.column_name = {lit(c.name)} "
+                    f"AND EXISTS (SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id)")
+        self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND NOT EXISTS "
+                f"(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id)")
+        return linked
 
     def _sync_child(self, ch: Child, counts: ObjectCounts) -> None:
         rows = child_sql(self.t, ch).rows

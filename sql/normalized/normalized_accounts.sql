@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS normalized_accounts (
     type text,  -- type
     class text,  -- class
     description text,  -- description
+    parent_account_id uuid REFERENCES normalized_accounts (id) ON DELETE SET NULL,  -- parentAccount
     fully_qualified_name text,  -- fullyQualifiedName
     system_account boolean,  -- systemAccount
     cash_flow_activity text,  -- cashFlowActivity
@@ -24,5 +25,6 @@ CREATE TABLE IF NOT EXISTS normalized_accounts (
     normalized_at timestamptz NOT NULL DEFAULT now(),
     last_run_id text
 );
+CREATE INDEX IF NOT EXISTS normalized_accounts_parent_account_id_idx ON normalized_accounts (parent_account_id);
 CREATE INDEX IF NOT EXISTS normalized_accounts_created_by_id_idx ON normalized_accounts (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_accounts_updated_by_id_idx ON normalized_accounts (updated_by_id);

@@ -1,4 +1,4 @@
--- Emails, calls and texts with their participants.
+-- Emails, calls and texts; participants in normalized_communication_participants.
 -- Source: doorloop_raw_communications.
 -- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_users

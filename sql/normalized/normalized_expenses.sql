@@ -1,7 +1,7 @@
 -- Expenses; check and e-pay details are not copied; lines in normalized_expense_lines.
 -- Source: doorloop_raw_expenses.
 -- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
--- requires: normalized_accounts, normalized_users
+-- requires: normalized_accounts, normalized_vendors, normalized_owners, normalized_tenants, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_expenses (
     id uuid PRIMARY KEY,
     doorloop_id text NOT NULL UNIQUE,
@@ -10,6 +10,9 @@ CREATE TABLE IF NOT EXISTS normalized_expenses (
     payment_method text CHECK (payment_method IN ('CASH', 'CHECK', 'WIRE', 'CREDIT_CARD', 'CASHIERS_CHECK', 'MONEY_ORDER', 'OTHER', 'EPAY')),  -- paymentMethod
     pay_to_resource_type text,  -- payToResourceType
     pay_to_resource_doorloop_id text,  -- payToResourceId
+    pay_to_vendor_id uuid REFERENCES normalized_vendors (id) ON DELETE SET NULL,  -- payToResourceId when payToResourceType = VENDOR
+    pay_to_owner_id uuid REFERENCES normalized_owners (id) ON DELETE SET NULL,  -- payToResourceId when payToResourceType = OWNER
+    pay_to_tenant_id uuid REFERENCES normalized_tenants (id) ON DELETE SET NULL,  -- payToResourceId when payToResourceType = TENANT
     memo text,  -- memo
     reference text,  -- reference
     batch text,  -- batch
@@ -24,5 +27,8 @@ CREATE TABLE IF NOT EXISTS normalized_expenses (
     last_run_id text
 );
 CREATE INDEX IF NOT EXISTS normalized_expenses_pay_from_account_id_idx ON normalized_expenses (pay_from_account_id);
+CREATE INDEX IF NOT EXISTS normalized_expenses_pay_to_vendor_id_idx ON normalized_expenses (pay_to_vendor_id);
+CREATE INDEX IF NOT EXISTS normalized_expenses_pay_to_owner_id_idx ON normalized_expenses (pay_to_owner_id);
+CREATE INDEX IF NOT EXISTS normalized_expenses_pay_to_tenant_id_idx ON normalized_expenses (pay_to_tenant_id);
 CREATE INDEX IF NOT EXISTS normalized_expenses_created_by_id_idx ON normalized_expenses (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_expenses_updated_by_id_idx ON normalized_expenses (updated_by_id);

@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS normalized_lease_charges (
     total_amount numeric(14, 2),  -- totalAmount
     total_balance numeric(14, 2),  -- totalBalance
     last_late_fees_processed_date date,  -- lastLateFeesProcessedDate
+    late_fee_for_lease_charge_id uuid REFERENCES normalized_lease_charges (id) ON DELETE SET NULL,  -- lateFeeForLeaseCharge
     is_files_shared_with_tenant boolean,  -- isFilesSharedWithTenant
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
@@ -22,5 +23,6 @@ CREATE TABLE IF NOT EXISTS normalized_lease_charges (
     last_run_id text
 );
 CREATE INDEX IF NOT EXISTS normalized_lease_charges_lease_id_idx ON normalized_lease_charges (lease_id);
+CREATE INDEX IF NOT EXISTS normalized_lease_charges_late_fee_for_lease_charge_id_idx ON normalized_lease_charges (late_fee_for_lease_charge_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_charges_created_by_id_idx ON normalized_lease_charges (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_charges_updated_by_id_idx ON normalized_lease_charges (updated_by_id);

@@ -1,7 +1,7 @@
--- Notes on any resource (the link is polymorphic, so kept as the DoorLoop id).
+-- Notes on any resource: linked_<type>_id per type with a table, the DoorLoop id for the rest.
 -- Source: doorloop_raw_notes.
 -- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
--- requires: normalized_users
+-- requires: normalized_tenants, normalized_owners, normalized_vendors, normalized_properties, normalized_units, normalized_leases, normalized_tasks, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_notes (
     id uuid PRIMARY KEY,
     doorloop_id text NOT NULL UNIQUE,
@@ -10,6 +10,13 @@ CREATE TABLE IF NOT EXISTS normalized_notes (
     tags jsonb,  -- tags
     linked_resource_type text CHECK (linked_resource_type IN ('TENANT', 'OWNER', 'VENDOR', 'PROPERTY', 'UNIT', 'LEASE', 'LEASE_DRAFT', 'TASK', 'RENTAL_APPLICATION')),  -- linkedResource.resourceType
     linked_resource_doorloop_id text,  -- linkedResource.resourceId
+    linked_tenant_id uuid REFERENCES normalized_tenants (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = TENANT
+    linked_owner_id uuid REFERENCES normalized_owners (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = OWNER
+    linked_vendor_id uuid REFERENCES normalized_vendors (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = VENDOR
+    linked_property_id uuid REFERENCES normalized_properties (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = PROPERTY
+    linked_unit_id uuid REFERENCES normalized_units (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = UNIT
+    linked_lease_id uuid REFERENCES normalized_leases (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = LEASE
+    linked_task_id uuid REFERENCES normalized_tasks (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = TASK
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
     created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
@@ -17,5 +24,12 @@ CREATE TABLE IF NOT EXISTS normalized_notes (
     normalized_at timestamptz NOT NULL DEFAULT now(),
     last_run_id text
 );
+CREATE INDEX IF NOT EXISTS normalized_notes_linked_tenant_id_idx ON normalized_notes (linked_tenant_id);
+CREATE INDEX IF NOT EXISTS normalized_notes_linked_owner_id_idx ON normalized_notes (linked_owner_id);
+CREATE INDEX IF NOT EXISTS normalized_notes_linked_vendor_id_idx ON normalized_notes (linked_vendor_id);
+CREATE INDEX IF NOT EXISTS normalized_notes_linked_property_id_idx ON normalized_notes (linked_property_id);
+CREATE INDEX IF NOT EXISTS normalized_notes_linked_unit_id_idx ON normalized_notes (linked_unit_id);
+CREATE INDEX IF NOT EXISTS normalized_notes_linked_lease_id_idx ON normalized_notes (linked_lease_id);
+CREATE INDEX IF NOT EXISTS normalized_notes_linked_task_id_idx ON normalized_notes (linked_task_id);
 CREATE INDEX IF NOT EXISTS normalized_notes_created_by_id_idx ON normalized_notes (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_notes_updated_by_id_idx ON normalized_notes (updated_by_id);

@@ -1,7 +1,7 @@
 -- Tasks of every type; work orders also in normalized_work_orders.
 -- Source: doorloop_raw_tasks.
 -- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
--- requires: normalized_properties, normalized_units, normalized_users, normalized_tenants, normalized_owners
+-- requires: normalized_properties, normalized_units, normalized_users, normalized_tenants, normalized_owners, normalized_vendors, normalized_leases
 CREATE TABLE IF NOT EXISTS normalized_tasks (
     id uuid PRIMARY KEY,
     doorloop_id text NOT NULL UNIQUE,
@@ -22,7 +22,15 @@ CREATE TABLE IF NOT EXISTS normalized_tasks (
     completed_at timestamptz,  -- completedAt
     date_type text,  -- dateType
     created_by_type text,  -- createdByType
-    linked_resource jsonb,  -- linkedResource
+    linked_resource_type text,  -- linkedResource.resourceType
+    linked_resource_doorloop_id text,  -- linkedResource.resourceId
+    linked_tenant_id uuid REFERENCES normalized_tenants (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = TENANT
+    linked_owner_id uuid REFERENCES normalized_owners (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = OWNER
+    linked_vendor_id uuid REFERENCES normalized_vendors (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = VENDOR
+    linked_property_id uuid REFERENCES normalized_properties (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = PROPERTY
+    linked_unit_id uuid REFERENCES normalized_units (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = UNIT
+    linked_lease_id uuid REFERENCES normalized_leases (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = LEASE
+    linked_task_id uuid REFERENCES normalized_tasks (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = TASK
     tenant_request_type text,  -- tenantRequestType
     tenant_request_maintenance_category text,  -- tenantRequestMaintenanceCategory
     created_at timestamptz NOT NULL,  -- createdAt
@@ -37,5 +45,12 @@ CREATE INDEX IF NOT EXISTS normalized_tasks_unit_id_idx ON normalized_tasks (uni
 CREATE INDEX IF NOT EXISTS normalized_tasks_requested_by_user_id_idx ON normalized_tasks (requested_by_user_id);
 CREATE INDEX IF NOT EXISTS normalized_tasks_requested_by_tenant_id_idx ON normalized_tasks (requested_by_tenant_id);
 CREATE INDEX IF NOT EXISTS normalized_tasks_requested_by_owner_id_idx ON normalized_tasks (requested_by_owner_id);
+CREATE INDEX IF NOT EXISTS normalized_tasks_linked_tenant_id_idx ON normalized_tasks (linked_tenant_id);
+CREATE INDEX IF NOT EXISTS normalized_tasks_linked_owner_id_idx ON normalized_tasks (linked_owner_id);
+CREATE INDEX IF NOT EXISTS normalized_tasks_linked_vendor_id_idx ON normalized_tasks (linked_vendor_id);
+CREATE INDEX IF NOT EXISTS normalized_tasks_linked_property_id_idx ON normalized_tasks (linked_property_id);
+CREATE INDEX IF NOT EXISTS normalized_tasks_linked_unit_id_idx ON normalized_tasks (linked_unit_id);
+CREATE INDEX IF NOT EXISTS normalized_tasks_linked_lease_id_idx ON normalized_tasks (linked_lease_id);
+CREATE INDEX IF NOT EXISTS normalized_tasks_linked_task_id_idx ON normalized_tasks (linked_task_id);
 CREATE INDEX IF NOT EXISTS normalized_tasks_created_by_id_idx ON normalized_tasks (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_tasks_updated_by_id_idx ON normalized_tasks (updated_by_id);

@@ -21,6 +21,10 @@ CREATE TABLE IF NOT EXISTS normalized_users (
     invitation_last_sent_at timestamptz,  -- invitationLastSentAt
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
+    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
     last_run_id text
 );
+CREATE INDEX IF NOT EXISTS normalized_users_created_by_id_idx ON normalized_users (created_by_id);
+CREATE INDEX IF NOT EXISTS normalized_users_updated_by_id_idx ON normalized_users (updated_by_id);

@@ -1,0 +1,17 @@
+-- Optional references that point at no row yet (kept NULL in their table), and links
+-- lost when their target left. `column_name` is the referencing column, or
+-- `<junction>.<column>` for a junction or line element of the row. A row whose target
+-- has arrived is re-normalized on the next run of its table (a reference to the same
+-- table is linked in the same run); a junction that lost a required target re-checks
+-- its row at once. Entries leave when resolved or when their row leaves the table.
+CREATE TABLE IF NOT EXISTS normalized_pending_references (
+    table_name text NOT NULL,
+    doorloop_id text NOT NULL,
+    column_name text NOT NULL,
+    target_table text NOT NULL,
+    target_doorloop_id text NOT NULL,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_name, doorloop_id, column_name, target_doorloop_id)
+);
+CREATE INDEX IF NOT EXISTS normalized_pending_references_target_idx
+    ON normalized_pending_references (target_table, target_doorloop_id);
