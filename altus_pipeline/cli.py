@@ -332,12 +332,18 @@ def _local_sandbox(scale: str) -> Iterator[None]:
     """Serve a generated account on localhost and point this process's DoorLoop settings at it.
 
     Partitions start where the generated history does: Dagster records every partition
-    of a ranged run, so years of empty partitions would only cost time.
+    of a ranged run, so years of empty partitions would only cost time. The partitions
+    definition is built when ``altus_pipeline.partitions`` is first imported, so this must
+    run before anything imports it.
     """
+    import sys
+
     from altus_pipeline.sandbox.generator import DEFAULT_AS_OF, SCALES, generate_dataset
     from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
 
     first_day = DEFAULT_AS_OF.replace(year=DEFAULT_AS_OF.year - SCALES[scale].years, day=1)
+    if "ALTUS_PARTITION_START" not in os.environ and "altus_pipeline.partitions" in sys.modules:
+        raise RuntimeError("altus_pipeline.partitions was imported before the sandbox set ALTUS_PARTITION_START")
     os.environ.setdefault("ALTUS_PARTITION_START", first_day.isoformat())
     click.echo(f"generating the {scale} DoorLoop dataset and starting the sandbox ...")
     config = SandboxConfig(token="sandbox-token", rate_limit_per_minute=None, rate_limit_per_hour=None)
@@ -356,12 +362,13 @@ def demo(scale: str) -> None:
     """Start the embedded PostgreSQL and a sandbox, run the pipeline, print a summary."""
     import datetime as dt
 
-    from altus_pipeline.partitions import full_range
     from altus_pipeline.sandbox.generator import DEFAULT_AS_OF
     from altus_pipeline.warehouse.db import Warehouse
 
     with _local_sandbox(scale):
         ok = _sync((), None)
+    from altus_pipeline.partitions import full_range  # after the sandbox set the partition start
+
     ok = _normalize(()) and ok
     # The generated history ends on DEFAULT_AS_OF, the 1st of a month: KPIs from that day on
     # would show a month of rent charged and hardly anyone having paid yet.
