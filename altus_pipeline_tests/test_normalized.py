@@ -100,6 +100,20 @@ def test_ddl_files_are_generated_from_the_spec(warehouse):
         for ch in t.children:
             assert columns[ch.name] == list(ch.all_columns)
 
+    # every reference in the spec is a real foreign key to its target's id, and nothing else is
+    foreign_keys = set(_all(warehouse, """
+        SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, fa.attname
+        FROM pg_constraint c
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+        JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]
+        WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace"""))
+    expected = {(t.name, c.name, c.target, "id") for t in TABLES.values() for c in t.refs()}
+    expected |= {(ch.name, ch.parent_column, t.name, "id") for t in TABLES.values() for ch in t.children}
+    expected |= {(ch.name, c.name, c.target, "id") for t in TABLES.values() for ch in t.children
+                 for c in ch.columns if c.kind == "ref"}
+    assert foreign_keys == expected
+    assert len(expected) > 120
+
 
 def test_small_normalizes_fully_and_a_rerun_writes_nothing(warehouse, small_dataset):
     # raw is loaded directly (test_raw covers the sync); normalize runs through the Definitions
