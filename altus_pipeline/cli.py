@@ -206,7 +206,7 @@ def _normalize(entity_names: tuple[str, ...]) -> bool:
     migrate(warehouse)
     summary = normalize(defs, dagster_instance(warehouse), entity_names, raise_on_error=False)
     for key, meta in sorted(summary.materializations.items()):
-        counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "deleted", "unchanged", "rejected", "unresolved_references") if k in meta)
+        counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "deleted", "unchanged", "rejected", "warnings", "unresolved_references") if k in meta)
         click.echo(f"{key:42s} rows {meta.get('dagster/row_count', 0)}: {counts}")
     for line in summary.check_lines():
         click.echo(line)

@@ -313,7 +313,8 @@ class NormalizeResult:
     table: str
     candidates: int = 0
     rejected: int = 0
-    unresolved_references: int = 0
+    warnings: int = 0  # optional references of this batch that found no target
+    unresolved_references: int = 0  # all the table's references waiting for a target
     references_resolved: int = 0
     resolved: int = 0
     rejected_removed: int = 0
@@ -327,7 +328,7 @@ class NormalizeResult:
         if name == self.table:
             meta.update(candidates=self.candidates, unchanged=self.candidates - self.rejected - counts.inserted - counts.updated,
                         soft_deleted=counts.deleted - self.rejected_removed, rejected=self.rejected,
-                        unresolved_references=self.unresolved_references,
+                        warnings=self.warnings, unresolved_references=self.unresolved_references,
                         references_resolved=self.references_resolved, dlq_resolved=self.resolved,
                         seconds=round(self.seconds, 3))
         return meta
@@ -403,7 +404,7 @@ class Normalizer:
         main.updated = len(flags) - main.inserted
         for ch in t.children:
             self._sync_child(ch, result.objects[ch.name])
-        result.references_resolved = self._record_pending_references()
+        result.warnings, result.references_resolved = self._record_pending_references()
         result.unresolved_references = self._x(
             f"SELECT count(*) FROM {PENDING} WHERE table_name = {lit(t.name)}").fetchone()[0]
 
@@ -482,10 +483,10 @@ class Normalizer:
                     f"{lit(target)}, l.doorloop_id FROM {ident(ch.name)} j JOIN {leaving} l ON j.{ident(c.name)} = l.id "
                     f"JOIN {ident(u.name)} p ON p.id = j.{ident(ch.parent_column)} ON CONFLICT DO NOTHING")
 
-    def _record_pending_references(self) -> int:
+    def _record_pending_references(self) -> tuple[int, int]:
         """Re-record the batch's unresolved optional references, link references to this
         same table whose target is now here, and drop entries of rows no longer held.
-        Returns how many self-references were linked."""
+        Returns (references of the batch without a target, self-references linked)."""
         t, run = self.t, lit(self.run_id)
         name, mine = ident(t.name), f"p.table_name = {lit(t.name)}"
         self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)")
@@ -503,7 +504,9 @@ class Normalizer:
                     f"AND EXISTS (SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id)")
         self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND NOT EXISTS "
                 f"(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id)")
-        return linked
+        dangling = self._x(f"SELECT count(*) FROM {PENDING} p WHERE {mine} "
+                           "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)").fetchone()[0]
+        return dangling, linked
 
     def _sync_child(self, ch: Child, counts: ObjectCounts) -> None:
         rows = child_sql(self.t, ch).rows
