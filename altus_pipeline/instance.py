@@ -1,12 +1,17 @@
 """The Dagster instance the CLI and ``dagster dev`` share.
 
 ``DAGSTER_HOME`` defaults to ``.altus/dagster``; its ``dagster.yaml`` comes from the
-repository's, so runs started by ``altus`` show in the UI and survive restarts. With a
-real warehouse (``ALTUS_DATABASE_URL``) Dagster's storage lives in that database (schema
-``dagster``, dagster-postgres), as production needs. With the embedded warehouse it stays
-in Dagster's local SQLite files under ``DAGSTER_HOME``: dagster-postgres opens a fresh
-connection per event, and a ranged run records several events per partition, which made
-a first local backfill about twice as slow.
+repository's, so runs started by ``altus`` show in the UI and survive restarts. Dagster's
+storage lives in the warehouse database (schema ``dagster``, dagster-postgres), the
+embedded one included, as production needs.
+
+A ranged run records events per partition of every asset. Two settings Dagster reads
+from the environment (``EVENT_SETTINGS``) make that cheap: events of a ranged output are
+written in one batch, and the run plans each asset once for its partition range instead
+of once per partition. A 755-day backfill of three assets took 92 s of Dagster
+bookkeeping without them and 2.5 s with them. The cost: when such a run fails, Dagster
+does not mark its partitions failed in the UI (they show as missing); the run-failure
+sensor still records them in the dead-letter queue, which is what retries them.
 """
 
 from __future__ import annotations
@@ -24,24 +29,34 @@ storage:
     postgres_url:
       env: ALTUS_DAGSTER_STORAGE_URL
 """
+EVENT_SETTINGS = {"DAGSTER_EVENT_BATCH_SIZE": "1000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}
 
 
-def instance_yaml(postgres_storage: bool = True) -> str:
-    """The repository's instance settings, plus storage in the warehouse database if asked."""
-    return REPO_DAGSTER_YAML.read_text() + (STORAGE_SECTION if postgres_storage else "")
+def instance_yaml() -> str:
+    """The repository's instance settings plus storage in the warehouse database."""
+    return REPO_DAGSTER_YAML.read_text() + STORAGE_SECTION
+
+
+def apply_event_settings() -> None:
+    """Batch a ranged run's events and plan each asset once per run (unless set otherwise).
+
+    Dagster reads these where runs are created and executed: this process, and the
+    ``dagster dev`` it starts inherits them.
+    """
+    for name, value in EVENT_SETTINGS.items():
+        os.environ.setdefault(name, value)
 
 
 def prepare_dagster_home(warehouse: Warehouse) -> Path:
-    """Set ``DAGSTER_HOME`` (and the storage URL when Dagster stores into the warehouse)."""
+    """Set ``DAGSTER_HOME``, the storage URL and the event settings."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.project_home() / "dagster")))
     home.mkdir(parents=True, exist_ok=True)
-    postgres_storage = settings.database_url_override() is not None
     target = home / "dagster.yaml"
-    wanted = instance_yaml(postgres_storage)
+    wanted = instance_yaml()
     if not target.exists() or target.read_text() != wanted:
         target.write_text(wanted)
-    if postgres_storage:
-        os.environ["ALTUS_DAGSTER_STORAGE_URL"] = warehouse.dagster_storage_url()
+    os.environ["ALTUS_DAGSTER_STORAGE_URL"] = warehouse.dagster_storage_url()
+    apply_event_settings()
     return home
 
 

@@ -17,10 +17,13 @@ from psycopg import sql
 # generated history (not from 2021) keep full syncs in tests to the dates that hold data.
 os.environ.setdefault("ALTUS_PARTITION_START", "2024-10-01")
 
+from altus_pipeline.instance import apply_event_settings
 from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
 from altus_pipeline.warehouse import embedded
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.migrations import migrate
+
+apply_event_settings()  # the instance settings every `altus` process runs with
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-5f1c9e"
