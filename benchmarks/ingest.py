@@ -57,6 +57,7 @@ def main() -> None:
 
     from altus_pipeline.definitions import build_definitions
     from altus_pipeline.doorloop.registry import ENTITIES
+    from altus_pipeline.instance import apply_event_settings, instance_yaml
     from altus_pipeline.partitions import daily_partitions
     from altus_pipeline.resources import DoorLoopResource, WarehouseResource
     from altus_pipeline.runner import sync_raw
@@ -81,8 +82,13 @@ def main() -> None:
         )
         partitions = len(daily_partitions.get_partition_keys())
         partitioned = [e for e in ENTITIES.values() if e.partitioned]
+        dagster_schema = f"{warehouse.schema}_dagster"
         with tempfile.TemporaryDirectory() as home:
-            instance = dg.DagsterInstance.local_temp(home)
+            # the instance the CLI runs on: dagster-postgres in the warehouse, event settings applied
+            (Path(home) / "dagster.yaml").write_text(instance_yaml())
+            os.environ["ALTUS_DAGSTER_STORAGE_URL"] = warehouse.dagster_storage_url(dagster_schema)
+            apply_event_settings()
+            instance = dg.DagsterInstance.from_config(home)
             for label in ("full sync", "no-change re-sync"):
                 began = time.monotonic()
                 summaries = sync_raw(defs, list(ENTITIES.values()), instance)
@@ -104,7 +110,7 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the pipeline process: {peak_mb:,.0f} MB")
         with warehouse.connect(autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{warehouse.schema}" CASCADE')
+            conn.execute(f'DROP SCHEMA "{warehouse.schema}", "{dagster_schema}" CASCADE')
     finally:
         sandbox.terminate()
         sandbox.wait()
