@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 import dagster as dg
 import pytest
@@ -38,13 +37,7 @@ def _dlq_policy(monkeypatch):
 
 @pytest.fixture
 def instance(request, tmp_path, monkeypatch):
-    """A Dagster instance for runs and sensor ticks: in memory by default (every run event of
-    an on-disk instance costs a commit: the acceptance test takes ~75 s instead of ~25 s);
-    ``ALTUS_TEST_PERSISTENT_INSTANCE=1`` uses the project's ``dagster.yaml`` on PostgreSQL."""
-    if not os.environ.get("ALTUS_TEST_PERSISTENT_INSTANCE"):
-        with dg.DagsterInstance.ephemeral() as inst:
-            yield inst
-        return
+    """The instance ``altus`` runs on: the project's ``dagster.yaml``, storage on PostgreSQL."""
     from altus_pipeline.instance import instance_yaml
 
     monkeypatch.setenv("ALTUS_DAGSTER_STORAGE_URL", request.getfixturevalue("dagster_storage"))
