@@ -56,6 +56,52 @@ def test_changed_sql_file_is_reapplied(warehouse, tmp_path, monkeypatch):
     assert migrate(warehouse) == ["doorloop_raw_work_orders"]
 
 
+def _columns(wh: Warehouse, table: str) -> list[str]:
+    with wh.connect() as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s ORDER BY ordinal_position", (table,))]
+
+
+def _foreign_keys(wh: Warehouse) -> int:
+    with wh.connect() as conn:
+        return conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                            "AND connamespace = current_schema()::regnamespace").fetchone()[0]
+
+
+def test_a_changed_normalized_table_rebuilds_the_layer_and_the_views_on_it(warehouse):
+    """A warehouse built by an older release: normalized_accounts lacks a column of today's file."""
+    objects = [o.name for o in sql_objects()]
+    normalized = [o.name for o in sql_objects() if o.layer == "normalized"]
+    columns, foreign_keys = _columns(warehouse, "normalized_accounts"), _foreign_keys(warehouse)
+    with warehouse.connect() as conn:
+        conn.execute("INSERT INTO doorloop_raw_accounts (id, payload, content_hash) VALUES ('a1', '{}', 'h')")
+        conn.execute("INSERT INTO normalized_watermarks (table_name, changed_since) VALUES ('normalized_accounts', now())")
+        conn.execute("ALTER TABLE normalized_accounts DROP COLUMN parent_account_id")
+        conn.execute("UPDATE doorloop_schema_migrations SET checksum = 'older' WHERE object_name = 'normalized_accounts'")
+        conn.commit()
+
+    applied = migrate(warehouse)
+    assert set(normalized) <= set(applied)
+    assert {"kpi_summary", "get_full_units", "get_full_leases"} <= set(applied)  # views reading normalized tables
+    assert not {"doorloop_raw_accounts", "kpi_daily_snapshot", "doorloop_error_records"} & set(applied)
+    assert applied == [o for o in objects if o in applied]  # in creation order
+    assert _columns(warehouse, "normalized_accounts") == columns
+    assert _foreign_keys(warehouse) == foreign_keys
+    assert set(objects) <= _tables(warehouse)
+    with warehouse.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM doorloop_raw_accounts").fetchone()[0] == 1  # raw is kept
+        assert conn.execute("SELECT count(*) FROM normalized_watermarks").fetchone()[0] == 0  # all re-read
+    assert migrate(warehouse) == []
+
+
+def test_a_changed_view_alone_is_recreated(warehouse):
+    with warehouse.connect() as conn:
+        conn.execute("UPDATE doorloop_schema_migrations SET checksum = 'older' WHERE object_name = 'get_full_units'")
+        conn.commit()
+    assert migrate(warehouse) == ["get_full_units"]
+
+
 @pytest.mark.parametrize("schema", ["public", "Bad-Name", "x; drop table y"])
 def test_schema_setting_refuses_public_and_non_identifiers(monkeypatch, schema):
     monkeypatch.setenv("ALTUS_SCHEMA", schema)

@@ -6,9 +6,9 @@ still has its own readable SQL file, named like it, as the roadmap requires. Run
 file is out of date. A ``-- requires:`` line names the tables a file's foreign keys point
 at; the migrations create those first.
 
-The files use ``CREATE TABLE IF NOT EXISTS``: a changed column list needs a migration of
-its own once the layer holds production data (until then, drop the normalized tables and
-re-run: they are rebuilt from raw).
+When any of these files changes, ``altus db migrate`` (every command runs it) drops and
+recreates the whole normalized layer and the views on it; the next normalize rebuilds it
+from raw.
 """
 
 from __future__ import annotations

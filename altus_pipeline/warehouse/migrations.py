@@ -7,6 +7,14 @@ Layers apply in ``LAYERS`` order; within a layer templates come first (others, s
 views, read the tables they create), then files by name, except that a file whose
 ``-- requires: a, b`` line names objects of its layer comes after them (foreign keys
 need their target tables first).
+
+A changed file is applied again. Its ``CREATE … IF NOT EXISTS`` would leave an existing
+object as it was, so derived objects are rebuilt instead: a change anywhere in the
+normalized layer (tables tied together by foreign keys, all rebuilt from raw) drops and
+recreates the whole layer, its watermarks with it, so the next normalize re-reads raw; a
+changed view or materialized view is dropped and recreated; and so is every view that
+reads a dropped object. Raw, ops and KPI tables hold what cannot be rebuilt, and are never
+dropped here.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from altus_pipeline.warehouse.db import Warehouse
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS: tuple[str, ...] = ("ops", "raw", "normalized", "kpi", "views")
+REBUILT_LAYER = "normalized"  # derived from raw through foreign keys: rebuilt as a whole
 TEMPLATE_MARK = "{entity}"
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 _MIGRATION_LOCK = 7_201_101  # pg_advisory_xact_lock key: one migrator at a time
@@ -100,7 +109,10 @@ def migrate(warehouse: Warehouse) -> list[str]:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(warehouse.schema)))
         conn.execute(_ledger().statement)
         done = dict(conn.execute("SELECT object_name, checksum FROM doorloop_schema_migrations").fetchall())
-        for obj in sql_objects():
+        objects = sql_objects()
+        for name in _rebuild(conn, objects, done):
+            done.pop(name, None)
+        for obj in objects:
             if done.get(obj.name) == obj.checksum:
                 continue
             conn.execute(obj.statement)
@@ -113,6 +125,45 @@ def migrate(warehouse: Warehouse) -> list[str]:
             )
             applied.append(obj.name)
     return applied
+
+
+_KIND = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
+_DEPENDENT_VIEWS = """
+WITH RECURSIVE dropped(oid) AS (
+    SELECT c.oid FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s)
+    UNION
+    SELECT r.ev_class FROM dropped d
+    JOIN pg_depend dep ON dep.refobjid = d.oid AND dep.classid = 'pg_rewrite'::regclass
+    JOIN pg_rewrite r ON r.oid = dep.objid
+    WHERE r.ev_class <> d.oid
+)
+SELECT c.relname, c.relkind FROM dropped JOIN pg_class c ON c.oid = dropped.oid
+"""
+
+
+def _rebuild(conn, objects: list[SqlObject], done: dict[str, str]) -> list[str]:
+    """Drop the derived objects a changed file must rebuild (see the module docstring); their names."""
+    changed = [o for o in objects if o.name in done and done[o.name] != o.checksum]
+    if not changed:
+        return []
+    kinds = dict(conn.execute(
+        "SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+        "AND relkind IN ('r', 'p', 'v', 'm')").fetchall())
+    names = {o.name for o in changed if kinds.get(o.name) in ("v", "m")}
+    if any(o.layer == REBUILT_LAYER for o in changed):
+        names |= {o.name for o in objects if o.layer == REBUILT_LAYER}
+    if not names:
+        return []
+    dropping = dict(conn.execute(_DEPENDENT_VIEWS, (sorted(names),)).fetchall())
+    declared = {o.name for o in objects}
+    strays = sorted(n for n, kind in dropping.items() if kind in ("v", "m") and n not in declared)
+    if strays:
+        raise RuntimeError(f"rebuilding {', '.join(sorted(names))} would drop views not under sql/: {', '.join(strays)}")
+    for obj in reversed(objects):
+        if obj.name in dropping:
+            conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
+                sql.SQL(_KIND[dropping[obj.name]]), sql.Identifier(obj.name)))
+    return [o.name for o in objects if o.name in dropping]
 
 
 def _ledger() -> SqlObject:
