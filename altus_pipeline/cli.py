@@ -294,6 +294,39 @@ def views_refresh() -> None:
         raise SystemExit(1)
 
 
+@main.group()
+def legal() -> None:
+    """The legal-case module: the legal team's workbook, cases and phase history."""
+
+
+@legal.command("import")
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def legal_import_command(workbook: Path) -> None:
+    """Import WORKBOOK (.xlsx, sheet Cases) into staging, legal_cases and the phase history."""
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.runner import legal_import
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    summary = legal_import(defs, dagster_instance(warehouse), str(workbook.resolve()), raise_on_error=False)
+    meta = summary.materializations.get("legal_cases", {})
+    click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta.items() if k != "workbook"))
+    with warehouse.connect() as conn:
+        errors = conn.execute(
+            "SELECT e ->> 'message' FROM legal_case_import_staging, jsonb_array_elements(errors) e "
+            "WHERE file_name = %s AND status = 'error' ORDER BY row_number", (workbook.name,)).fetchall()
+    for (message,) in errors:
+        click.echo(f"row error: {message}")
+    for line in summary.check_lines():
+        click.echo(line)
+    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
+    if not summary.success:
+        raise SystemExit(1)
+
+
 _SUMMARY_COLUMNS = (("property_name", "property", 24), ("units_total", "units", 6), ("units_occupied", "occ", 6),
                     ("physical_occupancy", "occ %", 7), ("scheduled_rent", "sched rent", 12),
                     ("delinquent_balance", "delinquent", 12), ("aging_90_plus", "aged 90+", 11),

@@ -9,10 +9,12 @@ from __future__ import annotations
 import dagster as dg
 
 from altus_pipeline.assets.kpis import SNAPSHOT, SUMMARY, kpi_assets
+from altus_pipeline.assets.legal import LEGAL_KEYS, legal_assets
 from altus_pipeline.assets.normalized import NORMALIZED_KEYS, normalized_assets
 from altus_pipeline.assets.raw import MASTER_KEYS, TRANSACTION_KEYS, doorloop_raw_work_orders, raw_assets
 from altus_pipeline.assets.views import VIEW_KEYS, view_assets
 from altus_pipeline.checks.kpis import kpi_checks, view_checks
+from altus_pipeline.checks.legal import legal_checks
 from altus_pipeline.checks.normalized import normalized_checks
 from altus_pipeline.checks.raw import raw_checks
 from altus_pipeline.checks.roadmap import roadmap_checks
@@ -26,6 +28,7 @@ RAW_TRANSACTIONS_JOB = "raw_transactions_job"
 NORMALIZED_JOB = "normalized_job"
 KPI_JOB = "kpi_job"
 VIEWS_JOB = "views_job"
+LEGAL_JOB = "legal_import_job"
 
 
 
@@ -38,11 +41,12 @@ def build_definitions(
         dg.define_asset_job(NORMALIZED_JOB, selection=dg.AssetSelection.assets(*NORMALIZED_KEYS)),
         dg.define_asset_job(KPI_JOB, selection=dg.AssetSelection.assets(SNAPSHOT)),
         dg.define_asset_job(VIEWS_JOB, selection=dg.AssetSelection.assets(SUMMARY, *VIEW_KEYS)),
+        dg.define_asset_job(LEGAL_JOB, selection=dg.AssetSelection.assets(*LEGAL_KEYS)),
     ]
-    assets = with_kpi_freshness([*raw_assets, doorloop_raw_work_orders, *normalized_assets, *kpi_assets, *view_assets])
+    assets = with_kpi_freshness([*raw_assets, doorloop_raw_work_orders, *normalized_assets, *legal_assets, *kpi_assets, *view_assets])
     return dg.Definitions(
         assets=assets,
-        asset_checks=[*raw_checks, *normalized_checks, *kpi_checks, *view_checks, *roadmap_checks(assets)],
+        asset_checks=[*raw_checks, *normalized_checks, *legal_checks, *kpi_checks, *view_checks, *roadmap_checks(assets)],
         jobs=jobs,
         schedules=build_schedules(assets),
         sensors=build_sensors(assets),

@@ -15,7 +15,9 @@ from typing import Iterable
 import dagster as dg
 import psutil
 
-from altus_pipeline.definitions import KPI_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB
+from altus_pipeline.definitions import (
+    KPI_JOB, LEGAL_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB,
+)
 from altus_pipeline.doorloop.registry import Entity
 from altus_pipeline.partitions import full_range, range_tags
 
@@ -51,6 +53,7 @@ def run_job(
     instance: dg.DagsterInstance,
     tags: dict[str, str] | None = None,
     raise_on_error: bool = True,
+    run_config: dict | None = None,
 ) -> RunSummary:
     """Execute ``job_name`` for the selected asset keys in this process."""
     fail_dead_runs(instance)
@@ -61,6 +64,7 @@ def run_job(
         asset_selection=[dg.AssetKey(k) for k in keys],
         tags={**(tags or {}), **owner},
         raise_on_error=raise_on_error,
+        run_config=run_config,
     )
     materialized = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
@@ -165,3 +169,12 @@ def refresh_views(
 
     keys = list(names or [SUMMARY, *VIEW_KEYS])
     return run_job(defs, VIEWS_JOB, keys, instance, raise_on_error=raise_on_error)
+
+
+def legal_import(defs: dg.Definitions, instance: dg.DagsterInstance, workbook: str,
+                 raise_on_error: bool = True) -> RunSummary:
+    """Import a legal workbook into staging, cases and phase history, as one run."""
+    from altus_pipeline.assets.legal import LEGAL_IMPORT, LEGAL_KEYS
+
+    config = {"ops": {LEGAL_IMPORT: {"config": {"workbook": workbook}}}}
+    return run_job(defs, LEGAL_JOB, LEGAL_KEYS, instance, raise_on_error=raise_on_error, run_config=config)

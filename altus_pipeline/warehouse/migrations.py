@@ -31,7 +31,7 @@ from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.warehouse.db import Warehouse
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-LAYERS: tuple[str, ...] = ("ops", "raw", "normalized", "kpi", "views")
+LAYERS: tuple[str, ...] = ("ops", "raw", "normalized", "legal", "kpi", "views")
 REBUILT_LAYER = "normalized"  # derived from raw through foreign keys: rebuilt as a whole
 TEMPLATE_MARK = "{entity}"
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)

@@ -1,0 +1,56 @@
+"""The legal import asset: the legal team's workbook into staging, cases and phase history.
+
+One multi-asset writes the three tables in one transaction (``legal.importer``). It reads
+the workbook named by its run config, or by ``ALTUS_LEGAL_WORKBOOK``, and depends on the
+normalized tables it links cases to.
+"""
+
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from altus_pipeline.legal.importer import import_workbook
+from altus_pipeline.legal.workbook import WorkbookError
+from altus_pipeline.resources import WarehouseResource
+
+LEGAL_GROUP = "legal"
+LEGAL_IMPORT = "legal_import"
+LEGAL_KEYS = ["legal_case_import_staging", "legal_cases", "legal_case_phase_history"]
+_DEPS = ["normalized_tenants", "normalized_leases", "normalized_lease_tenants", "normalized_lease_units",
+         "normalized_units", "normalized_properties"]
+_DESCRIPTIONS = {
+    "legal_case_import_staging": "Every workbook row as read, with its status and validation errors.",
+    "legal_cases": "One row per legal case (Case Key), linked to tenant, lease, unit and property.",
+    "legal_case_phase_history": "Every accepted phase change, append-only; skipped phases recorded.",
+}
+
+
+class LegalImportConfig(dg.Config):
+    workbook: str = ""  # an .xlsx path; empty: ALTUS_LEGAL_WORKBOOK
+
+
+@dg.multi_asset(
+    name=LEGAL_IMPORT,
+    specs=[dg.AssetSpec(key, group_name=LEGAL_GROUP, kinds={"postgres", "excel"}, deps=_DEPS,
+                        description=_DESCRIPTIONS[key], metadata={"dagster/table_name": key}) for key in LEGAL_KEYS],
+)
+def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, warehouse: WarehouseResource):
+    path = config.workbook or os.environ.get("ALTUS_LEGAL_WORKBOOK", "")
+    if not path:
+        raise dg.Failure("no legal workbook: give run config workbook or set ALTUS_LEGAL_WORKBOOK", allow_retries=False)
+    try:
+        with warehouse.warehouse().connect() as conn:
+            result = import_workbook(conn, Path(path), context.run_id)
+            conn.commit()
+    except WorkbookError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from None
+    for message in result.messages:
+        context.log.warning(message)
+    meta = {**result.metadata(), "workbook": Path(path).name}
+    for key in LEGAL_KEYS:
+        yield dg.MaterializeResult(asset_key=key, metadata=meta)
+
+
+legal_assets = [legal_import]

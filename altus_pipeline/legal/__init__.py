@@ -1,0 +1,1 @@
+"""The legal-case module: a legal team's workbook → staging → cases → phase history."""

@@ -1,0 +1,326 @@
+"""Import a legal workbook: rows → ``legal_case_import_staging`` → ``legal_cases`` + history.
+
+1. Every row is staged (COPY, then one upsert keyed by file, sheet and row number): a row
+   whose cells are unchanged keeps its status, so re-importing a workbook changes nothing.
+2. Pending rows are validated field by field and linked to DoorLoop data (ids when given,
+   else property → unit → tenant names, exact and case-insensitive), from lookups read in
+   a few queries, never one per row.
+3. In sheet order, each valid row moves its case (``phases.move``); a refused move is an
+   error on that row and the case keeps its phase.
+4. Cases are upserted, history appended and staging statuses written, each in one
+   statement. A bad row never stops the others: it stays in staging with its reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from altus_pipeline.legal.phases import CLOSED, PAUSE, PhaseError, Step, move, parse_phase
+from altus_pipeline.legal.workbook import CASES_SHEET, SheetRow, read_cases
+from altus_pipeline.normalized.spec import NAMESPACE
+
+NOTICE_TYPES = ("PAY_OR_QUIT", "CURE_OR_QUIT", "UNCONDITIONAL_QUIT", "NOTICE_TO_VACATE")
+DATE_FIELDS = ("notice_served", "filing_date", "hearing_date", "judgment_date", "writ_issued", "possession_date")
+TEXT_FIELDS = ("docket_number", "court", "county", "attorney", "notes")
+MONEY_FIELDS = ("amount_owed", "judgment_amount")
+CASE_COLUMNS = ("docket_number", "tenant_id", "tenant_doorloop_id", "lease_id", "lease_doorloop_id", "unit_id",
+                "property_id", "current_phase", "phase_date", "paused_from_phase", "is_closed", "notice_type",
+                *DATE_FIELDS, "court", "county", *MONEY_FIELDS, "attorney", "notes", "source_row_id")
+_HEX_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def case_id(case_key: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"legal_cases:{case_key}")
+
+
+class RowErrors:
+    """The validation errors of one row, each naming the row, the case, the field and what was expected."""
+
+    def __init__(self, row: SheetRow, case_key: str | None) -> None:
+        self.row, self.case_key, self.items = row, case_key, []
+
+    def add(self, header: str, message: str) -> None:
+        who = f"row {self.row.row_number}" + (f" ({self.case_key})" if self.case_key else "")
+        self.items.append({"field": header, "message": f"{who}: {header} {message}"})
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}(T00:00:00)?$", value):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _money(value: Any) -> Decimal | None:
+    try:
+        amount = Decimal(str(value).replace(",", "").replace("$", "").strip())
+    except InvalidOperation:
+        return None
+    return amount.quantize(Decimal("0.01")) if amount.is_finite() and abs(amount) < Decimal("1e12") else None
+
+
+@dataclass
+class Parsed:
+    """A staged row read into typed fields (``values``) and its links' inputs."""
+
+    staging_id: int
+    row: SheetRow
+    case_key: str | None
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict] = field(default_factory=list)
+
+
+def parse_row(staging_id: int, row: SheetRow) -> Parsed:
+    header, key = row.field("case_key")
+    case_key = str(key).strip() if key is not None else None
+    parsed = Parsed(staging_id, row, case_key)
+    errors = RowErrors(row, case_key)
+    if not case_key:
+        errors.add(header, "is required (the case's stable id, e.g. EV-2025-014)")
+    header, phase_text = row.field("phase")
+    phase = parse_phase(phase_text)
+    if phase is None:
+        errors.add(header, f"{phase_text!r} is not a phase" if phase_text is not None else "is required")
+    parsed.values["phase"] = phase
+    header, phase_date = row.field("phase_date")
+    parsed.values["phase_date"] = _date(phase_date)
+    if parsed.values["phase_date"] is None:
+        errors.add(header, f"{phase_date!r} is not a date (YYYY-MM-DD)" if phase_date is not None else "is required")
+    for name in DATE_FIELDS:
+        header, value = row.field(name)
+        parsed.values[name] = _date(value) if value is not None else None
+        if value is not None and parsed.values[name] is None:
+            errors.add(header, f"{value!r} is not a date (YYYY-MM-DD)")
+    for name in MONEY_FIELDS:
+        header, value = row.field(name)
+        parsed.values[name] = _money(value) if value is not None else None
+        if value is not None and parsed.values[name] is None:
+            errors.add(header, f"{value!r} is not an amount")
+    header, notice = row.field("notice_type")
+    notice_type = re.sub(r"[\s\-]+", "_", str(notice).strip().upper()) if notice is not None else None
+    if notice_type is not None and notice_type not in NOTICE_TYPES:
+        errors.add(header, f"{notice!r} is not one of {', '.join(NOTICE_TYPES)}")
+    parsed.values["notice_type"] = notice_type
+    for name in TEXT_FIELDS:
+        parsed.values[name] = None if row.field(name)[1] is None else str(row.field(name)[1])
+    for name in ("tenant_doorloop_id", "lease_doorloop_id"):
+        header, value = row.field(name)
+        text = str(value).strip().lower() if value is not None else None
+        if text is not None and not _HEX_ID.match(text):
+            errors.add(header, f"{value!r} is not a DoorLoop id (24 hex characters)")
+        parsed.values[name] = text
+    for name in ("property", "unit", "tenant_name"):
+        value = row.field(name)[1]
+        parsed.values[name] = str(value).strip() if value is not None else None
+    parsed.errors = errors.items
+    return parsed
+
+
+class Links:
+    """DoorLoop data the workbook can name, read once per import from the normalized tables."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.tenants = dict(conn.execute("SELECT doorloop_id, id FROM normalized_tenants").fetchall())
+        self.leases = {d: (i, p) for d, i, p in conn.execute(
+            "SELECT doorloop_id, id, property_id FROM normalized_leases").fetchall()}
+        # every (tenant, lease, unit) a lease tenant row links, latest lease first
+        self.tenancies = conn.execute(
+            "SELECT t.doorloop_id, t.id, lower(coalesce(t.full_name, t.name)), l.doorloop_id, l.id, u.id, "
+            "lower(u.name), p.id, lower(p.name) FROM normalized_lease_tenants lt "
+            "JOIN normalized_tenants t ON t.id = lt.tenant_id JOIN normalized_leases l ON l.id = lt.lease_id "
+            "JOIN normalized_lease_units lu ON lu.lease_id = l.id JOIN normalized_units u ON u.id = lu.unit_id "
+            "JOIN normalized_properties p ON p.id = u.property_id ORDER BY l.start DESC, l.doorloop_id").fetchall()
+        self.properties: dict[str, set] = {}
+        for pid, name in conn.execute("SELECT id, lower(name) FROM normalized_properties").fetchall():
+            self.properties.setdefault(name, set()).add(pid)
+
+    def resolve(self, parsed: Parsed) -> dict[str, Any]:
+        """The case's links, or the reason they cannot be made (``errors`` gains it)."""
+        v, errors = parsed.values, RowErrors(parsed.row, parsed.case_key)
+        tenant_id, lease_id = v["tenant_doorloop_id"], v["lease_doorloop_id"]
+        links: dict[str, Any] = {}
+        if tenant_id and tenant_id not in self.tenants:
+            errors.add(parsed.row.field("tenant_doorloop_id")[0], f"{tenant_id}: no such tenant in the warehouse")
+        if lease_id and lease_id not in self.leases:
+            errors.add(parsed.row.field("lease_doorloop_id")[0], f"{lease_id}: no such lease in the warehouse")
+        if errors.items:
+            parsed.errors += errors.items
+            return links
+        if tenant_id or lease_id:
+            rows = [r for r in self.tenancies if (not tenant_id or r[0] == tenant_id) and (not lease_id or r[3] == lease_id)]
+        elif v["property"] and v["unit"] and v["tenant_name"]:
+            homes = self.properties.get(v["property"].lower(), set())
+            if len(homes) != 1:
+                found = "no property" if not homes else f"{len(homes)} properties"
+                errors.add(parsed.row.field("property")[0],
+                           f"{v['property']!r} matches {found}; give the Tenant or Lease DoorLoop ID")
+                parsed.errors += errors.items
+                return links
+            rows = [r for r in self.tenancies if r[7] in homes and r[6] == v["unit"].lower()
+                    and r[2] == v["tenant_name"].lower()]
+            if not rows:
+                errors.add(parsed.row.field("tenant_name")[0], f"{v['tenant_name']!r} is on no lease of unit "
+                           f"{v['unit']!r} at {v['property']!r}")
+        else:
+            errors.add("Tenant DoorLoop ID", "or Lease DoorLoop ID, or Property, Unit and Tenant Name, are required")
+        if errors.items:
+            parsed.errors += errors.items
+            return links
+        if not rows:  # ids given that no lease tenant row joins: link what the ids name
+            lease = self.leases.get(lease_id) if lease_id else None
+            return {"tenant_id": self.tenants.get(tenant_id), "tenant_doorloop_id": tenant_id,
+                    "lease_id": lease[0] if lease else None, "lease_doorloop_id": lease_id, "unit_id": None,
+                    "property_id": lease[1] if lease else None}
+        first = rows[0]
+        units = {r[5] for r in rows if r[4] == first[4]}
+        return {"tenant_id": first[1], "tenant_doorloop_id": first[0], "lease_id": first[4],
+                "lease_doorloop_id": first[3], "unit_id": units.pop() if len(units) == 1 else None,
+                "property_id": first[7]}
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    staged: int = 0  # new or changed rows
+    processed: int = 0
+    errors: int = 0
+    cases_written: int = 0
+    history_appended: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"rows_in_workbook": self.rows, "rows_new_or_changed": self.staged, "rows_processed": self.processed,
+                "rows_with_errors": self.errors, "cases_written": self.cases_written,
+                "history_appended": self.history_appended}
+
+
+@dataclass
+class CaseState:
+    current_phase: str | None = None
+    paused_from_phase: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+
+def import_workbook(conn: psycopg.Connection, path: Path, run_id: str) -> ImportResult:
+    """Import ``path`` in the caller's transaction (the caller commits)."""
+    result = ImportResult()
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('legal_import'))")
+    conn.execute("CREATE TEMP TABLE legal_stage (row_number integer, case_key text, raw jsonb, row_hash text) "
+                 "ON COMMIT DROP")
+    with conn.cursor().copy("COPY legal_stage (row_number, case_key, raw, row_hash) FROM STDIN") as copy:
+        for row in read_cases(path):
+            key = row.field("case_key")[1]
+            copy.write_row((row.row_number, str(key).strip() if key is not None else None, json.dumps(row.raw),
+                            row.row_hash))
+            result.rows += 1
+    result.staged = conn.execute(
+        "INSERT INTO legal_case_import_staging AS s (file_name, sheet, row_number, case_key, raw, row_hash, run_id) "
+        "SELECT %s, %s, row_number, case_key, raw, row_hash, %s FROM legal_stage "
+        "ON CONFLICT ON CONSTRAINT legal_case_import_staging_row_key DO UPDATE SET case_key = EXCLUDED.case_key, "
+        "raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, status = 'pending', errors = '[]'::jsonb, "
+        "processed_at = NULL, run_id = EXCLUDED.run_id WHERE s.row_hash <> EXCLUDED.row_hash",
+        (path.name, CASES_SHEET, run_id)).rowcount
+    conn.execute("DROP TABLE legal_stage")
+    pending = [parse_row(i, SheetRow(n, raw)) for i, n, raw in conn.execute(
+        "SELECT id, row_number, raw FROM legal_case_import_staging WHERE file_name = %s AND sheet = %s "
+        "AND status = 'pending' ORDER BY row_number", (path.name, CASES_SHEET)).fetchall()]
+    if not pending:
+        return result
+    links = Links(conn)
+    cases = _load_cases(conn, {p.case_key for p in pending if p.case_key})
+    history: list[tuple] = []
+    for parsed in pending:
+        if parsed.errors:
+            continue
+        case = cases.setdefault(parsed.case_key, CaseState())
+        # a later row of a known case may leave the links out: the case keeps those it has
+        names_links = any(parsed.values[k] for k in ("tenant_doorloop_id", "lease_doorloop_id", "property", "unit",
+                                                     "tenant_name"))
+        resolved = links.resolve(parsed) if names_links or case.current_phase is None else {}
+        if not parsed.errors:
+            _apply(parsed, resolved, case, history)
+    _write(conn, cases, history, pending, run_id)
+    result.processed = sum(not p.errors for p in pending)
+    result.errors = len(pending) - result.processed
+    result.cases_written = sum(c.changed for c in cases.values())
+    result.history_appended = len(history)
+    result.messages = [e["message"] for p in pending for e in p.errors]
+    return result
+
+
+def _load_cases(conn: psycopg.Connection, keys: set[str]) -> dict[str, CaseState]:
+    rows = conn.execute(f"SELECT case_key, {', '.join(CASE_COLUMNS)} FROM legal_cases WHERE case_key = ANY(%s)",
+                        (sorted(keys),)).fetchall()
+    cases = {}
+    for key, *values in rows:
+        state = dict(zip(CASE_COLUMNS, values))
+        cases[key] = CaseState(state["current_phase"], state["paused_from_phase"], state)
+    return cases
+
+
+def _apply(parsed: Parsed, resolved: dict[str, Any], case: CaseState, history: list[tuple]) -> None:
+    v = parsed.values
+    try:
+        steps: list[Step] = move(case.current_phase, case.paused_from_phase, v["phase"])
+    except PhaseError as exc:
+        errors = RowErrors(parsed.row, parsed.case_key)
+        errors.add(parsed.row.field("phase")[0], f"{v['phase']} refused: {exc}")
+        parsed.errors += errors.items
+        return
+    if v["phase"] == PAUSE and steps:
+        case.paused_from_phase = case.current_phase
+    elif steps:
+        case.paused_from_phase = None
+    if steps:
+        case.current_phase = v["phase"]
+        case.values["phase_date"] = v["phase_date"]
+        history.extend((parsed.case_key, s.from_phase, s.to_phase, s.skipped, v["phase_date"], parsed.staging_id)
+                       for s in steps)
+    updates = {**resolved, **{k: v[k] for k in ("notice_type", *DATE_FIELDS, *TEXT_FIELDS, *MONEY_FIELDS)
+                              if v[k] is not None}}
+    before = dict(case.values)
+    case.values.update(updates)
+    case.values.update(current_phase=case.current_phase, paused_from_phase=case.paused_from_phase,
+                       is_closed=case.current_phase in CLOSED)
+    if steps or case.values != before:
+        case.values["source_row_id"] = parsed.staging_id
+        case.changed = True
+
+
+def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[tuple], pending: list[Parsed],
+           run_id: str) -> None:
+    changed = [(key, c) for key, c in cases.items() if c.changed]
+    if changed:
+        cols = ", ".join(CASE_COLUMNS)
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO legal_cases AS c (id, case_key, {cols}) VALUES (%s, %s, {', '.join(['%s'] * len(CASE_COLUMNS))}) "
+                f"ON CONFLICT (case_key) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in CASE_COLUMNS)}, "
+                "updated_at = now()",
+                [(case_id(key), key, *(c.values.get(col) for col in CASE_COLUMNS)) for key, c in changed],
+            )
+    if history:
+        with conn.cursor().copy("COPY legal_case_phase_history (case_id, from_phase, to_phase, skipped, phase_date, "
+                                "source_row_id) FROM STDIN") as copy:
+            for key, *rest in history:
+                copy.write_row((case_id(key), *rest))
+    conn.execute("CREATE TEMP TABLE legal_outcome (id bigint, errors jsonb) ON COMMIT DROP")
+    with conn.cursor().copy("COPY legal_outcome (id, errors) FROM STDIN") as copy:
+        for p in pending:
+            copy.write_row((p.staging_id, json.dumps(p.errors)))
+    conn.execute(
+        "UPDATE legal_case_import_staging s SET status = CASE WHEN o.errors = '[]'::jsonb THEN 'processed' ELSE 'error' END, "
+        "errors = o.errors, processed_at = now(), run_id = %s FROM legal_outcome o WHERE s.id = o.id", (run_id,))
+    conn.execute("DROP TABLE legal_outcome")
