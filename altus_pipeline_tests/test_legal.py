@@ -25,11 +25,11 @@ HEADER = ["Case Key", "Property", "Unit", "Tenant_Name", "lease doorloop id", "P
           "Amount Owed", "Internal Ref"]
 
 
-def write_workbook(path: Path, rows: list[list]) -> Path:
+def write_workbook(path: Path, rows: list[list], header: list[str] = HEADER) -> Path:
     book = Workbook()
     sheet = book.active
     sheet.title = "Cases"
-    sheet.append(HEADER)
+    sheet.append(header)
     for row in rows:
         sheet.append(row)
     book.save(path)
@@ -161,3 +161,37 @@ def test_cli_imports_a_workbook_and_refuses_other_files(warehouse, linked, tmp_p
                              text=True, timeout=300)
     assert refused.returncode == 1
     assert "team.xlsm: expected an .xlsx workbook" in refused.stdout + refused.stderr
+
+
+def test_documents_are_filed_by_case_and_phase_once_per_content(warehouse, linked, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALTUS_HOME", str(tmp_path / "home"))
+    prop, unit, tenant = linked[0][:3]
+    docs = tmp_path / "docs"
+    (docs / "notices").mkdir(parents=True)
+    (docs / "notices" / "notice.pdf").write_bytes(b"%PDF-1.4 notice")
+    (docs / "complaint.pdf").write_bytes(b"%PDF-1.4 complaint")
+    header = ["Case Key", "Property", "Unit", "Tenant Name", "Phase", "Phase Date", "Documents"]
+    rows = [["EV-7", prop, unit, tenant, "notice_served", "2026-09-01", "notices/notice.pdf"],
+            ["EV-7", None, None, None, "filed", "2026-09-10", "complaint.pdf; ../escape.pdf"],
+            ["EV-7", None, None, None, "filed", "2026-09-10", "complaint.pdf"]]
+    path = write_workbook(docs / "cases.xlsx", rows, header)
+    meta = _run(warehouse, path).materializations["legal_cases"]
+    assert (meta["documents_filed"], meta["documents_unchanged"], meta["rows_with_errors"]) == (2, 0, 1)
+    errors = _all(warehouse, "SELECT errors -> 0 ->> 'message' FROM legal_case_import_staging WHERE status = 'error'")
+    assert errors == [("row 3 (EV-7): Documents '../escape.pdf': no such file in the documents folder 'docs'",)]
+    filed = dict(_all(warehouse, "SELECT dropbox_path, content_hash FROM legal_case_documents"))
+    folder = f"/Legal/{prop}/EV-7"
+    assert set(filed) == {f"{folder}/notice_served/notice.pdf", f"{folder}/filed/complaint.pdf"}
+    stored = tmp_path / "home" / "legal_documents" / folder.lstrip("/") / "filed" / "complaint.pdf"
+    assert stored.read_bytes() == b"%PDF-1.4 complaint"
+
+    # the same document listed again is not sent again; changed content is
+    stored.unlink()
+    rows.append(["EV-7", None, None, None, "filed", "2026-09-11", "complaint.pdf"])
+    meta = _run(warehouse, write_workbook(path, rows, header)).materializations["legal_cases"]
+    assert (meta["documents_filed"], meta["documents_unchanged"]) == (0, 1) and not stored.exists()
+    (docs / "complaint.pdf").write_bytes(b"%PDF-1.4 complaint, amended")
+    rows.append(["EV-7", None, None, None, "filed", "2026-09-12", "complaint.pdf"])
+    meta = _run(warehouse, write_workbook(path, rows, header)).materializations["legal_cases"]
+    assert (meta["documents_filed"], meta["documents_unchanged"]) == (1, 0)
+    assert stored.read_bytes() == b"%PDF-1.4 complaint, amended"

@@ -11,24 +11,28 @@ from pathlib import Path
 
 import dagster as dg
 
+from altus_pipeline import settings
+from altus_pipeline.legal.documents import LocalStore
 from altus_pipeline.legal.importer import import_workbook
 from altus_pipeline.legal.workbook import WorkbookError
 from altus_pipeline.resources import WarehouseResource
 
 LEGAL_GROUP = "legal"
 LEGAL_IMPORT = "legal_import"
-LEGAL_KEYS = ["legal_case_import_staging", "legal_cases", "legal_case_phase_history"]
+LEGAL_KEYS = ["legal_case_import_staging", "legal_cases", "legal_case_phase_history", "legal_case_documents"]
 _DEPS = ["normalized_tenants", "normalized_leases", "normalized_lease_tenants", "normalized_lease_units",
          "normalized_units", "normalized_properties"]
 _DESCRIPTIONS = {
     "legal_case_import_staging": "Every workbook row as read, with its status and validation errors.",
     "legal_cases": "One row per legal case (Case Key), linked to tenant, lease, unit and property.",
     "legal_case_phase_history": "Every accepted phase change, append-only; skipped phases recorded.",
+    "legal_case_documents": "Documents filed per case and phase (local store; Dropbox to come), by content hash.",
 }
 
 
 class LegalImportConfig(dg.Config):
     workbook: str = ""  # an .xlsx path; empty: ALTUS_LEGAL_WORKBOOK
+    documents_dir: str = ""  # the folder the Documents column is relative to; empty: the workbook's
 
 
 @dg.multi_asset(
@@ -42,7 +46,9 @@ def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, w
         raise dg.Failure("no legal workbook: give run config workbook or set ALTUS_LEGAL_WORKBOOK", allow_retries=False)
     try:
         with warehouse.warehouse().connect() as conn:
-            result = import_workbook(conn, Path(path), context.run_id)
+            store = LocalStore(settings.project_home() / "legal_documents")
+            result = import_workbook(conn, Path(path), context.run_id, store,
+                                     Path(config.documents_dir) if config.documents_dir else None)
             conn.commit()
     except WorkbookError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from None

@@ -9,6 +9,10 @@
    error on that row and the case keeps its phase.
 4. Cases are upserted, history appended and staging statuses written, each in one
    statement. A bad row never stops the others: it stays in staging with its reasons.
+5. The documents a valid row lists (``;``-separated, relative to the documents folder)
+   are filed in the store under the case's property, key and phase; one already filed
+   with the same content hash is not sent again. A listed file that is missing is an
+   error on its row.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import psycopg
 
+from altus_pipeline.legal.documents import DocumentStore, sha256_of, store_path
 from altus_pipeline.legal.phases import CLOSED, PAUSE, PhaseError, Step, move, parse_phase
 from altus_pipeline.legal.workbook import CASES_SHEET, SheetRow, read_cases
 from altus_pipeline.normalized.spec import NAMESPACE
@@ -123,8 +128,25 @@ def parse_row(staging_id: int, row: SheetRow) -> Parsed:
     for name in ("property", "unit", "tenant_name"):
         value = row.field(name)[1]
         parsed.values[name] = str(value).strip() if value is not None else None
+    documents = row.field("documents")[1]
+    parsed.values["documents"] = [d.strip() for d in str(documents).split(";") if d.strip()] if documents else []
     parsed.errors = errors.items
     return parsed
+
+
+def check_documents(parsed: Parsed, folder: Path) -> list[Path]:
+    """The row's listed documents as files inside ``folder``; a missing one is an error on the row."""
+    errors, found = RowErrors(parsed.row, parsed.case_key), []
+    header = parsed.row.field("documents")[0]
+    base = folder.resolve()
+    for name in parsed.values["documents"]:
+        path = (base / name).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            errors.add(header, f"{name!r}: no such file in the documents folder {folder.name!r}")
+        else:
+            found.append(path)
+    parsed.errors += errors.items
+    return found
 
 
 class Links:
@@ -142,8 +164,10 @@ class Links:
             "JOIN normalized_lease_units lu ON lu.lease_id = l.id JOIN normalized_units u ON u.id = lu.unit_id "
             "JOIN normalized_properties p ON p.id = u.property_id ORDER BY l.start DESC, l.doorloop_id").fetchall()
         self.properties: dict[str, set] = {}
-        for pid, name in conn.execute("SELECT id, lower(name) FROM normalized_properties").fetchall():
-            self.properties.setdefault(name, set()).add(pid)
+        self.property_names: dict[Any, str] = {}
+        for pid, name in conn.execute("SELECT id, name FROM normalized_properties").fetchall():
+            self.properties.setdefault((name or "").lower(), set()).add(pid)
+            self.property_names[pid] = name
 
     def resolve(self, parsed: Parsed) -> dict[str, Any]:
         """The case's links, or the reason they cannot be made (``errors`` gains it)."""
@@ -197,12 +221,15 @@ class ImportResult:
     errors: int = 0
     cases_written: int = 0
     history_appended: int = 0
+    documents_filed: int = 0
+    documents_unchanged: int = 0
     messages: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         return {"rows_in_workbook": self.rows, "rows_new_or_changed": self.staged, "rows_processed": self.processed,
                 "rows_with_errors": self.errors, "cases_written": self.cases_written,
-                "history_appended": self.history_appended}
+                "history_appended": self.history_appended, "documents_filed": self.documents_filed,
+                "documents_unchanged": self.documents_unchanged}
 
 
 @dataclass
@@ -213,8 +240,10 @@ class CaseState:
     changed: bool = False
 
 
-def import_workbook(conn: psycopg.Connection, path: Path, run_id: str) -> ImportResult:
-    """Import ``path`` in the caller's transaction (the caller commits)."""
+def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: DocumentStore,
+                    documents_dir: Path | None = None) -> ImportResult:
+    """Import ``path`` in the caller's transaction (the caller commits); documents listed
+    in it are read from ``documents_dir`` (default: the workbook's folder) into ``store``."""
     result = ImportResult()
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('legal_import'))")
     conn.execute("CREATE TEMP TABLE legal_stage (row_number integer, case_key text, raw jsonb, row_hash text) "
@@ -241,7 +270,9 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str) -> Import
     links = Links(conn)
     cases = _load_cases(conn, {p.case_key for p in pending if p.case_key})
     history: list[tuple] = []
+    filings: list[tuple[Parsed, Path]] = []
     for parsed in pending:
+        documents = check_documents(parsed, documents_dir or path.parent)
         if parsed.errors:
             continue
         case = cases.setdefault(parsed.case_key, CaseState())
@@ -251,7 +282,10 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str) -> Import
         resolved = links.resolve(parsed) if names_links or case.current_phase is None else {}
         if not parsed.errors:
             _apply(parsed, resolved, case, history)
+        if not parsed.errors:
+            filings += [(parsed, doc) for doc in documents]
     _write(conn, cases, history, pending, run_id)
+    result.documents_filed, result.documents_unchanged = _file_documents(conn, store, filings, cases, links)
     result.processed = sum(not p.errors for p in pending)
     result.errors = len(pending) - result.processed
     result.cases_written = sum(c.changed for c in cases.values())
@@ -297,6 +331,38 @@ def _apply(parsed: Parsed, resolved: dict[str, Any], case: CaseState, history: l
     if steps or case.values != before:
         case.values["source_row_id"] = parsed.staging_id
         case.changed = True
+
+
+def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: list[tuple[Parsed, Path]],
+                    cases: dict[str, CaseState], links: Links) -> tuple[int, int]:
+    """File each listed document unless the same content is already filed at its path; (filed, unchanged)."""
+    if not filings:
+        return 0, 0
+    planned = []
+    for parsed, local in filings:
+        case = cases[parsed.case_key]
+        phase = parsed.values["phase"]
+        path = store_path(links.property_names.get(case.values.get("property_id")), parsed.case_key, phase, local.name)
+        planned.append((parsed, local, phase, path, sha256_of(local)))
+    filed = dict(conn.execute("SELECT dropbox_path, content_hash FROM legal_case_documents WHERE dropbox_path = ANY(%s)",
+                              ([p[3] for p in planned],)).fetchall())
+    rows = []
+    for parsed, local, phase, path, digest in planned:
+        if filed.get(path) == digest:
+            continue
+        file_id, rev = store.upload(local, path)
+        filed[path] = digest
+        rows.append((case_id(parsed.case_key), phase, local.name, path, file_id, rev, digest, local.stat().st_size,
+                     parsed.staging_id))
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO legal_case_documents AS d (case_id, phase, local_name, dropbox_path, file_id, rev, "
+                "content_hash, size, source_row_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT ON CONSTRAINT legal_case_documents_path_key DO UPDATE SET file_id = EXCLUDED.file_id, "
+                "rev = EXCLUDED.rev, content_hash = EXCLUDED.content_hash, size = EXCLUDED.size, "
+                "uploaded_at = now(), source_row_id = EXCLUDED.source_row_id", rows)
+    return len(rows), len(planned) - len(rows)
 
 
 def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[tuple], pending: list[Parsed],
