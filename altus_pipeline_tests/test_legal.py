@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -195,3 +196,56 @@ def test_documents_are_filed_by_case_and_phase_once_per_content(warehouse, linke
     meta = _run(warehouse, write_workbook(path, rows, header)).materializations["legal_cases"]
     assert (meta["documents_filed"], meta["documents_unchanged"]) == (1, 0)
     assert stored.read_bytes() == b"%PDF-1.4 complaint, amended"
+
+
+@pytest.fixture
+def fake_dropbox(tmp_path):
+    from .dropbox_fake import FakeDropbox
+
+    fake = FakeDropbox(access_token="sl.fake-dropbox-token-4d2c", refresh_token="refresh-9f1e", app_key="app-key-77")
+    yield fake.start(tmp_path)
+    fake.stop()
+
+
+def test_documents_go_to_dropbox_through_the_sdk_and_the_token_never_shows(warehouse, linked, tmp_path,
+                                                                           dagster_storage, fake_dropbox):
+    prop, unit, tenant = linked[0][:3]
+    (tmp_path / "notice.pdf").write_bytes(b"%PDF-1.4 served notice")
+    header = ["Case Key", "Property", "Unit", "Tenant Name", "Phase", "Phase Date", "Documents"]
+    path = write_workbook(tmp_path / "cases.xlsx", [["EV-8", prop, unit, tenant, "notice served", "2026-09-01",
+                                                     "notice.pdf"]], header)
+    env = {"ALTUS_DATABASE_URL": warehouse.url, "ALTUS_SCHEMA": warehouse.schema, "ALTUS_HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin", "ALTUS_LEGAL_STORE": "dropbox", "ALTUS_DROPBOX_CA_CERTS": str(fake_dropbox.ca_file),
+           "DROPBOX_API_HOST": fake_dropbox.host, "DROPBOX_API_CONTENT_HOST": fake_dropbox.host}
+
+    def run(**extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([ALTUS, "legal", "import", str(path)], env={**env, **extra}, cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+
+    # a wrong token: the run fails saying why, imports nothing, and shows no token
+    refused = run(DROPBOX_ACCESS_TOKEN="sl.wrong-token-0000")
+    assert refused.returncode == 1
+    output = refused.stdout + refused.stderr
+    assert "authentication refused (invalid_access_token); nothing was imported" in output
+    assert "sl.wrong-token-0000" not in output
+    assert _all(warehouse, "SELECT count(*) FROM legal_cases") == [(0,)]
+
+    # a refresh token and app key: the SDK gets an access token, then uploads
+    done = run(DROPBOX_REFRESH_TOKEN="refresh-9f1e", DROPBOX_APP_KEY="app-key-77")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    target = f"/Legal/{prop}/EV-8/notice_served/notice.pdf"
+    assert fake_dropbox.files == {target: b"%PDF-1.4 served notice"}
+    assert ("POST", "/oauth2/token") in fake_dropbox.requests
+    row = _all(warehouse, "SELECT dropbox_path, file_id, rev, size FROM legal_case_documents")
+    assert row == [(target, "id:" + hashlib.sha1(target.encode()).hexdigest()[:22],
+                    hashlib.sha1(target.encode() + b"%PDF-1.4 served notice").hexdigest()[:16], 22)]
+    uploads = sum(1 for r in fake_dropbox.requests if r[1] == "/2/files/upload")
+
+    # the same workbook again sends nothing; no credential is in the output or the warehouse
+    again = run(DROPBOX_ACCESS_TOKEN=fake_dropbox.access_token)
+    assert again.returncode == 0 and sum(1 for r in fake_dropbox.requests if r[1] == "/2/files/upload") == uploads
+    shown = done.stdout + done.stderr + again.stdout + again.stderr
+    stored = str(_all(warehouse, "SELECT * FROM legal_case_documents")) + str(
+        _all(warehouse, "SELECT * FROM legal_case_import_staging"))
+    for secret in (fake_dropbox.access_token, "refresh-9f1e"):
+        assert secret not in shown and secret not in stored

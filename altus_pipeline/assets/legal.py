@@ -11,8 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from altus_pipeline import settings
-from altus_pipeline.legal.documents import LocalStore
+from altus_pipeline.legal.documents import DocumentStoreError, store_from_env
 from altus_pipeline.legal.importer import import_workbook
 from altus_pipeline.legal.workbook import WorkbookError
 from altus_pipeline.resources import WarehouseResource
@@ -26,7 +25,7 @@ _DESCRIPTIONS = {
     "legal_case_import_staging": "Every workbook row as read, with its status and validation errors.",
     "legal_cases": "One row per legal case (Case Key), linked to tenant, lease, unit and property.",
     "legal_case_phase_history": "Every accepted phase change, append-only; skipped phases recorded.",
-    "legal_case_documents": "Documents filed per case and phase (local store; Dropbox to come), by content hash.",
+    "legal_case_documents": "Documents filed per case and phase (Dropbox or a local store), by content hash.",
 }
 
 
@@ -46,12 +45,13 @@ def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, w
         raise dg.Failure("no legal workbook: give run config workbook or set ALTUS_LEGAL_WORKBOOK", allow_retries=False)
     try:
         with warehouse.warehouse().connect() as conn:
-            store = LocalStore(settings.project_home() / "legal_documents")
-            result = import_workbook(conn, Path(path), context.run_id, store,
+            result = import_workbook(conn, Path(path), context.run_id, store_from_env(),
                                      Path(config.documents_dir) if config.documents_dir else None)
             conn.commit()
     except WorkbookError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from None
+    except DocumentStoreError as exc:  # nothing was written (one transaction); the run may be retried
+        raise dg.Failure(f"{exc}; nothing was imported") from None
     for message in result.messages:
         context.log.warning(message)
     meta = {**result.metadata(), "workbook": Path(path).name}
