@@ -64,6 +64,16 @@ def partition_start() -> str:
     return os.environ.get("ALTUS_PARTITION_START", "2021-01-01")
 
 
+def legal_workbook() -> str:
+    """The legal team's workbook the ``legal_import`` asset reads when its run config names none."""
+    return os.environ.get("ALTUS_LEGAL_WORKBOOK", "")
+
+
+def legal_store() -> str:
+    """Where legal documents are filed: ``local`` (default) or ``dropbox``."""
+    return os.environ.get("ALTUS_LEGAL_STORE", "local")
+
+
 def env_number(name: str, default: float, minimum: float = 0) -> float:
     """A numeric setting from the environment, with an error naming it when it is not a number."""
     text = os.environ.get(name)

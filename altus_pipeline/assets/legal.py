@@ -1,16 +1,16 @@
 """The legal import asset: the legal team's workbook into staging, cases and phase history.
 
-One multi-asset writes the three tables in one transaction (``legal.importer``). It reads
+One multi-asset writes the four legal tables in one transaction (``legal.importer``). It reads
 the workbook named by its run config, or by ``ALTUS_LEGAL_WORKBOOK``, and depends on the
 normalized tables it links cases to.
 """
 
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from altus_pipeline import settings
 from altus_pipeline.legal.documents import DocumentStoreError, store_from_env
 from altus_pipeline.legal.importer import import_workbook
 from altus_pipeline.legal.workbook import WorkbookError
@@ -40,7 +40,7 @@ class LegalImportConfig(dg.Config):
                         description=_DESCRIPTIONS[key], metadata={"dagster/table_name": key}) for key in LEGAL_KEYS],
 )
 def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, warehouse: WarehouseResource):
-    path = config.workbook or os.environ.get("ALTUS_LEGAL_WORKBOOK", "")
+    path = config.workbook or settings.legal_workbook()
     if not path:
         raise dg.Failure("no legal workbook: give run config workbook or set ALTUS_LEGAL_WORKBOOK", allow_retries=False)
     try:

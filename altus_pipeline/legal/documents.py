@@ -112,7 +112,7 @@ def _tag(error: object) -> str:
 
 def store_from_env() -> DocumentStore:
     """``ALTUS_LEGAL_STORE``: ``local`` (default; under ``ALTUS_HOME/legal_documents``) or ``dropbox``."""
-    kind = os.environ.get("ALTUS_LEGAL_STORE", "local")
+    kind = settings.legal_store()
     if kind == "dropbox":
         return DropboxStore()
     if kind == "local":
