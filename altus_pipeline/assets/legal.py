@@ -1,4 +1,4 @@
-"""The legal import asset: the legal team's workbook into staging, cases and phase history.
+"""The legal import asset: the legal team's workbook into staging, cases, phase history and documents.
 
 One multi-asset writes the four legal tables in one transaction (``legal.importer``). It reads
 the workbook named by its run config, or by ``ALTUS_LEGAL_WORKBOOK``, and depends on the
