@@ -15,6 +15,7 @@ from typing import Iterable
 import dagster as dg
 import psutil
 
+from altus_pipeline.assets.legal import LEGAL_IMPORT, LEGAL_KEYS
 from altus_pipeline.definitions import (
     KPI_JOB, LEGAL_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB,
 )
@@ -174,7 +175,5 @@ def refresh_views(
 def legal_import(defs: dg.Definitions, instance: dg.DagsterInstance, workbook: str,
                  raise_on_error: bool = True) -> RunSummary:
     """Import a legal workbook into staging, cases and phase history, as one run."""
-    from altus_pipeline.assets.legal import LEGAL_IMPORT, LEGAL_KEYS
-
     config = {"ops": {LEGAL_IMPORT: {"config": {"workbook": workbook}}}}
     return run_job(defs, LEGAL_JOB, LEGAL_KEYS, instance, raise_on_error=raise_on_error, run_config=config)

@@ -56,8 +56,7 @@ class LocalStore:
         target = self.base / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(local, target)
-        content = sha256_of(target)
-        return f"local:{hashlib.sha1(path.encode()).hexdigest()}", content[:16]
+        return f"local:{hashlib.sha1(path.encode()).hexdigest()}", f"{target.stat().st_mtime_ns:x}"
 
 
 class DocumentStoreError(RuntimeError):

@@ -118,7 +118,8 @@ def parse_row(staging_id: int, row: SheetRow) -> Parsed:
         errors.add(header, f"{notice!r} is not one of {', '.join(NOTICE_TYPES)}")
     parsed.values["notice_type"] = notice_type
     for name in TEXT_FIELDS:
-        parsed.values[name] = None if row.field(name)[1] is None else str(row.field(name)[1])
+        value = row.field(name)[1]
+        parsed.values[name] = None if value is None else str(value)
     for name in ("tenant_doorloop_id", "lease_doorloop_id"):
         header, value = row.field(name)
         text = str(value).strip().lower() if value is not None else None
@@ -156,13 +157,20 @@ class Links:
         self.tenants = dict(conn.execute("SELECT doorloop_id, id FROM normalized_tenants").fetchall())
         self.leases = {d: (i, p) for d, i, p in conn.execute(
             "SELECT doorloop_id, id, property_id FROM normalized_leases").fetchall()}
-        # every (tenant, lease, unit) a lease tenant row links, latest lease first
-        self.tenancies = conn.execute(
+        # every (tenant, lease, unit) a lease tenant row links, latest lease first, indexed by what a row can name
+        tenancies = conn.execute(
             "SELECT t.doorloop_id, t.id, lower(coalesce(t.full_name, t.name)), l.doorloop_id, l.id, u.id, "
             "lower(u.name), p.id, lower(p.name) FROM normalized_lease_tenants lt "
             "JOIN normalized_tenants t ON t.id = lt.tenant_id JOIN normalized_leases l ON l.id = lt.lease_id "
             "JOIN normalized_lease_units lu ON lu.lease_id = l.id JOIN normalized_units u ON u.id = lu.unit_id "
             "JOIN normalized_properties p ON p.id = u.property_id ORDER BY l.start DESC, l.doorloop_id").fetchall()
+        self.by_tenant: dict[str, list[tuple]] = {}
+        self.by_lease: dict[str, list[tuple]] = {}
+        self.by_unit_tenant: dict[tuple, list[tuple]] = {}
+        for r in tenancies:
+            self.by_tenant.setdefault(r[0], []).append(r)
+            self.by_lease.setdefault(r[3], []).append(r)
+            self.by_unit_tenant.setdefault((r[7], r[6], r[2]), []).append(r)
         self.properties: dict[str, set] = {}
         self.property_names: dict[Any, str] = {}
         for pid, name in conn.execute("SELECT id, name FROM normalized_properties").fetchall():
@@ -182,7 +190,8 @@ class Links:
             parsed.errors += errors.items
             return links
         if tenant_id or lease_id:
-            rows = [r for r in self.tenancies if (not tenant_id or r[0] == tenant_id) and (not lease_id or r[3] == lease_id)]
+            rows = [r for r in (self.by_lease.get(lease_id, []) if lease_id else self.by_tenant.get(tenant_id, []))
+                    if not tenant_id or r[0] == tenant_id]
         elif v["property"] and v["unit"] and v["tenant_name"]:
             homes = self.properties.get(v["property"].lower(), set())
             if len(homes) != 1:
@@ -191,8 +200,7 @@ class Links:
                            f"{v['property']!r} matches {found}; give the Tenant or Lease DoorLoop ID")
                 parsed.errors += errors.items
                 return links
-            rows = [r for r in self.tenancies if r[7] in homes and r[6] == v["unit"].lower()
-                    and r[2] == v["tenant_name"].lower()]
+            rows = self.by_unit_tenant.get((next(iter(homes)), v["unit"].lower(), v["tenant_name"].lower()), [])
             if not rows:
                 errors.add(parsed.row.field("tenant_name")[0], f"{v['tenant_name']!r} is on no lease of unit "
                            f"{v['unit']!r} at {v['property']!r}")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
@@ -59,12 +60,19 @@ class SheetRow:
     def row_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()
 
+    @cached_property
+    def _fields(self) -> dict[str, tuple[str, Any]]:
+        """Known field → (the header as written, the value); the first such column wins."""
+        fields: dict[str, tuple[str, Any]] = {}
+        for header, value in self.raw.items():
+            name = COLUMNS.get(header_key(header))
+            if name is not None:
+                fields.setdefault(name, (header, value))
+        return fields
+
     def field(self, name: str) -> tuple[str, Any]:
         """(the header as written, the value) of a known field; (its usual name, None) if absent."""
-        for header, value in self.raw.items():
-            if COLUMNS.get(header_key(header)) == name:
-                return header, value
-        return name.replace("_", " ").title(), None
+        return self._fields.get(name) or (name.replace("_", " ").title(), None)
 
 
 def read_cases(path: Path) -> Iterator[SheetRow]:

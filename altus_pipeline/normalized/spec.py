@@ -99,11 +99,13 @@ def ref(source: str, target: str, mode: str = "optional", name: str | None = Non
 def polymorphic(type_source: str, id_source: str, prefix: str, ref_prefix: str, targets: Mapping[str, str],
                 domain: tuple[str, ...] = ()) -> tuple[Column, ...]:
     """A link whose target type is named by another field: ``<prefix>_type``,
-    ``<prefix>_doorloop_id``, and one optional reference ``<ref_prefix>_<type>_id`` per
-    type that has a table (the other types keep only the DoorLoop id)."""
+    ``<prefix>_doorloop_id``, and one optional reference ``<ref_prefix>_<type>_id`` (just
+    ``<type>_id`` without a ref_prefix) per type that has a table (the other types keep
+    only the DoorLoop id)."""
     type_col = (col(type_source, "enum", name=f"{prefix}_type", domain=domain) if domain
                 else col(type_source, name=f"{prefix}_type"))
-    refs = tuple(Column(f"{ref_prefix}_{kind.lower()}_id", "ref", _path(id_source), target=PREFIX + target,
+    refs = tuple(Column("_".join(filter(None, (ref_prefix, kind.lower(), "id"))), "ref", _path(id_source),
+                        target=PREFIX + target,
                         when=(_path(type_source), kind))
                  for kind, target in targets.items())
     return (type_col, col(id_source, name=f"{prefix}_doorloop_id"), *refs)
@@ -412,10 +414,8 @@ _TABLES: tuple[Table, ...] = (
     ), (
         Child(PREFIX + "communication_participants", "communication_id", ("from", "to", "cc", "bcc"), (
             col("address"), col("displayName"),
-            col("linkedToType", "enum", domain=("USER", "TENANT", "OWNER", "VENDOR", "SYSTEM")),
-            col("linkedToId", name="linked_to_doorloop_id"),
-            *(Column(f"{kind.lower()}_id", "ref", ("linkedToId",), target=PREFIX + target,
-                     when=(("linkedToType",), kind)) for kind, target in PARTICIPANT_TABLES.items()),
+            *polymorphic("linkedToType", "linkedToId", "linked_to", "", PARTICIPANT_TABLES,
+                         ("USER", "TENANT", "OWNER", "VENDOR", "SYSTEM")),
         ), key=("role", "line_number"), lines=True, role="role",
             description="Who each communication was from and to (role from, to, cc, bcc), linked to the person."),
     ), description="Emails, calls and texts; participants in normalized_communication_participants."),
