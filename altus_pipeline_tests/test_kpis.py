@@ -208,15 +208,16 @@ def _rows(wh, dates=None) -> dict[tuple, dict]:
     return {(r[0], names.get(r[1], "portfolio") if r[1] else "portfolio"): dict(zip(KPI_COLUMNS, r[2:])) for r in rows}
 
 
-@pytest.fixture
-def golden(warehouse, tmp_path):
-    """The golden dataset served from JSON files, synced and normalized through Dagster."""
+@pytest.fixture(params=["as-generated", "flipped"])
+def golden(warehouse, tmp_path, request):
+    """The golden dataset served from JSON files, synced and normalized through Dagster; also
+    with every reference served in the other shape (bare id <-> object), for the same KPIs."""
     data = tmp_path / "golden"
     data.mkdir()
     for name, records in golden_dataset().items():
         (data / f"{name}.json").write_text(json.dumps(records))
     server = Sandbox.from_directory(data, SandboxConfig(token=TOKEN, rate_limit_per_minute=None,
-                                                        rate_limit_per_hour=None))
+                                                        rate_limit_per_hour=None, reference_shape=request.param))
     server.start()
     try:
         defs = build_definitions(

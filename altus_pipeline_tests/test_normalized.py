@@ -18,6 +18,7 @@ from altus_pipeline.normalized.spec import TABLES, key_of
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.normalized.transform import Normalizer
 from altus_pipeline.runner import normalize
+from altus_pipeline.sandbox.shapes import reshape
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.warehouse.db import Warehouse
 
@@ -96,7 +97,8 @@ def test_ddl_files_are_generated_from_the_spec(warehouse):
                                          "ORDER BY ordinal_position"):
         columns[table].append(column)
     for t in TABLES.values():
-        assert columns[t.name] == ["id", "doorloop_id", *(c.name for c in t.columns), "normalized_at", "last_run_id"]
+        assert columns[t.name] == ["id", "doorloop_id", *(c.name for c in t.columns), "normalized_at", "last_run_id",
+                                   "gone_at"]
         for ch in t.children:
             assert columns[ch.name] == list(ch.all_columns)
 
@@ -178,8 +180,10 @@ def test_small_normalizes_fully_and_a_rerun_writes_nothing(warehouse, small_data
                   "normalized_properties") == {(v, p) for v, r in data["vendors"].items() for p in r["properties"]}
     assert _pairs(warehouse, "normalized_lease_tenant_units", "lease_tenant_id", "normalized_lease_tenants", "unit_id",
                   "normalized_units") == {(i, u) for i, r in data["lease_tenants"].items() for u in r["units"]}
+    # a SYSTEM sender has no table to link to: only its DoorLoop id is kept
     participants = _all(warehouse, "SELECT c.doorloop_id, p.role, p.line_number, p.linked_to_type, coalesce(u.doorloop_id, "
-                                   "t.doorloop_id, o.doorloop_id) FROM normalized_communication_participants p "
+                                   "t.doorloop_id, o.doorloop_id, CASE p.linked_to_type WHEN 'SYSTEM' THEN "
+                                   "p.linked_to_doorloop_id END) FROM normalized_communication_participants p "
                                    "JOIN normalized_communications c ON c.id = p.communication_id "
                                    "LEFT JOIN normalized_users u ON u.id = p.user_id LEFT JOIN normalized_tenants t ON t.id = p.tenant_id "
                                    "LEFT JOIN normalized_owners o ON o.id = p.owner_id")
@@ -212,6 +216,90 @@ def test_small_normalizes_fully_and_a_rerun_writes_nothing(warehouse, small_data
     assert all(m.get("candidates", 0) == 0 for m in second.materializations.values())
     assert _one(warehouse, "SELECT max(normalized_at), count(*) FROM normalized_lease_charges") == before
     assert all(second.checks.values())
+
+
+def served(dataset: dict[str, list], shape: str, seed: int = 0) -> dict[str, list]:
+    """The dataset as ``altus sandbox serve --reference-shape SHAPE --seed SEED`` serves it."""
+    return {e: [reshape(e, r, shape, seed) for r in records] for e, records in dataset.items()}
+
+
+# The jsonb copies of a communication's participant lists keep the payload as sent (the
+# links themselves are in normalized_communication_participants).
+AS_SENT = {"normalized_communications": ("from", "to", "cc", "bcc")}
+
+
+def _contents(wh: Warehouse) -> dict[str, list[str]]:
+    """Every normalized row as text, sorted, less when and by which run it was written."""
+    contents = {}
+    with wh.connect() as conn:
+        for name in ALL_OBJECTS:
+            skip = ["normalized_at", "last_run_id", *AS_SENT.get(name, ())]
+            cols = [c for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = %s AND NOT column_name = ANY(%s) ORDER BY ordinal_position", (name, skip))]
+            contents[name] = conn.execute(sql.SQL("SELECT coalesce(array_agg(x::text ORDER BY x::text), '{{}}') "
+                                                  "FROM (SELECT {} FROM {}) x").format(
+                sql.SQL(", ").join(map(sql.Identifier, cols)), sql.Identifier(name))).fetchone()[0]
+    return contents
+
+
+def test_a_reference_in_either_shape_is_the_same_reference(warehouse, small_dataset):
+    load_raw(warehouse, small_dataset)
+    normalize_direct(warehouse)
+    before = _contents(warehouse)
+    assert all(before[name] for name in ALL_OBJECTS)
+    for shape, seed in (("flipped", 0), ("mixed", 7)):
+        # every raw row changes (its references turn around), yet no normalized value does
+        load_raw(warehouse, served(small_dataset, shape, seed))
+        results = normalize_direct(warehouse)
+        assert all(r.candidates for r in results.values()), shape
+        writes = {name: (o.inserted, o.updated, o.deleted) for r in results.values() for name, o in r.objects.items()
+                  if o.inserted or o.updated or o.deleted}
+        assert set(writes) <= set(AS_SENT) and all(w[0] == w[2] == 0 for w in writes.values()), (shape, writes)
+        assert _contents(warehouse) == before, shape
+        assert _dlq(warehouse) == {}, shape
+        assert _one(warehouse, "SELECT count(*) FROM normalized_pending_references")[0] == 0, shape
+
+
+def test_a_reference_object_without_an_id_is_rejected_naming_the_field(warehouse):
+    prop, unit, lease, missing = "a" * 24, "b" * 24, "c" * 24, "f" * 24
+    bad_unit, bad_lease, dangling_lease, ok_pay, bad_pay, blank_pay, ok_note, bad_note = (
+        f"{n:024x}" for n in range(1, 9))
+    load_raw(warehouse, {
+        "properties": [{"id": prop, "name": "Alpha"}],
+        "units": [{"id": unit, "name": "1", "property": {"id": prop, "name": "Alpha"}},
+                  {"id": bad_unit, "name": "2", "property": {"name": "Alpha"}}],
+        "leases": [{"id": lease, "property": prop, "start": "2025-01-01", "units": [{"id": unit, "name": "1"}]},
+                   {"id": bad_lease, "property": prop, "start": "2025-01-01", "units": [unit, {"id": 7}]},
+                   {"id": dangling_lease, "property": {"id": prop}, "start": "2025-01-01", "units": [{"id": missing}]}],
+        "lease_payments": [
+            {"id": ok_pay, "date": "2025-01-02", "lease": {"id": lease}, "amountReceived": 10},
+            {"id": bad_pay, "date": "2025-01-02", "lease": lease, "amountReceived": 10, "createdBy": {"name": "Ann"}},
+            {"id": blank_pay, "date": "2025-01-02", "lease": {"id": " "}, "amountReceived": 10}],
+        "notes": [{"id": ok_note, "linkedResource": {"resourceType": "RENTAL_APPLICATION", "resourceId": {"id": missing}}},
+                  {"id": bad_note, "linkedResource": {"resourceType": "LEASE", "resourceId": {"type": "LEASE"}}}],
+    })
+    normalize_direct(warehouse)
+    expected = 'is not an id (a string, or an object with a string "id")'
+    dlq = {key: (field, message) for key, (field, message, _) in _dlq(warehouse).items()}
+    assert dlq == {
+        ("units", bad_unit): ("property", f'units {bad_unit}: property {{"name": "Alpha"}} {expected}'),
+        ("leases", bad_lease): ("units[1]", f'leases {bad_lease}: units[1] {{"id": 7}} {expected}'),
+        ("leases", dangling_lease): (
+            "units[0]", f"leases {dangling_lease}: units[0] {missing}: no such units record (missing, or itself rejected)"),
+        ("lease_payments", bad_pay): ("createdBy", f'lease_payments {bad_pay}: createdBy {{"name": "Ann"}} {expected}'),
+        ("lease_payments", blank_pay): ("lease", f"lease_payments {blank_pay}: required field lease is missing"),
+        ("notes", bad_note): ("linkedResource.resourceId",
+                              f'notes {bad_note}: linkedResource.resourceId {{"type": "LEASE"}} {expected}'),
+    }
+    # the same references as objects load like bare ids
+    assert _pairs(warehouse, "normalized_units", "id", "normalized_units", "property_id",
+                  "normalized_properties") == {(unit, prop)}
+    assert _pairs(warehouse, "normalized_lease_units", "lease_id", "normalized_leases", "unit_id",
+                  "normalized_units") == {(lease, unit)}
+    assert _pairs(warehouse, "normalized_lease_payments", "id", "normalized_lease_payments", "lease_id",
+                  "normalized_leases") == {(ok_pay, lease)}
+    assert _all(warehouse, "SELECT doorloop_id, linked_resource_doorloop_id FROM normalized_notes") == [(ok_note, missing)]
 
 
 @pytest.fixture
@@ -302,8 +390,11 @@ def test_soft_deleted_rows_leave_with_their_junction_rows(warehouse, small_datas
         conn.commit()
     results = normalize_direct(warehouse)
     assert results["normalized_leases"].metadata("normalized_leases")["soft_deleted"] == 1
-    assert _one(warehouse, "SELECT count(*) FROM normalized_leases WHERE id = %s", key)[0] == 0
+    # marked gone while its charges still point at it; deleted once their run has let go of it
+    assert _one(warehouse, "SELECT count(*) FROM normalized_leases WHERE id = %s AND gone_at IS NULL", key)[0] == 0
     assert _one(warehouse, "SELECT count(*) FROM normalized_lease_units WHERE lease_id = %s", key)[0] == 0
+    normalize_direct(warehouse)
+    assert _one(warehouse, "SELECT count(*) FROM normalized_leases WHERE id = %s", key)[0] == 0
     # its transactions now dangle: rejected to the DLQ, and the checks still reconcile
     charges = {c["id"] for c in small_dataset["lease_charges"] if c["lease"] == lease["id"]}
     dlq = _dlq(warehouse)
@@ -325,13 +416,14 @@ def _pending(wh: Warehouse, table: str) -> set[tuple[str, str, str]]:
                         "WHERE table_name = %s", table))
 
 
-def test_links_wait_for_late_targets_and_return_with_them(warehouse, small_dataset):
+@pytest.mark.parametrize("shape", ["as-generated", "flipped"])
+def test_links_wait_for_late_targets_and_return_with_them(warehouse, small_dataset, shape):
     data = copy.deepcopy(small_dataset)
     accounts = data["accounts"]
     late_parent = {**copy.deepcopy(accounts[0]), "id": "a" * 24, "name": "Late parent"}
     accounts[1]["parentAccount"] = late_parent["id"]  # arrives later
     accounts[2]["parentAccount"] = accounts[0]["id"]  # in the same batch
-    load_raw(warehouse, data)
+    load_raw(warehouse, served(data, shape))
     first = normalize_direct(warehouse)["normalized_accounts"]
     parents = _pairs(warehouse, "normalized_accounts", "id", "normalized_accounts", "parent_account_id", "normalized_accounts")
     assert parents == {(accounts[2]["id"], accounts[0]["id"])}
@@ -339,7 +431,7 @@ def test_links_wait_for_late_targets_and_return_with_them(warehouse, small_datas
     assert (first.warnings, first.unresolved_references) == (1, 1)
 
     # the parent arrives: the waiting account is linked in the same run, without re-reading it
-    load_raw(warehouse, {"accounts": [late_parent]})
+    load_raw(warehouse, served({"accounts": [late_parent]}, shape))
     second = normalize_direct(warehouse)["normalized_accounts"]
     assert (second.candidates, second.references_resolved, second.unresolved_references) == (1, 1, 0)
     assert (accounts[1]["id"], late_parent["id"]) in _pairs(

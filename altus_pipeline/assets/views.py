@@ -22,29 +22,29 @@ VIEWS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "get_full_properties": (
         ("normalized_properties", "normalized_units", "normalized_property_owners", "normalized_owners",
          "normalized_portfolio_properties", "normalized_portfolios"),
-        "SELECT count(*) FROM normalized_properties",
+        "SELECT count(*) FROM normalized_properties WHERE gone_at IS NULL",
         "One row per property with unit counts, owners and portfolios."),
     "get_full_units": (
         ("normalized_units", "normalized_properties", "normalized_lease_units", "normalized_leases"),
-        "SELECT count(*) FROM normalized_units",
+        "SELECT count(*) FROM normalized_units WHERE gone_at IS NULL",
         "One row per unit with its property and current active lease."),
     "get_full_leases": (
         ("normalized_leases", "normalized_properties", "normalized_lease_units", "normalized_units",
          "normalized_lease_tenants", "normalized_tenants"),
-        "SELECT count(*) FROM normalized_leases",
+        "SELECT count(*) FROM normalized_leases WHERE gone_at IS NULL",
         "One row per lease with property, units and tenants."),
     "get_full_tenants": (
         ("normalized_tenants", "normalized_lease_tenants", "normalized_leases"),
-        "SELECT count(*) FROM normalized_tenants",
+        "SELECT count(*) FROM normalized_tenants WHERE gone_at IS NULL",
         "One row per tenant with lease counts and move dates."),
     "get_full_owners": (
         ("normalized_owners", "normalized_property_owners", "normalized_properties", "normalized_units"),
-        "SELECT count(*) FROM normalized_owners",
+        "SELECT count(*) FROM normalized_owners WHERE gone_at IS NULL",
         "One row per owner with the properties owned and their shares."),
     "get_full_work_orders": (
         ("normalized_work_orders", "normalized_tasks", "normalized_properties", "normalized_units",
          "normalized_vendors"),
-        "SELECT count(*) FROM normalized_work_orders",
+        "SELECT count(*) FROM normalized_work_orders WHERE gone_at IS NULL",
         "One row per work order with its task, property, unit, vendor and timing."),
     "get_full_rent_roll": (
         ("kpi_daily_snapshot", "normalized_units", "normalized_properties", "normalized_leases",
@@ -52,7 +52,7 @@ VIEWS: dict[str, tuple[tuple[str, ...], str, str]] = {
          "normalized_lease_charge_lines", "normalized_lease_credits", "normalized_lease_credit_lines",
          "normalized_lease_payments", "normalized_lease_reversed_payments",
          "normalized_lease_reversed_payment_lines"),
-        "SELECT count(*) FROM normalized_units WHERE active IS TRUE",
+        "SELECT count(*) FROM normalized_units WHERE active IS TRUE AND gone_at IS NULL",
         "One row per rentable unit as of the latest KPI date: lease, tenants, rents, deposits, balance, status."),
     "get_full_kpi_by_property": (
         ("kpi_daily_snapshot", "normalized_properties"),

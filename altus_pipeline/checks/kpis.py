@@ -42,7 +42,7 @@ WHERE NOT (coalesce(physical_occupancy BETWEEN 0 AND 1, true)
 _COMPLETE_SQL = """
 SELECT count(*), min(d.as_of_date) FROM (SELECT DISTINCT as_of_date FROM kpi_daily_snapshot) d
 WHERE (SELECT count(*) FROM kpi_daily_snapshot s WHERE s.as_of_date = d.as_of_date)
-   <> (SELECT count(*) FROM normalized_properties) + 1
+   <> (SELECT count(*) FROM normalized_properties WHERE gone_at IS NULL) + 1
 """
 
 

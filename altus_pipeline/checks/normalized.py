@@ -5,13 +5,15 @@ live raw rows = normalized rows + rows waiting in the DLQ (stage ``normalize``) 
 entity. Key and foreign-key checks are blocking (downstream KPIs join on them).
 ``references_resolved`` warns (without blocking) while optional references point at
 records the warehouse does not hold: the row loaded, its link waits for the target.
+Rows marked gone (``gone_at``, kept only while other tables still point at them) count
+nowhere: a live row linked to one dangles, and they are not rows of the table.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from altus_pipeline.normalized.spec import PENDING, TABLES, Child, Column, Table
+from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, Child, Column, Table
 from altus_pipeline.normalized.transform import STAGE, ident, lit
 from altus_pipeline.resources import WarehouseResource
 
@@ -22,8 +24,9 @@ def _count(warehouse: WarehouseResource, query: str) -> int:
 
 
 def _dangling_sql(table: str, column: str, target: str) -> str:
-    return (f"SELECT count(*) FROM {ident(table)} c WHERE c.{ident(column)} IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {ident(target)} p WHERE p.id = c.{ident(column)})")
+    live = f"c.{GONE} IS NULL AND " if table in TABLES else ""
+    return (f"SELECT count(*) FROM {ident(table)} c WHERE {live}c.{ident(column)} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {ident(target)} p WHERE p.id = c.{ident(column)} AND p.{GONE} IS NULL)")
 
 
 def _key_check(asset: str, key: list[str]) -> dg.AssetChecksDefinition:
@@ -45,7 +48,7 @@ def _key_check(asset: str, key: list[str]) -> dg.AssetChecksDefinition:
 
 def _fk_check(asset: str, refs: list[tuple[str, str]]) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=asset, name="no_dangling_foreign_keys", blocking=True,
-                    description="Every reference points at an existing row: "
+                    description="Every reference points at an existing, live row: "
                                 + ", ".join(f"{c} → {t}" for c, t in refs))
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         counts = {c: _count(warehouse, _dangling_sql(asset, c, t)) for c, t in refs}
@@ -71,7 +74,8 @@ def _enum_check(asset: str, enums: list[Column]) -> dg.AssetChecksDefinition:
 def reconciliation_sql(t: Table) -> str:
     live = "r.deleted_at IS NULL" + (f" AND {t.where}" if t.where else "")
     return (
-        f"SELECT (SELECT count(*) FROM {ident(t.raw_table)} r WHERE {live}), (SELECT count(*) FROM {ident(t.name)}), "
+        f"SELECT (SELECT count(*) FROM {ident(t.raw_table)} r WHERE {live}), "
+        f"(SELECT count(*) FROM {ident(t.name)} WHERE {GONE} IS NULL), "
         f"(SELECT count(DISTINCT e.doorloop_id) FROM doorloop_error_records e WHERE e.entity = {lit(t.entity)} "
         f"AND e.stage = {lit(STAGE)} AND e.status <> 'resolved' AND EXISTS "
         f"(SELECT 1 FROM {ident(t.raw_table)} r WHERE r.id = e.doorloop_id AND {live}))"

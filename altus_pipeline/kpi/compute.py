@@ -2,8 +2,9 @@
 
 ``SNAPSHOT_SQL`` returns every row of ``kpi_daily_snapshot`` for the as-of dates
 ``%(start)s`` … ``%(end)s`` (``generate_series`` over the range, never a loop over days),
-from the normalized tables only; the dates are parameters, so nothing depends on when it
-runs (no ``now()``). ``write_snapshot`` replaces the range in one transaction.
+from the normalized tables only (their live rows: a row marked ``gone_at`` is not data);
+the dates are parameters, so nothing depends on when it runs (no ``now()``).
+``write_snapshot`` replaces the range in one transaction.
 
 How the pieces map to the contract:
 
@@ -49,11 +50,11 @@ dates AS (
     SELECT d::date AS as_of_date FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS d
 ),
 scopes AS (
-    SELECT id AS pkey FROM normalized_properties
+    SELECT id AS pkey FROM normalized_properties WHERE gone_at IS NULL
     UNION ALL SELECT '00000000-0000-0000-0000-000000000000'::uuid
 ),
 rentable AS (
-    SELECT id, property_id, market_rent FROM normalized_units WHERE active IS TRUE
+    SELECT id, property_id, market_rent FROM normalized_units WHERE active IS TRUE AND gone_at IS NULL
 ),
 unit_stats AS (
     SELECT coalesce(property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,
@@ -63,7 +64,7 @@ unit_stats AS (
 ),
 tenant_moves AS (
     SELECT lease_id, bool_and(move_out_at IS NOT NULL) AS all_out, max(move_out_at) AS last_out
-    FROM normalized_lease_tenants GROUP BY lease_id
+    FROM normalized_lease_tenants WHERE gone_at IS NULL GROUP BY lease_id
 ),
 lease_info AS (
     SELECT l.id AS lease_id, l.property_id, l.start, l."end", l.term, l.rollover_to_at_will,
@@ -76,6 +77,7 @@ lease_info AS (
                 ELSE coalesce(l."end", t.last_out) END AS cover_end
     FROM normalized_leases l
     LEFT JOIN tenant_moves t ON t.lease_id = l.id
+    WHERE l.gone_at IS NULL
 ),
 covering AS (
     SELECT d.as_of_date, li.*
@@ -111,22 +113,22 @@ tx AS (
     FROM normalized_lease_charges c
     LEFT JOIN (SELECT lease_charge_id, sum(amount) AS amount FROM normalized_lease_charge_lines GROUP BY 1) x
            ON x.lease_charge_id = c.id
-    WHERE c.date <= %(end)s::date
+    WHERE c.date <= %(end)s::date AND c.gone_at IS NULL
     UNION ALL
     SELECT c.lease_id, c.date, c.id, 'credit', -coalesce(x.amount, c.total_amount, 0)
     FROM normalized_lease_credits c
     LEFT JOIN (SELECT lease_credit_id, sum(amount) AS amount FROM normalized_lease_credit_lines GROUP BY 1) x
            ON x.lease_credit_id = c.id
-    WHERE c.date <= %(end)s::date
+    WHERE c.date <= %(end)s::date AND c.gone_at IS NULL
     UNION ALL
     SELECT p.lease_id, p.date, p.id, 'payment', -p.amount_received
-    FROM normalized_lease_payments p WHERE p.date <= %(end)s::date
+    FROM normalized_lease_payments p WHERE p.date <= %(end)s::date AND p.gone_at IS NULL
     UNION ALL
     SELECT r.lease_id, r.date, r.id, 'reversal', coalesce(x.amount, r.total_amount, 0)
     FROM normalized_lease_reversed_payments r
     LEFT JOIN (SELECT lease_reversed_payment_id, sum(amount) AS amount
                FROM normalized_lease_reversed_payment_lines GROUP BY 1) x ON x.lease_reversed_payment_id = r.id
-    WHERE r.date <= %(end)s::date
+    WHERE r.date <= %(end)s::date AND r.gone_at IS NULL
 ),
 lease_days AS (
     SELECT lease_id, date, sum(amount) AS delta,
@@ -203,7 +205,7 @@ work_orders AS (
     SELECT property_id, status, (created_at AT TIME ZONE 'UTC')::date AS created_day,
            (completed_at AT TIME ZONE 'UTC')::date AS completed_day,
            extract(epoch FROM completed_at - created_at) / 86400 AS days
-    FROM normalized_tasks WHERE type = 'WORK_ORDER' AND property_id IS NOT NULL
+    FROM normalized_tasks WHERE type = 'WORK_ORDER' AND property_id IS NOT NULL AND gone_at IS NULL
 ),
 wo_open AS (
     SELECT d.as_of_date, coalesce(w.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,

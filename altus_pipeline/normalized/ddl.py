@@ -6,6 +6,12 @@ still has its own readable SQL file, named like it, as the roadmap requires. Run
 file is out of date. A ``-- requires:`` line names the tables a file's foreign keys point
 at; the migrations create those first.
 
+A foreign key between the tables of two assets has no ``ON DELETE`` action, so the
+database itself guarantees that no asset's run reaches into another asset's table (a row
+others still point at is marked gone instead, see ``transform.py``). Only a table's own
+links cascade: a junction or line table's parent column (``ON DELETE CASCADE``) and a
+reference to the same table (``ON DELETE SET NULL``).
+
 When any of these files changes, ``altus db migrate`` (every command runs it) drops and
 recreates the whole normalized layer and the views on it; the next normalize rebuilds it
 from raw.
@@ -16,13 +22,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from altus_pipeline.normalized.spec import TABLES, Child, Column, Table
+from altus_pipeline.normalized.spec import GONE, TABLES, Child, Column, Table
 from altus_pipeline.warehouse.migrations import SQL_DIR
 
 LAYER_DIR = SQL_DIR / "normalized"
 _SQL_TYPES = {
     "text": "text", "enum": "text", "date": "date", "timestamptz": "timestamptz", "money": "numeric(14, 2)",
     "numeric": "numeric", "integer": "bigint", "boolean": "boolean", "jsonb": "jsonb", "ref": "uuid",
+    "ref_id": "text",
 }
 _RESERVED = frozenset({"end", "from", "to", "order", "user", "table", "default", "check", "primary", "references"})
 HEADER = "-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec."
@@ -36,15 +43,15 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def column_ddl(c: Column, key_ref: bool = False) -> str:
+def column_ddl(c: Column, table: str, key_ref: bool = False) -> str:
+    """One column of ``table``; a reference to ``table`` itself is the only one with an ``ON DELETE`` action."""
     parts = [quote(c.name), _SQL_TYPES[c.kind]]
     if c.not_null or key_ref:
         parts.append("NOT NULL")
     if c.kind == "enum":
         parts.append(f"CHECK ({quote(c.name)} IN ({', '.join(_literal(v) for v in c.domain)}))")
     if c.kind == "ref":
-        on_delete = "SET NULL" if c.mode == "optional" and not key_ref else "CASCADE"
-        parts.append(f"REFERENCES {c.target} (id) ON DELETE {on_delete}")
+        parts.append(f"REFERENCES {c.target} (id)" + (" ON DELETE SET NULL" if c.target == table else ""))
     source = f"  -- {c.source}" if c.source != "*" else ""
     return " ".join(parts) + source
 
@@ -58,14 +65,16 @@ def _requires(names: list[str]) -> list[str]:
 
 
 def table_ddl(t: Table) -> str:
-    cols = ["id uuid PRIMARY KEY", "doorloop_id text NOT NULL UNIQUE", *(column_ddl(c) for c in t.columns),
-            "normalized_at timestamptz NOT NULL DEFAULT now()", "last_run_id text"]
+    cols = ["id uuid PRIMARY KEY", "doorloop_id text NOT NULL UNIQUE", *(column_ddl(c, t.name) for c in t.columns),
+            "normalized_at timestamptz NOT NULL DEFAULT now()", "last_run_id text",
+            f"{GONE} timestamptz  -- left, but rows of other tables still point at it (NULL: live)"]
     body = _join_columns(cols)
     requires = [r for r in dict.fromkeys(c.target for c in t.columns if c.kind == "ref") if r != t.name]
     return "\n".join([
         f"-- {t.description}", f"-- Source: {t.raw_table}" + (f" where {t.where}" if t.where else "") + ".", HEADER,
         *_requires(requires), f"CREATE TABLE IF NOT EXISTS {t.name} (", body, ");",
-        *_indexes(t.name, [c.name for c in t.refs() if c.name != "id"]), "",
+        *_indexes(t.name, [c.name for c in t.refs() if c.name != "id"]),
+        f"CREATE INDEX IF NOT EXISTS {t.name}_{GONE}_idx ON {t.name} (id) WHERE {GONE} IS NOT NULL;", "",
     ])
 
 
@@ -75,7 +84,7 @@ def child_ddl(parent: Table, ch: Child) -> str:
         cols.append(f"{ch.role} text NOT NULL CHECK ({ch.role} IN ({', '.join(_literal(a) for a in ch.arrays)}))")
     if ch.lines:
         cols.append("line_number integer NOT NULL")
-    cols += [column_ddl(c, key_ref=c.name in ch.key) for c in ch.columns]
+    cols += [column_ddl(c, ch.name, key_ref=c.name in ch.key) for c in ch.columns]
     cols.append(f"PRIMARY KEY ({', '.join((ch.parent_column, *ch.key))})")
     requires = [parent.name, *dict.fromkeys(c.target for c in ch.columns if c.kind == "ref")]
     return "\n".join([

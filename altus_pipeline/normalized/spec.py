@@ -10,7 +10,10 @@ can carry them.
 
 Column kinds: ``text``, ``enum`` (text checked against ``domain``), ``date``,
 ``timestamptz``, ``money`` (``numeric(14,2)``, rounded half-up), ``numeric``, ``integer``,
-``boolean``, ``jsonb`` and ``ref`` (the target's uuid, a real foreign key). A reference
+``boolean``, ``jsonb``, ``ref`` (the target's uuid, a real foreign key) and ``ref_id`` (the
+DoorLoop id a reference names, as text). DoorLoop sends a reference as a bare id string or
+as an embedded object carrying ``id``, and not always the same way for the same field (API
+reference §2.1): both kinds read either shape as the same reference. A reference
 is ``required`` (missing or dangling rejects the record), ``strict`` (may be absent, but
 a dangling one rejects the record) or ``optional`` (a dangling one is kept as NULL and
 recorded in ``normalized_pending_references`` until its target arrives), as
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
@@ -37,7 +40,10 @@ from altus_pipeline.doorloop.registry import ENTITIES
 # Fixed forever: changing it changes every key in the warehouse.
 NAMESPACE = uuid.UUID("5b0d6f0e-3c1a-5e4b-9a57-a1705000d00f")
 PREFIX = "normalized_"
-KINDS = frozenset({"text", "enum", "date", "timestamptz", "money", "numeric", "integer", "boolean", "jsonb", "ref"})
+KINDS = frozenset({"text", "enum", "date", "timestamptz", "money", "numeric", "integer", "boolean", "jsonb", "ref",
+                   "ref_id"})
+# Kinds that read a reference (a bare id or an object carrying ``id``): the sandbox serves them in either shape.
+REFERENCE_KINDS = frozenset({"ref", "ref_id"})
 REF_MODES = frozenset({"required", "strict", "optional"})
 
 
@@ -108,7 +114,7 @@ def polymorphic(type_source: str, id_source: str, prefix: str, ref_prefix: str, 
                         target=PREFIX + target,
                         when=(_path(type_source), kind))
                  for kind, target in targets.items())
-    return (type_col, col(id_source, name=f"{prefix}_doorloop_id"), *refs)
+    return (type_col, col(id_source, "ref_id", name=f"{prefix}_doorloop_id"), *refs)
 
 
 @dataclass(frozen=True)
@@ -338,7 +344,7 @@ _TABLES: tuple[Table, ...] = (
               key=("unit_id",), required=True, description="The units of each lease (a lease can span several)."),
     ), description="Leases; every unit in lease_units."),
     Table(PREFIX + "lease_tenants", "lease_tenants", "lease_tenants", (
-        ref("lease", "leases", "required"), ref("tenant.id", "tenants", "required", name="tenant_id"),
+        ref("lease", "leases", "required"), ref("tenant", "tenants", "required", name="tenant_id"),
         ref("property", "properties"), col("name"), col("status", "enum", domain=("PAST", "FUTURE", "CURRENT")),
         col("moveInAt", "date"), col("moveOutAt", "date"), col("moveOutNoticeAt", "date"),
         col("portalEnabled", "boolean"),
@@ -429,6 +435,9 @@ _TABLES: tuple[Table, ...] = (
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in _TABLES})
 WATERMARKS = PREFIX + "watermarks"
 PENDING = PREFIX + "pending_references"
+# Set on a main table's row that left (rejected, or gone from raw) while rows of other tables
+# still point at it: it stays, values kept, so their foreign keys hold until their own runs.
+GONE = "gone_at"
 
 
 def _check_order() -> None:

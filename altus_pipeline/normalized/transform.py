@@ -1,27 +1,37 @@
 """Normalize one table from its raw table: set-based SQL generated from the spec.
 
+A run writes only its own asset's tables (the table and its junction and line tables),
+plus its own entries of the shared bookkeeping (pending references, DLQ records and the
+watermark of this table). Foreign keys between assets have no ``ON DELETE`` action, so
+nothing cascades into another asset's table; what a run changes reaches the assets
+downstream when they run (Dagster shows them stale until then).
+
 One run, in one transaction:
 
 1. Candidates: live raw rows changed since the table's watermark, plus live raw rows the
-   table does not hold (new rows, rows waiting in the DLQ for a fix or a missing parent,
-   rows whose parent was removed), plus rows with a pending reference whose target has
-   now arrived (or whose junction target was removed). Their uuid5 keys are computed in
-   Python (PostgreSQL has no SHA-1 without an extension) and copied in with the ids:
-   nothing else leaves SQL.
+   table does not hold live (new rows, rows waiting in the DLQ for a fix or a missing
+   parent, rows marked gone), plus rows with a pending reference whose target has now
+   arrived, plus rows that (or whose junction or line rows) point at a row marked gone.
+   Their uuid5 keys are computed in Python (PostgreSQL has no SHA-1 without an
+   extension) and copied in with the ids: nothing else leaves SQL.
 2. One ``SELECT`` types every column with guarded casts (a bad value never raises) and
    finds each row's first error, field by field, including its array elements and
-   references (resolved by joining the parent tables on ``doorloop_id``).
+   references (resolved by joining the live rows of the target tables on
+   ``doorloop_id``: a row marked gone is no target).
 3. Failing rows go to ``doorloop_error_records`` (stage ``normalize``, field-level
-   reason) and leave the table; the rest are upserted with ``ON CONFLICT … WHERE … IS
-   DISTINCT FROM``, so unchanged rows are not rewritten; junction and line rows are
-   synced (stale ones deleted, new or changed ones written).
-4. Rows whose raw row was soft-deleted (or no longer matches the table's filter) are
-   deleted; foreign keys cascade to their junction rows and children. First, every row
-   elsewhere that pointed at them (directly, or through a row the cascade takes) is
-   recorded in ``normalized_pending_references``, so it is re-checked when it must be
-   (a junction losing a required target) or re-linked when the target comes back.
-5. Optional references that found no target are recorded there too; references to the
-   same table (``parentAccount``) are resolved once the whole batch is written.
+   reason) and leave the table, as do rows whose raw row was soft-deleted (or no longer
+   matches the table's filter): their junction and line rows are deleted, references to
+   them from this same table are set NULL and recorded pending (as a fresh run would have
+   them), and each is marked gone (``gone_at``, values kept, so the foreign keys of rows
+   elsewhere that still point at it stay true). Every gone row that no row of another
+   table points at any more is deleted; the others wait for their referrers' runs, which
+   reject (required) or unlink (optional, recorded pending) what pointed at them.
+4. The rest are upserted with ``ON CONFLICT … WHERE … IS DISTINCT FROM``, so unchanged
+   rows are not rewritten (a gone row whose raw row is valid again comes back); junction
+   and line rows are synced (stale ones deleted, new or changed ones written).
+5. Optional references that found no target are recorded in
+   ``normalized_pending_references``; references to the same table (``parentAccount``)
+   are resolved once the whole batch is written.
 6. DLQ records of rows that now load, whose raw row changed, or that left raw, are
    resolved; the watermark moves on.
 
@@ -38,7 +48,8 @@ from typing import Any
 import psycopg
 
 from altus_pipeline.ops.retry import RetryPolicy
-from altus_pipeline.normalized.spec import PENDING, TABLES, WATERMARKS, Child, Column, Table, key_of
+from altus_pipeline.normalized.spec import (GONE, PENDING, REFERENCE_KINDS, TABLES, WATERMARKS, Child, Column, Table,
+                                            key_of)
 
 STAGE = "normalize"
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
@@ -64,13 +75,24 @@ def jpath(base: str, path: tuple[str, ...]) -> str:
     return f"NULLIF({inner}, 'null'::jsonb)"
 
 
+def reference_id(j: str) -> str:
+    """The DoorLoop id a reference at JSON value ``j`` names, as text; NULL when it names none.
+
+    DoorLoop sends the same reference as a bare id string or as an embedded object carrying
+    ``id`` (API reference §2.1), and not always the same way for a field: both are the same
+    reference. This is the one place that says so in SQL.
+    """
+    return (f"(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' "
+            f"WHEN 'object' THEN CASE WHEN jsonb_typeof({j} -> 'id') = 'string' THEN {j} ->> 'id' END END)")
+
+
 @dataclass(frozen=True)
 class Typed:
     """SQL of one column: its value, and the error conditions in order (condition, message)."""
 
     value: str
     errors: tuple[tuple[str, str], ...]
-    ref_text: str | None = None  # refs: the referenced DoorLoop id (text), NULL when not a string
+    ref_text: str | None = None  # refs: the referenced DoorLoop id (text), NULL when the value names none
     dangling: tuple[tuple[str, str], ...] = ()  # refs that reject: checked after every field's own checks
 
 
@@ -92,10 +114,10 @@ def typed(c: Column, base: str, field_sql: str, alias: str | None = None) -> Typ
 
     errors: list[tuple[str, str]] = []
     dangling: list[tuple[str, str]] = []
+    ref_text = reference_id(j) if c.kind in REFERENCE_KINDS else None
+    blank = f"btrim({ref_text}) = ''" if ref_text else f"({t} = 'string' AND btrim({s}) = '')"
     if c.required:
-        errors.append((f"({j} IS NULL OR ({t} = 'string' AND btrim({s}) = ''))",
-                       f"format('required field %s is missing', {field_sql})"))
-    ref_text = None
+        errors.append((f"({j} IS NULL OR {blank})", f"format('required field %s is missing', {field_sql})"))
     if c.kind in ("text",):
         ok = f"({t} IN ('string', 'number', 'boolean'))"
         value = f"CASE WHEN {ok} THEN {s} END"
@@ -137,16 +159,19 @@ def typed(c: Column, base: str, field_sql: str, alias: str | None = None) -> Typ
         errors.append(bad(ok, "a boolean"))
     elif c.kind == "jsonb":
         value = j
-    else:  # ref
-        ok = f"({t} = 'string')"
-        ref_text = f"CASE WHEN {ok} THEN {s} END"
-        value = f"{alias}.id" if alias else "NULL::uuid"
-        errors.append(bad(ok, "an id (a string)"))
-        if c.mode in ("required", "strict"):
+    else:  # ref, ref_id: either shape; an object without a string id names nothing and is an error
+        errors.append(bad(f"({ref_text} IS NOT NULL)", 'an id (a string, or an object with a string "id")'))
+        value = ref_text if c.kind == "ref_id" else (f"{alias}.id" if alias else "NULL::uuid")
+        if c.kind == "ref" and c.mode in ("required", "strict"):
             target = c.target.removeprefix("normalized_")
             dangling.append((f"({ref_text} IS NOT NULL AND {alias}.id IS NULL)",
                            f"format('%s %s: no such {target} record (missing, or itself rejected)', {field_sql}, {ref_text})"))
     return Typed(value, tuple(errors), ref_text, tuple(dangling))
+
+
+def target_join(c: Column, alias: str, ref_text: str) -> str:
+    """``LEFT JOIN`` of reference ``c``'s target as ``alias``: live rows only (a row marked gone is no target)."""
+    return f"LEFT JOIN {ident(c.target)} {alias} ON {alias}.doorloop_id = {ref_text} AND {alias}.{GONE} IS NULL"
 
 
 def _first_error(errors: list[tuple[str, str]]) -> str:
@@ -192,7 +217,7 @@ def child_sql(parent: Table, ch: Child) -> ChildSql:
         later += [(cond, field_sql, msg) for cond, msg in t.dangling]
         if c.kind == "ref":
             assert c.target != parent.name, f"{ch.name}.{c.name}: a child cannot reference its own parent table"
-            join = f"LEFT JOIN {ident(c.target)} {alias} ON {alias}.doorloop_id = {t.ref_text}"
+            join = target_join(c, alias, t.ref_text)
             joins.append(join)
             if c.mode == "optional":
                 if c.name in ch.key:
@@ -242,7 +267,7 @@ def checked_sql(t: Table) -> str:
         errors += [(cond, lit(c.source), msg) for cond, msg in ty.errors]
         later += [(cond, lit(c.source), msg) for cond, msg in ty.dangling]
         if alias:
-            joins.append(f"LEFT JOIN {ident(c.target)} {alias} ON {alias}.doorloop_id = {ty.ref_text}")
+            joins.append(target_join(c, alias, ty.ref_text))
         values.append(f"{ty.value} AS {ident(c.name)}")
         if c.kind == "ref" and c.mode == "optional":
             values.append(f"{ty.ref_text} AS {ref_column(c)}")
@@ -275,15 +300,25 @@ def _targets(t: Table) -> list[str]:
                               if c.kind == "ref"))
 
 
-def ready_sql(t: Table) -> str:
-    """DoorLoop ids of rows to re-check: a pending reference's target has arrived, or a
-    junction's required target was removed (the row must now be rejected)."""
-    recheck = [f"{ch.name}.{c.name}" for ch in t.children for c in ch.columns if c.kind == "ref" and c.mode != "optional"]
+def recheck_sql(t: Table) -> str:
+    """DoorLoop ids of held rows to normalize again though their raw row is unchanged.
+
+    Either a pending reference's target has arrived (and is live), or the row, or one of
+    its junction or line rows, points at a row marked gone: its reference then resolves
+    as in a fresh run, rejecting the row (required) or leaving the link NULL and pending
+    (optional).
+    """
+    name, gone = ident(t.name), f"x.{GONE} IS NOT NULL"
     arrived = [f"(p.target_table = {lit(x)} AND EXISTS (SELECT 1 FROM {ident(x)} x "
-               f"WHERE x.doorloop_id = p.target_doorloop_id))" for x in _targets(t)]
-    conds = arrived + ([f"p.column_name IN ({', '.join(lit(r) for r in recheck)})"] if recheck else [])
-    return (f"SELECT p.doorloop_id FROM {PENDING} p WHERE p.table_name = {lit(t.name)} "
-            f"AND ({' OR '.join(conds) or 'false'})")
+               f"WHERE x.doorloop_id = p.target_doorloop_id AND x.{GONE} IS NULL))" for x in _targets(t)]
+    parts = [f"SELECT p.doorloop_id FROM {PENDING} p WHERE p.table_name = {lit(t.name)} "
+             f"AND ({' OR '.join(arrived) or 'false'})"]
+    parts += [f"SELECT n.doorloop_id FROM {name} n JOIN {ident(c.target)} x ON x.id = n.{ident(c.name)} "
+              f"WHERE {gone} AND n.{GONE} IS NULL" for c in t.refs() if c.target != t.name]
+    parts += [f"SELECT n.doorloop_id FROM {ident(ch.name)} j JOIN {ident(c.target)} x ON x.id = j.{ident(c.name)} "
+              f"JOIN {name} n ON n.id = j.{ident(ch.parent_column)} WHERE {gone}"
+              for ch in t.children for c in ch.columns if c.kind == "ref"]
+    return " UNION ".join(parts)
 
 
 def referrers(target: str) -> tuple[list[tuple[Table, Column]], list[tuple[Table, Child, Column]]]:
@@ -292,6 +327,13 @@ def referrers(target: str) -> tuple[list[tuple[Table, Column]], list[tuple[Table
     nested = [(u, ch, c) for u in TABLES.values() for ch in u.children for c in ch.columns
               if c.kind == "ref" and c.target == target]
     return top, nested
+
+
+def referenced_sql(t: Table, alias: str = "n") -> str:
+    """True while a row of another table points at row ``alias`` of ``t`` (its foreign key then keeps it)."""
+    top, nested = referrers(t.name)
+    used = [(u.name, c.name) for u, c in top if u.name != t.name] + [(ch.name, c.name) for _, ch, c in nested]
+    return " OR ".join(f"EXISTS (SELECT 1 FROM {ident(u)} x WHERE x.{ident(c)} = {alias}.id)" for u, c in used) or "false"
 
 
 def _live(t: Table, alias: str = "r") -> str:
@@ -359,7 +401,8 @@ class Normalizer:
         changed = f"r.last_changed_at >= {lit(row[0].isoformat())}::timestamptz OR " if row else ""
         ids = [r[0] for r in self._x(
             f"SELECT r.id FROM {raw} r WHERE {_live(t)} AND ({changed}"
-            f"NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id) OR r.id IN ({ready_sql(t)}))"
+            f"NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id AND n.{GONE} IS NULL) "
+            f"OR r.id IN ({recheck_sql(t)}))"
         ).fetchall()]
         self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
         with self.conn.cursor().copy("COPY norm_keys (doorloop_id, id) FROM STDIN") as copy:
@@ -386,21 +429,23 @@ class Normalizer:
             "WHERE e.status = 'resolved' OR e.message IS DISTINCT FROM EXCLUDED.message"
         )
         main = result.objects[t.name]
-        result.rejected_removed, main.deleted = self._delete_leaving_rows()
+        result.rejected_removed, main.deleted = self._remove_leaving_rows(result)
 
         for c in t.self_refs():  # targets already in the table (a target new in this batch follows below)
             self._x(f"UPDATE norm_checked c SET {ident(c.name)} = x.id FROM {name} x "
-                    f"WHERE x.doorloop_id = c.{ref_column(c)}")
+                    f"WHERE x.doorloop_id = c.{ref_column(c)} AND x.{GONE} IS NULL")
         cols = [ident(c.name) for c in t.columns]
+        revived = self._x(f"SELECT count(*) FROM {name} n JOIN norm_checked c ON c.doorloop_id = n.doorloop_id "
+                          f"WHERE c.err IS NULL AND n.{GONE} IS NOT NULL").fetchone()[0]
         flags = [r[0] for r in self._x(
             f"INSERT INTO {name} AS t (id, doorloop_id, {', '.join(cols)}, normalized_at, last_run_id) "
             f"SELECT id, doorloop_id, {', '.join(cols)}, now(), {run} FROM norm_checked WHERE err IS NULL "
             f"ON CONFLICT (doorloop_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in cols)}, "
-            "normalized_at = now(), last_run_id = EXCLUDED.last_run_id "
+            f"normalized_at = now(), last_run_id = EXCLUDED.last_run_id, {GONE} = NULL "
             f"WHERE ({', '.join('t.' + c for c in cols)}) IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in cols)}) "
-            "RETURNING (xmax = 0)"
+            f"OR t.{GONE} IS NOT NULL RETURNING (xmax = 0)"
         ).fetchall()]
-        main.inserted = sum(flags)
+        main.inserted = sum(flags) + revived  # a gone row back counts as new to its readers
         main.updated = len(flags) - main.inserted
         for ch in t.children:
             self._sync_child(ch, result.objects[ch.name])
@@ -431,61 +476,54 @@ class Normalizer:
             "updated_at = now(), last_run_id = EXCLUDED.last_run_id"
         )
         for obj, counts in result.objects.items():
-            counts.rows_in_table = self._x(f"SELECT count(*) FROM {ident(obj)}").fetchone()[0]
+            live = f" WHERE {GONE} IS NULL" if obj == t.name else ""
+            counts.rows_in_table = self._x(f"SELECT count(*) FROM {ident(obj)}{live}").fetchone()[0]
         self._x("DROP TABLE norm_checked, norm_cand, norm_keys")
         result.seconds = time.monotonic() - started
         return result
 
-    def _delete_leaving_rows(self) -> tuple[int, int]:
-        """Delete rejected rows and rows whose raw row left; (rejected, all) deleted.
+    def _remove_leaving_rows(self, result: NormalizeResult) -> tuple[int, int]:
+        """Take rejected rows and rows whose raw row left out of the table; (rejected, all) that left.
 
-        Rows elsewhere that point at them (or at rows the foreign keys cascade to) are
-        first recorded as pending references, so none loses a link unnoticed.
+        Only this asset's tables are written. A leaving row's junction and line rows are
+        deleted, and references to it from this same table are set NULL and recorded
+        pending, as a fresh run would have them. The row is marked gone, values kept, so
+        rows of other tables that point at it keep true foreign keys until their own runs
+        let go of it; then (this run or a later one) a gone row nothing points at is deleted.
         """
-        t = self.t
+        t, run = self.t, lit(self.run_id)
         name, raw = ident(t.name), ident(t.raw_table)
         self._x(
             f"CREATE TEMP TABLE norm_leaving ON COMMIT DROP AS SELECT n.id, n.doorloop_id, "
             f"n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected FROM {name} n "
-            f"WHERE n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
-            f"OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {_live(t)})"
+            f"WHERE n.{GONE} IS NULL AND (n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
+            f"OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {_live(t)}))"
         )
         rejected, leaving = self._x("SELECT count(*) FILTER (WHERE rejected), count(*) FROM norm_leaving").fetchone()
         if leaving:
-            self._note_referrers(t.name, "norm_leaving")
-            self._x(f"DELETE FROM {name} n USING norm_leaving l WHERE n.id = l.id")
+            for ch in t.children:
+                result.objects[ch.name].deleted += self._x(
+                    f"DELETE FROM {ident(ch.name)} WHERE {ident(ch.parent_column)} IN (SELECT id FROM norm_leaving)"
+                ).rowcount
+            for c in t.self_refs():
+                col = ident(c.name)
+                self._x(f"INSERT INTO {PENDING} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
+                        f"SELECT {lit(t.name)}, n.doorloop_id, {lit(c.name)}, {lit(t.name)}, l.doorloop_id "
+                        f"FROM {name} n JOIN norm_leaving l ON n.{col} = l.id WHERE n.{GONE} IS NULL "
+                        "AND n.id NOT IN (SELECT id FROM norm_leaving) ON CONFLICT DO NOTHING")
+                self._x(f"UPDATE {name} n SET {col} = NULL, normalized_at = now(), last_run_id = {run} "
+                        f"WHERE n.{col} IN (SELECT id FROM norm_leaving)")
+            self._x(f"UPDATE {name} n SET {GONE} = now(), normalized_at = now(), last_run_id = {run} "
+                    "WHERE n.id IN (SELECT id FROM norm_leaving)")
+        # Locked first, so a referrer committed meanwhile is seen by the DELETE's fresh snapshot.
+        self._x(f"SELECT 1 FROM {name} WHERE {GONE} IS NOT NULL FOR UPDATE")
+        self._x(f"DELETE FROM {name} n WHERE n.{GONE} IS NOT NULL AND NOT ({referenced_sql(t)})")
         self._x("DROP TABLE norm_leaving")
         return rejected, leaving
 
-    def _note_referrers(self, target: str, leaving: str, depth: int = 0) -> None:
-        """Record as pending every reference to the rows in temp table ``leaving`` of ``target``.
-
-        Optional references are set NULL by their foreign key and wait for the target to
-        return; junction rows are cascaded away and their parent is re-checked; a row held
-        by a required reference is cascaded away with it, so its own referrers are noted too.
-        """
-        assert depth < len(TABLES), f"reference cycle through {target}"
-        top, nested = referrers(target)
-        insert = (f"INSERT INTO {PENDING} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) ")
-        for u, c in top:
-            if c.mode == "optional":
-                self._x(f"{insert} SELECT {lit(u.name)}, u.doorloop_id, {lit(c.name)}, {lit(target)}, l.doorloop_id "
-                        f"FROM {ident(u.name)} u JOIN {leaving} l ON u.{ident(c.name)} = l.id ON CONFLICT DO NOTHING")
-                continue
-            cascaded = f"norm_leaving_{depth + 1}_{u.name.removeprefix('normalized_')}"
-            count = self._x(f"CREATE TEMP TABLE {cascaded} ON COMMIT DROP AS SELECT u.id, u.doorloop_id "
-                            f"FROM {ident(u.name)} u JOIN {leaving} l ON u.{ident(c.name)} = l.id").rowcount
-            if count:
-                self._note_referrers(u.name, cascaded, depth + 1)
-            self._x(f"DROP TABLE {cascaded}")
-        for u, ch, c in nested:
-            self._x(f"{insert} SELECT DISTINCT {lit(u.name)}, p.doorloop_id, {lit(ch.name + '.' + c.name)}, "
-                    f"{lit(target)}, l.doorloop_id FROM {ident(ch.name)} j JOIN {leaving} l ON j.{ident(c.name)} = l.id "
-                    f"JOIN {ident(u.name)} p ON p.id = j.{ident(ch.parent_column)} ON CONFLICT DO NOTHING")
-
     def _record_pending_references(self) -> tuple[int, int]:
         """Re-record the batch's unresolved optional references, link references to this
-        same table whose target is now here, and drop entries of rows no longer held.
+        same table whose target is now here (and live), and drop entries of rows no longer held live.
         Returns (references of the batch without a target, self-references linked)."""
         t, run = self.t, lit(self.run_id)
         name, mine = ident(t.name), f"p.table_name = {lit(t.name)}"
@@ -498,12 +536,13 @@ class Normalizer:
             col = ident(c.name)
             linked += self._x(
                 f"UPDATE {name} n SET {col} = x.id, normalized_at = now(), last_run_id = {run} FROM {PENDING} p "
-                f"JOIN {name} x ON x.doorloop_id = p.target_doorloop_id WHERE {mine} "
-                f"AND p.column_name = {lit(c.name)} AND n.doorloop_id = p.doorloop_id AND n.{col} IS NULL").rowcount
+                f"JOIN {name} x ON x.doorloop_id = p.target_doorloop_id AND x.{GONE} IS NULL WHERE {mine} "
+                f"AND p.column_name = {lit(c.name)} AND n.doorloop_id = p.doorloop_id AND n.{col} IS NULL "
+                f"AND n.{GONE} IS NULL").rowcount
             self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND p.column_name = {lit(c.name)} "
-                    f"AND EXISTS (SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id)")
+                    f"AND EXISTS (SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id AND x.{GONE} IS NULL)")
         self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND NOT EXISTS "
-                f"(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id)")
+                f"(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id AND n.{GONE} IS NULL)")
         dangling = self._x(f"SELECT count(*) FROM {PENDING} p WHERE {mine} "
                            "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)").fetchone()[0]
         return dangling, linked
@@ -514,7 +553,7 @@ class Normalizer:
         name, parent = ident(ch.name), ident(ch.parent_column)
         key = [parent, *(ident(k) for k in ch.key)]
         match = " AND ".join([f"s.parent = t.{parent}", *(f"s.{k} = t.{k}" for k in key[1:])])
-        counts.deleted = self._x(
+        counts.deleted += self._x(
             f"DELETE FROM {name} t WHERE t.{parent} IN (SELECT id FROM norm_checked WHERE err IS NULL) "
             f"AND NOT EXISTS (SELECT 1 FROM norm_child s WHERE {match})"
         ).rowcount

@@ -20,6 +20,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
+from altus_pipeline.sandbox.shapes import reference_id
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
@@ -76,13 +77,7 @@ def _flatten(values: Iterable[Any]) -> Iterable[Any]:
 
 def _ids(values: Iterable[Any]) -> set[str]:
     """Ids in foreign-key values: plain id strings or embedded objects carrying an ``id``."""
-    found = set()
-    for value in values:
-        if isinstance(value, dict):
-            value = value.get("id")
-        if isinstance(value, str):
-            found.add(value)
-    return found
+    return {found for found in map(reference_id, values) if found is not None}
 
 
 # --- links: which ids a record points at ---------------------------------------------------

@@ -10,5 +10,5 @@ SELECT s.as_of_date, s.scope, s.property_id,
        s.leases_expiring_60, s.leases_expiring_90, s.move_outs_t12m, s.turnover_rate_t12m, s.work_orders_open,
        s.work_orders_completed_t90, s.work_order_median_days_t90, s.work_orders_within_24h_t90
 FROM kpi_daily_snapshot s
-LEFT JOIN normalized_properties p ON p.id = s.property_id
+LEFT JOIN normalized_properties p ON p.id = s.property_id AND p.gone_at IS NULL
 WHERE s.as_of_date = (SELECT max(as_of_date) FROM kpi_daily_snapshot);

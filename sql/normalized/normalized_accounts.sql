@@ -20,11 +20,13 @@ CREATE TABLE IF NOT EXISTS normalized_accounts (
     default_account_for jsonb,  -- defaultAccountFor
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
-    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
-    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    created_by_id uuid REFERENCES normalized_users (id),  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id),  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_accounts_parent_account_id_idx ON normalized_accounts (parent_account_id);
 CREATE INDEX IF NOT EXISTS normalized_accounts_created_by_id_idx ON normalized_accounts (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_accounts_updated_by_id_idx ON normalized_accounts (updated_by_id);
+CREATE INDEX IF NOT EXISTS normalized_accounts_gone_at_idx ON normalized_accounts (id) WHERE gone_at IS NOT NULL;

@@ -10,10 +10,10 @@ CREATE TABLE IF NOT EXISTS normalized_communication_participants (
     display_name text,  -- displayName
     linked_to_type text CHECK (linked_to_type IN ('USER', 'TENANT', 'OWNER', 'VENDOR', 'SYSTEM')),  -- linkedToType
     linked_to_doorloop_id text,  -- linkedToId
-    user_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- linkedToId when linkedToType = USER
-    tenant_id uuid REFERENCES normalized_tenants (id) ON DELETE SET NULL,  -- linkedToId when linkedToType = TENANT
-    owner_id uuid REFERENCES normalized_owners (id) ON DELETE SET NULL,  -- linkedToId when linkedToType = OWNER
-    vendor_id uuid REFERENCES normalized_vendors (id) ON DELETE SET NULL,  -- linkedToId when linkedToType = VENDOR
+    user_id uuid REFERENCES normalized_users (id),  -- linkedToId when linkedToType = USER
+    tenant_id uuid REFERENCES normalized_tenants (id),  -- linkedToId when linkedToType = TENANT
+    owner_id uuid REFERENCES normalized_owners (id),  -- linkedToId when linkedToType = OWNER
+    vendor_id uuid REFERENCES normalized_vendors (id),  -- linkedToId when linkedToType = VENDOR
     PRIMARY KEY (communication_id, role, line_number)
 );
 CREATE INDEX IF NOT EXISTS normalized_communication_participants_user_id_idx ON normalized_communication_participants (user_id);

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS normalized_lease_charge_lines (
     lease_charge_id uuid NOT NULL REFERENCES normalized_lease_charges (id) ON DELETE CASCADE,
     line_number integer NOT NULL,
     doorloop_line_id text,  -- id
-    account_id uuid REFERENCES normalized_accounts (id) ON DELETE SET NULL,  -- account
+    account_id uuid REFERENCES normalized_accounts (id),  -- account
     amount numeric(14, 2) NOT NULL,  -- amount
     memo text,  -- memo
     balance numeric(14, 2),  -- balance

@@ -6,11 +6,11 @@ CREATE TABLE IF NOT EXISTS normalized_lease_payments (
     id uuid PRIMARY KEY,
     doorloop_id text NOT NULL UNIQUE,
     date date NOT NULL,  -- date
-    lease_id uuid NOT NULL REFERENCES normalized_leases (id) ON DELETE CASCADE,  -- lease
+    lease_id uuid NOT NULL REFERENCES normalized_leases (id),  -- lease
     amount_received numeric(14, 2) NOT NULL,  -- amountReceived
     payment_method text CHECK (payment_method IN ('CASH', 'CHECK', 'WIRE', 'CREDIT_CARD', 'CASHIERS_CHECK', 'MONEY_ORDER', 'OTHER', 'EPAY')),  -- paymentMethod
-    deposit_to_account_id uuid REFERENCES normalized_accounts (id) ON DELETE SET NULL,  -- depositToAccount
-    received_from_tenant_id uuid REFERENCES normalized_tenants (id) ON DELETE SET NULL,  -- receivedFromTenant
+    deposit_to_account_id uuid REFERENCES normalized_accounts (id),  -- depositToAccount
+    received_from_tenant_id uuid REFERENCES normalized_tenants (id),  -- receivedFromTenant
     auto_apply_payment_on_charges boolean,  -- autoApplyPaymentOnCharges
     reference text,  -- reference
     auto_deposit boolean,  -- autoDeposit
@@ -26,13 +26,15 @@ CREATE TABLE IF NOT EXISTS normalized_lease_payments (
     is_files_shared_with_tenant boolean,  -- isFilesSharedWithTenant
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
-    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
-    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    created_by_id uuid REFERENCES normalized_users (id),  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id),  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_lease_payments_lease_id_idx ON normalized_lease_payments (lease_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_payments_deposit_to_account_id_idx ON normalized_lease_payments (deposit_to_account_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_payments_received_from_tenant_id_idx ON normalized_lease_payments (received_from_tenant_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_payments_created_by_id_idx ON normalized_lease_payments (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_payments_updated_by_id_idx ON normalized_lease_payments (updated_by_id);
+CREATE INDEX IF NOT EXISTS normalized_lease_payments_gone_at_idx ON normalized_lease_payments (id) WHERE gone_at IS NOT NULL;

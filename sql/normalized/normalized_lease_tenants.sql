@@ -5,9 +5,9 @@
 CREATE TABLE IF NOT EXISTS normalized_lease_tenants (
     id uuid PRIMARY KEY,
     doorloop_id text NOT NULL UNIQUE,
-    lease_id uuid NOT NULL REFERENCES normalized_leases (id) ON DELETE CASCADE,  -- lease
-    tenant_id uuid NOT NULL REFERENCES normalized_tenants (id) ON DELETE CASCADE,  -- tenant.id
-    property_id uuid REFERENCES normalized_properties (id) ON DELETE SET NULL,  -- property
+    lease_id uuid NOT NULL REFERENCES normalized_leases (id),  -- lease
+    tenant_id uuid NOT NULL REFERENCES normalized_tenants (id),  -- tenant
+    property_id uuid REFERENCES normalized_properties (id),  -- property
     name text,  -- name
     status text CHECK (status IN ('PAST', 'FUTURE', 'CURRENT')),  -- status
     move_in_at date,  -- moveInAt
@@ -15,8 +15,10 @@ CREATE TABLE IF NOT EXISTS normalized_lease_tenants (
     move_out_notice_at date,  -- moveOutNoticeAt
     portal_enabled boolean,  -- portalEnabled
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_lease_tenants_lease_id_idx ON normalized_lease_tenants (lease_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_tenants_tenant_id_idx ON normalized_lease_tenants (tenant_id);
 CREATE INDEX IF NOT EXISTS normalized_lease_tenants_property_id_idx ON normalized_lease_tenants (property_id);
+CREATE INDEX IF NOT EXISTS normalized_lease_tenants_gone_at_idx ON normalized_lease_tenants (id) WHERE gone_at IS NOT NULL;

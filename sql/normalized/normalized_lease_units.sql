@@ -4,7 +4,7 @@
 -- requires: normalized_leases, normalized_units
 CREATE TABLE IF NOT EXISTS normalized_lease_units (
     lease_id uuid NOT NULL REFERENCES normalized_leases (id) ON DELETE CASCADE,
-    unit_id uuid NOT NULL REFERENCES normalized_units (id) ON DELETE CASCADE,
+    unit_id uuid NOT NULL REFERENCES normalized_units (id),
     PRIMARY KEY (lease_id, unit_id)
 );
 CREATE INDEX IF NOT EXISTS normalized_lease_units_unit_id_idx ON normalized_lease_units (unit_id);

@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS normalized_leases (
     doorloop_id text NOT NULL UNIQUE,
     name text,  -- name
     reference text,  -- reference
-    property_id uuid NOT NULL REFERENCES normalized_properties (id) ON DELETE CASCADE,  -- property
+    property_id uuid NOT NULL REFERENCES normalized_properties (id),  -- property
     start date NOT NULL,  -- start
     "end" date,  -- end
     term text CHECK (term IN ('Fixed', 'AtWill')),  -- term
@@ -38,11 +38,13 @@ CREATE TABLE IF NOT EXISTS normalized_leases (
     settings jsonb,  -- settings
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
-    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
-    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    created_by_id uuid REFERENCES normalized_users (id),  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id),  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_leases_property_id_idx ON normalized_leases (property_id);
 CREATE INDEX IF NOT EXISTS normalized_leases_created_by_id_idx ON normalized_leases (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_leases_updated_by_id_idx ON normalized_leases (updated_by_id);
+CREATE INDEX IF NOT EXISTS normalized_leases_gone_at_idx ON normalized_leases (id) WHERE gone_at IS NOT NULL;

@@ -10,19 +10,20 @@ CREATE TABLE IF NOT EXISTS normalized_notes (
     tags jsonb,  -- tags
     linked_resource_type text CHECK (linked_resource_type IN ('TENANT', 'OWNER', 'VENDOR', 'PROPERTY', 'UNIT', 'LEASE', 'LEASE_DRAFT', 'TASK', 'RENTAL_APPLICATION')),  -- linkedResource.resourceType
     linked_resource_doorloop_id text,  -- linkedResource.resourceId
-    linked_tenant_id uuid REFERENCES normalized_tenants (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = TENANT
-    linked_owner_id uuid REFERENCES normalized_owners (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = OWNER
-    linked_vendor_id uuid REFERENCES normalized_vendors (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = VENDOR
-    linked_property_id uuid REFERENCES normalized_properties (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = PROPERTY
-    linked_unit_id uuid REFERENCES normalized_units (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = UNIT
-    linked_lease_id uuid REFERENCES normalized_leases (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = LEASE
-    linked_task_id uuid REFERENCES normalized_tasks (id) ON DELETE SET NULL,  -- linkedResource.resourceId when linkedResource.resourceType = TASK
+    linked_tenant_id uuid REFERENCES normalized_tenants (id),  -- linkedResource.resourceId when linkedResource.resourceType = TENANT
+    linked_owner_id uuid REFERENCES normalized_owners (id),  -- linkedResource.resourceId when linkedResource.resourceType = OWNER
+    linked_vendor_id uuid REFERENCES normalized_vendors (id),  -- linkedResource.resourceId when linkedResource.resourceType = VENDOR
+    linked_property_id uuid REFERENCES normalized_properties (id),  -- linkedResource.resourceId when linkedResource.resourceType = PROPERTY
+    linked_unit_id uuid REFERENCES normalized_units (id),  -- linkedResource.resourceId when linkedResource.resourceType = UNIT
+    linked_lease_id uuid REFERENCES normalized_leases (id),  -- linkedResource.resourceId when linkedResource.resourceType = LEASE
+    linked_task_id uuid REFERENCES normalized_tasks (id),  -- linkedResource.resourceId when linkedResource.resourceType = TASK
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
-    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
-    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    created_by_id uuid REFERENCES normalized_users (id),  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id),  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_notes_linked_tenant_id_idx ON normalized_notes (linked_tenant_id);
 CREATE INDEX IF NOT EXISTS normalized_notes_linked_owner_id_idx ON normalized_notes (linked_owner_id);
@@ -33,3 +34,4 @@ CREATE INDEX IF NOT EXISTS normalized_notes_linked_lease_id_idx ON normalized_no
 CREATE INDEX IF NOT EXISTS normalized_notes_linked_task_id_idx ON normalized_notes (linked_task_id);
 CREATE INDEX IF NOT EXISTS normalized_notes_created_by_id_idx ON normalized_notes (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_notes_updated_by_id_idx ON normalized_notes (updated_by_id);
+CREATE INDEX IF NOT EXISTS normalized_notes_gone_at_idx ON normalized_notes (id) WHERE gone_at IS NOT NULL;

@@ -1,9 +1,9 @@
--- Optional references that point at no row yet (kept NULL in their table), and links
--- lost when their target left. `column_name` is the referencing column, or
--- `<junction>.<column>` for a junction or line element of the row. A row whose target
--- has arrived is re-normalized on the next run of its table (a reference to the same
--- table is linked in the same run); a junction that lost a required target re-checks
--- its row at once. Entries leave when resolved or when their row leaves the table.
+-- Optional references that point at no live row (kept NULL in their table), including
+-- links lost when their target left. `column_name` is the referencing column, or
+-- `<junction>.<column>` for a junction or line element of the row. Each table records its
+-- own entries, in its own run. A row whose target has arrived is re-normalized on the next
+-- run of its table (a reference to the same table is linked in the same run). Entries
+-- leave when resolved or when their row leaves the table.
 CREATE TABLE IF NOT EXISTS normalized_pending_references (
     table_name text NOT NULL,
     doorloop_id text NOT NULL,

@@ -28,10 +28,12 @@ CREATE TABLE IF NOT EXISTS normalized_properties (
     pets_policy jsonb,  -- petsPolicy
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
-    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
-    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    created_by_id uuid REFERENCES normalized_users (id),  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id),  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_properties_created_by_id_idx ON normalized_properties (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_properties_updated_by_id_idx ON normalized_properties (updated_by_id);
+CREATE INDEX IF NOT EXISTS normalized_properties_gone_at_idx ON normalized_properties (id) WHERE gone_at IS NOT NULL;

@@ -4,7 +4,7 @@
 -- requires: normalized_properties, normalized_owners
 CREATE TABLE IF NOT EXISTS normalized_property_owners (
     property_id uuid NOT NULL REFERENCES normalized_properties (id) ON DELETE CASCADE,
-    owner_id uuid NOT NULL REFERENCES normalized_owners (id) ON DELETE CASCADE,  -- owner
+    owner_id uuid NOT NULL REFERENCES normalized_owners (id),  -- owner
     ownership_percentage numeric,  -- ownershipPercentage
     PRIMARY KEY (property_id, owner_id)
 );

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS normalized_units (
     id uuid PRIMARY KEY,
     doorloop_id text NOT NULL UNIQUE,
     name text,  -- name
-    property_id uuid NOT NULL REFERENCES normalized_properties (id) ON DELETE CASCADE,  -- property
+    property_id uuid NOT NULL REFERENCES normalized_properties (id),  -- property
     active boolean,  -- active
     address_same_as_property boolean,  -- addressSameAsProperty
     address_street1 text,  -- address.street1
@@ -31,11 +31,13 @@ CREATE TABLE IF NOT EXISTS normalized_units (
     in_eviction boolean,  -- inEviction
     created_at timestamptz,  -- createdAt
     updated_at timestamptz,  -- updatedAt
-    created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
-    updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
+    created_by_id uuid REFERENCES normalized_users (id),  -- createdBy
+    updated_by_id uuid REFERENCES normalized_users (id),  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_units_property_id_idx ON normalized_units (property_id);
 CREATE INDEX IF NOT EXISTS normalized_units_created_by_id_idx ON normalized_units (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_units_updated_by_id_idx ON normalized_units (updated_by_id);
+CREATE INDEX IF NOT EXISTS normalized_units_gone_at_idx ON normalized_units (id) WHERE gone_at IS NOT NULL;

@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS normalized_users (
     created_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- createdBy
     updated_by_id uuid REFERENCES normalized_users (id) ON DELETE SET NULL,  -- updatedBy
     normalized_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    last_run_id text,
+    gone_at timestamptz  -- left, but rows of other tables still point at it (NULL: live)
 );
 CREATE INDEX IF NOT EXISTS normalized_users_created_by_id_idx ON normalized_users (created_by_id);
 CREATE INDEX IF NOT EXISTS normalized_users_updated_by_id_idx ON normalized_users (updated_by_id);
+CREATE INDEX IF NOT EXISTS normalized_users_gone_at_idx ON normalized_users (id) WHERE gone_at IS NOT NULL;

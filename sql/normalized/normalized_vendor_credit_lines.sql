@@ -6,11 +6,11 @@ CREATE TABLE IF NOT EXISTS normalized_vendor_credit_lines (
     vendor_credit_id uuid NOT NULL REFERENCES normalized_vendor_credits (id) ON DELETE CASCADE,
     line_number integer NOT NULL,
     doorloop_line_id text,  -- id
-    account_id uuid REFERENCES normalized_accounts (id) ON DELETE SET NULL,  -- account
+    account_id uuid REFERENCES normalized_accounts (id),  -- account
     amount numeric(14, 2) NOT NULL,  -- amount
     memo text,  -- memo
     balance numeric(14, 2),  -- balance
-    property_id uuid REFERENCES normalized_properties (id) ON DELETE SET NULL,  -- linkedToResourceId
+    property_id uuid REFERENCES normalized_properties (id),  -- linkedToResourceId
     linked_to_resource_type text,  -- linkedToResourceType
     PRIMARY KEY (vendor_credit_id, line_number)
 );

@@ -4,7 +4,7 @@
 -- requires: normalized_vendors, normalized_properties
 CREATE TABLE IF NOT EXISTS normalized_vendor_properties (
     vendor_id uuid NOT NULL REFERENCES normalized_vendors (id) ON DELETE CASCADE,
-    property_id uuid NOT NULL REFERENCES normalized_properties (id) ON DELETE CASCADE,
+    property_id uuid NOT NULL REFERENCES normalized_properties (id),
     PRIMARY KEY (vendor_id, property_id)
 );
 CREATE INDEX IF NOT EXISTS normalized_vendor_properties_property_id_idx ON normalized_vendor_properties (property_id);

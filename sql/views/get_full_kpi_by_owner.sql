@@ -11,8 +11,8 @@ SELECT s.as_of_date, po.owner_id, coalesce(o.full_name, o.name) AS owner_name, s
        s.work_orders_completed_t90, s.work_order_median_days_t90, s.work_orders_within_24h_t90
 FROM kpi_daily_snapshot s
 JOIN normalized_property_owners po ON po.property_id = s.property_id
-JOIN normalized_owners o ON o.id = po.owner_id
-JOIN normalized_properties p ON p.id = s.property_id
+JOIN normalized_owners o ON o.id = po.owner_id AND o.gone_at IS NULL
+JOIN normalized_properties p ON p.id = s.property_id AND p.gone_at IS NULL
 WHERE s.scope = 'property'
 WITH NO DATA;
 CREATE UNIQUE INDEX IF NOT EXISTS get_full_kpi_by_owner_key ON get_full_kpi_by_owner (as_of_date, owner_id, property_id);

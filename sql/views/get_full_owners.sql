@@ -7,8 +7,9 @@ SELECT o.id AS owner_id, o.doorloop_id, coalesce(o.full_name, o.name) AS owner_n
           FROM normalized_property_owners po JOIN normalized_properties p ON p.id = po.property_id
          WHERE po.owner_id = o.id) AS property_shares,
        (SELECT count(*) FROM normalized_property_owners po JOIN normalized_units u ON u.property_id = po.property_id
-         WHERE po.owner_id = o.id AND u.active IS TRUE) AS active_units,
+         WHERE po.owner_id = o.id AND u.active IS TRUE AND u.gone_at IS NULL) AS active_units,
        o.created_at, o.updated_at
 FROM normalized_owners o
+WHERE o.gone_at IS NULL
 WITH NO DATA;
 CREATE UNIQUE INDEX IF NOT EXISTS get_full_owners_key ON get_full_owners (owner_id);

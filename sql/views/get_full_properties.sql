@@ -2,15 +2,17 @@
 CREATE MATERIALIZED VIEW IF NOT EXISTS get_full_properties AS
 SELECT p.id AS property_id, p.doorloop_id, p.name, p.type, p.class, p.active,
        p.address_street1, p.address_city, p.address_state, p.address_zip,
-       (SELECT count(*) FROM normalized_units u WHERE u.property_id = p.id) AS units_all,
-       (SELECT count(*) FROM normalized_units u WHERE u.property_id = p.id AND u.active IS TRUE) AS units_active,
+       (SELECT count(*) FROM normalized_units u WHERE u.property_id = p.id AND u.gone_at IS NULL) AS units_all,
+       (SELECT count(*) FROM normalized_units u
+         WHERE u.property_id = p.id AND u.active IS TRUE AND u.gone_at IS NULL) AS units_active,
        (SELECT coalesce(sum(u.market_rent), 0) FROM normalized_units u
-         WHERE u.property_id = p.id AND u.active IS TRUE) AS gross_potential_rent,
+         WHERE u.property_id = p.id AND u.active IS TRUE AND u.gone_at IS NULL) AS gross_potential_rent,
        (SELECT string_agg(o.full_name, ', ' ORDER BY o.full_name) FROM normalized_property_owners po
-          JOIN normalized_owners o ON o.id = po.owner_id WHERE po.property_id = p.id) AS owners,
+          JOIN normalized_owners o ON o.id = po.owner_id WHERE po.property_id = p.id AND o.gone_at IS NULL) AS owners,
        (SELECT string_agg(f.name, ', ' ORDER BY f.name) FROM normalized_portfolio_properties pp
           JOIN normalized_portfolios f ON f.id = pp.portfolio_id WHERE pp.property_id = p.id) AS portfolios,
        p.created_at, p.updated_at
 FROM normalized_properties p
+WHERE p.gone_at IS NULL
 WITH NO DATA;
 CREATE UNIQUE INDEX IF NOT EXISTS get_full_properties_key ON get_full_properties (property_id);

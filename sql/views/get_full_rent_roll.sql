@@ -8,13 +8,13 @@ WITH as_of AS (
 ),
 tenant_moves AS (
     SELECT lease_id, bool_and(move_out_at IS NOT NULL) AS all_out, max(move_out_at) AS last_out
-    FROM normalized_lease_tenants GROUP BY lease_id
+    FROM normalized_lease_tenants WHERE gone_at IS NULL GROUP BY lease_id
 ),
 covering AS (
     SELECT l.* FROM normalized_leases l
     LEFT JOIN tenant_moves t ON t.lease_id = l.id
     CROSS JOIN as_of
-    WHERE l.start <= as_of.d
+    WHERE l.gone_at IS NULL AND l.start <= as_of.d
       AND as_of.d <= CASE WHEN t.all_out THEN t.last_out
                           WHEN l.status = 'ACTIVE' THEN 'infinity'::date
                           ELSE coalesce(l."end", t.last_out) END
@@ -23,29 +23,31 @@ SELECT (SELECT d FROM as_of) AS as_of_date, u.property_id, p.name AS property_na
        u.name AS unit_name, l.id AS lease_id, l.name AS lease_name,
        (SELECT string_agg(coalesce(t.full_name, t.name), ', ' ORDER BY coalesce(t.full_name, t.name))
           FROM normalized_lease_tenants lt JOIN normalized_tenants t ON t.id = lt.tenant_id
-         WHERE lt.lease_id = l.id) AS tenants,
+         WHERE lt.lease_id = l.id AND lt.gone_at IS NULL AND t.gone_at IS NULL) AS tenants,
        u.market_rent, l.total_recurring_rent AS lease_rent, l.total_deposits_held AS deposits_held,
        CASE WHEN l.id IS NULL THEN NULL ELSE
        coalesce((SELECT sum(coalesce((SELECT sum(x.amount) FROM normalized_lease_charge_lines x
                                        WHERE x.lease_charge_id = c.id), c.total_amount, 0))
-                 FROM normalized_lease_charges c, as_of WHERE c.lease_id = l.id AND c.date <= as_of.d), 0)
+                 FROM normalized_lease_charges c, as_of WHERE c.lease_id = l.id AND c.date <= as_of.d AND c.gone_at IS NULL), 0)
      - coalesce((SELECT sum(coalesce((SELECT sum(x.amount) FROM normalized_lease_credit_lines x
                                        WHERE x.lease_credit_id = c.id), c.total_amount, 0))
-                 FROM normalized_lease_credits c, as_of WHERE c.lease_id = l.id AND c.date <= as_of.d), 0)
+                 FROM normalized_lease_credits c, as_of WHERE c.lease_id = l.id AND c.date <= as_of.d AND c.gone_at IS NULL), 0)
      - coalesce((SELECT sum(pm.amount_received)
-                 FROM normalized_lease_payments pm, as_of WHERE pm.lease_id = l.id AND pm.date <= as_of.d), 0)
+                 FROM normalized_lease_payments pm, as_of WHERE pm.lease_id = l.id AND pm.date <= as_of.d
+                   AND pm.gone_at IS NULL), 0)
      + coalesce((SELECT sum(coalesce((SELECT sum(x.amount) FROM normalized_lease_reversed_payment_lines x
                                        WHERE x.lease_reversed_payment_id = r.id), r.total_amount, 0))
-                 FROM normalized_lease_reversed_payments r, as_of WHERE r.lease_id = l.id AND r.date <= as_of.d), 0)
+                 FROM normalized_lease_reversed_payments r, as_of WHERE r.lease_id = l.id AND r.date <= as_of.d
+                   AND r.gone_at IS NULL), 0)
        END AS balance,
        l.start AS lease_start, l."end" AS lease_end,
        CASE WHEN l.id IS NULL THEN 'VACANT' ELSE 'OCCUPIED' END AS status
 FROM normalized_units u
-JOIN normalized_properties p ON p.id = u.property_id
+JOIN normalized_properties p ON p.id = u.property_id AND p.gone_at IS NULL
 LEFT JOIN LATERAL (
     SELECT c.* FROM covering c JOIN normalized_lease_units lu ON lu.lease_id = c.id
     WHERE lu.unit_id = u.id ORDER BY c.start DESC, c.id LIMIT 1
 ) l ON true
-WHERE u.active IS TRUE
+WHERE u.active IS TRUE AND u.gone_at IS NULL
 WITH NO DATA;
 CREATE UNIQUE INDEX IF NOT EXISTS get_full_rent_roll_key ON get_full_rent_roll (unit_id);
