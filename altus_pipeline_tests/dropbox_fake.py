@@ -2,7 +2,8 @@
 upload files: ``/2/files/upload`` (overwrite mode) and ``/oauth2/token`` (refresh tokens).
 
 Its certificate comes from a throwaway CA (``trustme``); the SDK trusts it through
-``ca_certs``. Tokens are checked like Dropbox does, and every request is recorded.
+``ca_certs``. Tokens are checked like Dropbox does, and every request is recorded. Paths
+are case-insensitive, as in Dropbox: an upload to ``/a.pdf`` replaces ``/A.pdf``.
 """
 
 from __future__ import annotations
@@ -71,12 +72,12 @@ class FakeDropbox:
                 if self.path != "/2/files/upload":
                     return self._reply(404, {"error_summary": "not_found/"})
                 arg = json.loads(self.headers["Dropbox-API-Arg"])
-                path = arg["path"]
+                path = next((p for p in fake.files if p.lower() == arg["path"].lower()), arg["path"])
                 fake.files[path] = body
                 now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 rev = hashlib.sha1(path.encode() + body).hexdigest()[:16]
                 return self._reply(200, {
-                    "name": path.rsplit("/", 1)[-1], "id": "id:" + hashlib.sha1(path.encode()).hexdigest()[:22],
+                    "name": path.rsplit("/", 1)[-1], "id": "id:" + hashlib.sha1(path.lower().encode()).hexdigest()[:22],
                     "client_modified": now, "server_modified": now, "rev": rev, "size": len(body),
                     "path_lower": path.lower(), "path_display": path, "is_downloadable": True,
                     "content_hash": dropbox_content_hash(body),

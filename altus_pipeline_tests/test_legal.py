@@ -13,6 +13,7 @@ import pytest
 from openpyxl import Workbook
 
 from altus_pipeline.definitions import build_definitions
+from altus_pipeline.legal.documents import stored_name
 from altus_pipeline.legal.importer import case_id
 from altus_pipeline.legal.phases import PhaseError, Step, move, parse_phase
 from altus_pipeline.resources import WarehouseResource
@@ -182,7 +183,10 @@ def test_documents_are_filed_by_case_and_phase_once_per_content(warehouse, linke
     assert errors == [("row 3 (EV-7): Documents '../escape.pdf': no such file in the documents folder 'docs'",)]
     filed = dict(_all(warehouse, "SELECT dropbox_path, content_hash FROM legal_case_documents"))
     folder = f"/Legal/{prop}/EV-7"
-    assert set(filed) == {f"{folder}/notice_served/notice.pdf", f"{folder}/filed/complaint.pdf"}
+    # a document from a subfolder is named by its relative path (sub1/same.pdf and sub2/same.pdf differ)
+    notice = stored_name("notices/notice.pdf")
+    assert set(filed) == {f"{folder}/notice_served/{notice}", f"{folder}/filed/complaint.pdf"}
+    assert notice.startswith("notice~") and notice.endswith(".pdf")
     stored = tmp_path / "home" / "legal_documents" / folder.lstrip("/") / "filed" / "complaint.pdf"
     assert stored.read_bytes() == b"%PDF-1.4 complaint"
 
@@ -237,7 +241,7 @@ def test_documents_go_to_dropbox_through_the_sdk_and_the_token_never_shows(wareh
     assert fake_dropbox.files == {target: b"%PDF-1.4 served notice"}
     assert ("POST", "/oauth2/token") in fake_dropbox.requests
     row = _all(warehouse, "SELECT dropbox_path, file_id, rev, size FROM legal_case_documents")
-    assert row == [(target, "id:" + hashlib.sha1(target.encode()).hexdigest()[:22],
+    assert row == [(target, "id:" + hashlib.sha1(target.lower().encode()).hexdigest()[:22],
                     hashlib.sha1(target.encode() + b"%PDF-1.4 served notice").hexdigest()[:16], 22)]
     uploads = sum(1 for r in fake_dropbox.requests if r[1] == "/2/files/upload")
 

@@ -59,4 +59,17 @@ def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, w
         yield dg.MaterializeResult(asset_key=key, metadata=meta)
 
 
+def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Why a legal import run failed, in one line: the message the asset failed with, or the first
+    line of an unexpected error (its traceback stays in the run's log in the UI)."""
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        data = record.dagster_event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            return data.user_failure_data.description
+        if data.error is not None:
+            error = data.error.cause or data.error
+            return error.message.strip().splitlines()[0]
+    return "the run failed before the import started; its log is in the UI (altus dev)"
+
+
 legal_assets = [legal_import]

@@ -19,8 +19,10 @@ WHERE h.to_phase IS DISTINCT FROM c.current_phase
 """
 _UNLINKED = """
 SELECT count(*) FROM legal_cases c
-WHERE (c.tenant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM normalized_tenants t WHERE t.id = c.tenant_id))
-   OR (c.lease_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM normalized_leases l WHERE l.id = c.lease_id))
+WHERE (c.tenant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM normalized_tenants t WHERE t.id = c.tenant_id
+                                               AND t.gone_at IS NULL))
+   OR (c.lease_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM normalized_leases l WHERE l.id = c.lease_id
+                                              AND l.gone_at IS NULL))
 """
 
 

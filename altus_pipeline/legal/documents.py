@@ -5,6 +5,13 @@ say the file id and revision. ``LocalStore`` is a folder (the default, for demos
 tests); ``DropboxStore`` uses the official ``dropbox`` SDK with an access token, or a
 refresh token and app key, from the environment. ``ALTUS_LEGAL_STORE`` picks one. Names
 are sanitised so a cell can never climb out of the case's folder.
+
+A stored path is unique per (case, phase, source file) by construction: a case key or a
+document's name is used as is when sanitising leaves it unchanged, and otherwise gets a
+short hash of the original (``X_1~3f0c…`` for ``X/1``), so two keys or two files that
+sanitise alike never share a path. A document listed from a subfolder of the documents
+folder is hashed by its relative path (``sub1/same.pdf`` and ``sub2/same.pdf`` differ). The
+hash depends only on the original text, so a path is the same on every re-import.
 """
 
 from __future__ import annotations
@@ -14,11 +21,17 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Mapping, Protocol
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
 
 from altus_pipeline import settings
 
 ROOT = "Legal"
+CASE_FOLDER_PART = 4  # split_part(path, '/', 4) of /ROOT/<property>/<case>/<phase>/<file> is the case's folder
+HASH_MARK = "~"
 
 
 def sanitise(name: str) -> str:
@@ -28,9 +41,34 @@ def sanitise(name: str) -> str:
     return cleaned or "_"
 
 
-def store_path(property_name: str | None, case_key: str, phase: str, file_name: str) -> str:
-    parts = (ROOT, property_name or "No property", case_key, phase, Path(file_name).name)
-    return "/" + "/".join(sanitise(p) for p in parts)
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _plain(name: str) -> bool:
+    """Whether ``name`` can be a segment as written: sanitising keeps it, and it has no hash mark
+    (so a plain name can never equal the hashed form of another)."""
+    return sanitise(name) == name and HASH_MARK not in name
+
+
+def case_folder(case_key: str) -> str:
+    """The case's folder: its key, or the key sanitised plus a short hash of it when sanitising changes it."""
+    return case_key if _plain(case_key) else f"{sanitise(case_key)}{HASH_MARK}{_short_hash(case_key)}"
+
+
+def stored_name(source: str) -> str:
+    """The stored name of a document listed as ``source`` (its path relative to the documents folder):
+    the file name when ``source`` is a plain name, else that name sanitised with a short hash of ``source``."""
+    if "/" not in source and _plain(source):
+        return source
+    name = Path(sanitise(source.rsplit("/", 1)[-1]))
+    return f"{name.stem}{HASH_MARK}{_short_hash(source)}{name.suffix}"
+
+
+def store_path(property_name: str | None, case_key: str, phase: str, source: str) -> str:
+    """``/Legal/<property>/<case>/<phase>/<file>`` for the document ``source`` of a case in a phase."""
+    folder = (ROOT, sanitise(property_name or "No property"), case_folder(case_key), sanitise(phase))
+    return "/" + "/".join((*folder, stored_name(source)))
 
 
 def sha256_of(path: Path) -> str:
@@ -69,8 +107,9 @@ class DropboxStore:
     Credentials come from the environment: ``DROPBOX_ACCESS_TOKEN``, or
     ``DROPBOX_REFRESH_TOKEN`` with ``DROPBOX_APP_KEY`` (and ``DROPBOX_APP_SECRET`` for
     apps that have one). The SDK reads ``DROPBOX_API_HOST`` / ``DROPBOX_API_CONTENT_HOST``
-    when imported, and ``ALTUS_DROPBOX_CA_CERTS`` names extra CA certificates (a proxy's,
-    or a test server's).
+    when imported, and ``ALTUS_DROPBOX_CA_CERTS`` names the CA certificates to trust (a
+    proxy's, or a test server's), whatever ``REQUESTS_CA_BUNDLE`` says. Every failure is a
+    ``DocumentStoreError`` of one line: what failed, the likely cause, what to do.
     """
 
     MAX_BYTES = 150 * 1024 * 1024  # one upload call; larger files need an upload session
@@ -82,7 +121,11 @@ class DropboxStore:
         app_key = os.environ.get("DROPBOX_APP_KEY")
         if not token and not (refresh and app_key):
             raise DocumentStoreError("Dropbox store: set DROPBOX_ACCESS_TOKEN, or DROPBOX_REFRESH_TOKEN and DROPBOX_APP_KEY")
-        session = dropbox.create_session(ca_certs=os.environ.get("ALTUS_DROPBOX_CA_CERTS") or None)
+        ca_certs = os.environ.get("ALTUS_DROPBOX_CA_CERTS")
+        if ca_certs and not Path(ca_certs).is_file():
+            raise DocumentStoreError(f"ALTUS_DROPBOX_CA_CERTS={ca_certs}: no such file (a PEM bundle of CA "
+                                     "certificates)")
+        session = _PinnedCaSession(ca_certs) if ca_certs else dropbox.create_session()
         self.client = dropbox.Dropbox(oauth2_access_token=token or None, oauth2_refresh_token=refresh or None,
                                       app_key=app_key or None, app_secret=os.environ.get("DROPBOX_APP_SECRET") or None,
                                       session=session, max_retries_on_error=3, max_retries_on_rate_limit=3)
@@ -101,7 +144,53 @@ class DropboxStore:
             raise DocumentStoreError(f"Dropbox {path}: upload refused ({_tag(exc.error)})") from None
         except (exceptions.HttpError, exceptions.InternalServerError, exceptions.RateLimitError) as exc:
             raise DocumentStoreError(f"Dropbox {path}: HTTP {getattr(exc, 'status_code', '?')}") from None
+        except requests.exceptions.SSLError as exc:
+            raise DocumentStoreError(
+                f"Dropbox {path}: TLS to {_host(exc)} failed ({_reason(exc)}); if a proxy or firewall inspects TLS, "
+                "set ALTUS_DROPBOX_CA_CERTS to its CA certificate (PEM) and run the import again") from None
+        except requests.exceptions.RequestException as exc:
+            raise DocumentStoreError(
+                f"Dropbox {path}: cannot reach {_host(exc)} ({_reason(exc)}); check the network, the proxy "
+                "(HTTPS_PROXY) or DROPBOX_API_HOST, and run the import again") from None
         return meta.id, meta.rev
+
+
+class _PinnedCaSession(requests.Session):
+    """A session that verifies TLS against one CA bundle. requests lets ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` override ``session.verify``; here the bundle named for Dropbox wins."""
+
+    def __init__(self, ca_certs: str) -> None:
+        super().__init__()
+        self.verify = ca_certs
+        self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=8))
+
+    def merge_environment_settings(self, url: str | bytes | None, proxies: Mapping[str, str] | None, stream: Any,
+                                   verify: Any, cert: Any) -> dict[str, Any]:
+        return {**super().merge_environment_settings(url, proxies, stream, verify, cert), "verify": self.verify}
+
+
+_REASONS = ("connection refused", "name or service not known", "temporary failure in name resolution",
+            "no route to host", "network is unreachable", "connection reset by peer", "timed out",
+            "nodename nor servname provided")
+
+
+def _reason(exc: requests.exceptions.RequestException) -> str:
+    """The cause a network error names (``connection refused``, ``certificate verify failed: …``),
+    picked from its text so that no URL, header or credential is ever repeated."""
+    text = str(exc).lower()
+    verify = re.search(r"certificate verify failed: ([a-z ]+)", text)
+    if verify:
+        return f"certificate verify failed: {verify.group(1).strip()}"
+    return next((reason for reason in _REASONS if reason in text), type(exc).__name__)
+
+
+def _host(exc: requests.exceptions.RequestException) -> str:
+    """The host:port a request went to (never the URL's user or query)."""
+    request = getattr(exc, "request", None)
+    if request is None or not request.url:
+        return "Dropbox"
+    url = urlsplit(str(request.url))
+    return f"{url.hostname}:{url.port}" if url.port else str(url.hostname)
 
 
 def _tag(error: object) -> str:

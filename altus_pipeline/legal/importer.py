@@ -1,7 +1,8 @@
 """Import a legal workbook: rows → ``legal_case_import_staging`` → ``legal_cases`` + history.
 
-1. Every row is staged (COPY, then one upsert keyed by file, sheet and row number): a row
-   whose cells are unchanged keeps its status, so re-importing a workbook changes nothing.
+1. Every row is staged (COPY, then one upsert keyed by the workbook's resolved path, sheet
+   and row number: two workbooks of the same name in different folders never share rows): a
+   row whose cells are unchanged keeps its status, so re-importing a workbook changes nothing.
 2. Pending rows are validated field by field and linked to DoorLoop data (ids when given,
    else property → unit → tenant names, exact and case-insensitive), from lookups read in
    a few queries, never one per row.
@@ -12,7 +13,10 @@
 5. The documents a valid row lists (``;``-separated, relative to the documents folder)
    are filed in the store under the case's property, key and phase; one already filed
    with the same content hash is not sent again. A listed file that is missing is an
-   error on its row.
+   error on its row, and so is one whose stored path another document holds (the paths
+   are unique by construction, ``documents.store_path``; this guards names differing
+   only in case, which Dropbox treats as one file, and paths filed before): a document is
+   never filed over another, and its row never moves to another case.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from altus_pipeline.legal.documents import DocumentStore, sha256_of, store_path
+from altus_pipeline.legal.documents import CASE_FOLDER_PART, DocumentStore, case_folder, sha256_of, store_path
 from altus_pipeline.legal.phases import CLOSED, PAUSE, PhaseError, Step, move, parse_phase
 from altus_pipeline.legal.workbook import CASES_SHEET, SheetRow, read_cases
 from altus_pipeline.normalized.spec import NAMESPACE
@@ -112,6 +116,9 @@ def parse_row(staging_id: int, row: SheetRow) -> Parsed:
         parsed.values[name] = _money(value) if value is not None else None
         if value is not None and parsed.values[name] is None:
             errors.add(header, f"{value!r} is not an amount")
+        elif parsed.values[name] is not None and parsed.values[name] < 0:
+            errors.add(header, f"{value!r} is negative (an amount owed or awarded is zero or more)")
+            parsed.values[name] = None
     header, notice = row.field("notice_type")
     notice_type = re.sub(r"[\s\-]+", "_", str(notice).strip().upper()) if notice is not None else None
     if notice_type is not None and notice_type not in NOTICE_TYPES:
@@ -135,8 +142,9 @@ def parse_row(staging_id: int, row: SheetRow) -> Parsed:
     return parsed
 
 
-def check_documents(parsed: Parsed, folder: Path) -> list[Path]:
-    """The row's listed documents as files inside ``folder``; a missing one is an error on the row."""
+def check_documents(parsed: Parsed, folder: Path) -> list[tuple[str, Path]]:
+    """The row's listed documents as (path relative to ``folder``, file inside it); a missing
+    one is an error on the row."""
     errors, found = RowErrors(parsed.row, parsed.case_key), []
     header = parsed.row.field("documents")[0]
     base = folder.resolve()
@@ -144,26 +152,85 @@ def check_documents(parsed: Parsed, folder: Path) -> list[Path]:
         path = (base / name).resolve()
         if not path.is_relative_to(base) or not path.is_file():
             errors.add(header, f"{name!r}: no such file in the documents folder {folder.name!r}")
-        else:
-            found.append(path)
+            continue
+        document = (path.relative_to(base).as_posix(), path)
+        if document not in found:  # listed twice in one row: filed once
+            found.append(document)
     parsed.errors += errors.items
     return found
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A stored path and who holds it: (case key, phase, source file), and its content hash."""
+
+    path: str
+    owner: tuple[str, str, str]
+    digest: str
+
+
+@dataclass(frozen=True)
+class Filing:
+    """A listed document of a valid row: where it is filed, and whether its content must be sent."""
+
+    parsed: Parsed
+    local: Path
+    source: str
+    filed: Filed
+    send: bool
+
+
+class DocumentPaths:
+    """Who holds each stored path, case-insensitively (Dropbox treats ``A.pdf`` and ``a.pdf`` as
+    one file): the documents already filed in any folder a pending case's documents could go to,
+    read once per import, then each row's documents as it is accepted."""
+
+    def __init__(self, conn: psycopg.Connection, case_keys: set[str]) -> None:
+        rows = conn.execute(
+            "SELECT d.dropbox_path, c.case_key, d.phase, d.source_path, d.content_hash FROM legal_case_documents d "
+            "JOIN legal_cases c ON c.id = d.case_id WHERE lower(split_part(d.dropbox_path, '/', %s)) = ANY(%s)",
+            (CASE_FOLDER_PART, sorted({case_folder(k).lower() for k in case_keys}))).fetchall()
+        self.held = {path.lower(): Filed(path, (key, phase, source), digest)
+                     for path, key, phase, source, digest in rows}
+
+    def plan(self, parsed: Parsed, documents: list[tuple[str, Path]], property_name: str | None) -> list[Filing]:
+        """Where each document of the row goes; one whose path another document holds is an error on the row."""
+        errors, planned, filings = RowErrors(parsed.row, parsed.case_key), {}, []
+        phase, header = parsed.values["phase"], parsed.row.field("documents")[0]
+        for source, local in documents:
+            path, owner = store_path(property_name, parsed.case_key, phase, source), (parsed.case_key, phase, source)
+            holder = planned.get(path.lower()) or self.held.get(path.lower())
+            if holder is not None and holder.owner != owner:
+                who = "" if holder.owner[0] == parsed.case_key else f" of case {holder.owner[0]!r}"
+                errors.add(header, f"{source!r} would be filed at {path!r}, which holds {holder.owner[2]!r}{who}; "
+                                   "rename one of them")
+                continue
+            filed = Filed(holder.path if holder else path, owner, sha256_of(local))
+            planned[path.lower()] = filed
+            filings.append(Filing(parsed, local, source, filed, send=holder is None or holder.digest != filed.digest))
+        parsed.errors += errors.items
+        return filings
+
+    def claim(self, filings: list[Filing]) -> None:
+        """Record an accepted row's documents as holding their paths."""
+        self.held.update((f.filed.path.lower(), f.filed) for f in filings)
 
 
 class Links:
     """DoorLoop data the workbook can name, read once per import from the normalized tables."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
-        self.tenants = dict(conn.execute("SELECT doorloop_id, id FROM normalized_tenants").fetchall())
+        self.tenants = dict(conn.execute("SELECT doorloop_id, id FROM normalized_tenants WHERE gone_at IS NULL").fetchall())
         self.leases = {d: (i, p) for d, i, p in conn.execute(
-            "SELECT doorloop_id, id, property_id FROM normalized_leases").fetchall()}
+            "SELECT doorloop_id, id, property_id FROM normalized_leases WHERE gone_at IS NULL").fetchall()}
         # every (tenant, lease, unit) a lease tenant row links, latest lease first, indexed by what a row can name
         tenancies = conn.execute(
             "SELECT t.doorloop_id, t.id, lower(coalesce(t.full_name, t.name)), l.doorloop_id, l.id, u.id, "
             "lower(u.name), p.id, lower(p.name) FROM normalized_lease_tenants lt "
             "JOIN normalized_tenants t ON t.id = lt.tenant_id JOIN normalized_leases l ON l.id = lt.lease_id "
             "JOIN normalized_lease_units lu ON lu.lease_id = l.id JOIN normalized_units u ON u.id = lu.unit_id "
-            "JOIN normalized_properties p ON p.id = u.property_id ORDER BY l.start DESC, l.doorloop_id").fetchall()
+            "JOIN normalized_properties p ON p.id = u.property_id WHERE lt.gone_at IS NULL AND t.gone_at IS NULL "
+            "AND l.gone_at IS NULL AND u.gone_at IS NULL AND p.gone_at IS NULL ORDER BY l.start DESC, l.doorloop_id").fetchall()
         self.by_tenant: dict[str, list[tuple]] = {}
         self.by_lease: dict[str, list[tuple]] = {}
         self.by_unit_tenant: dict[tuple, list[tuple]] = {}
@@ -173,7 +240,7 @@ class Links:
             self.by_unit_tenant.setdefault((r[7], r[6], r[2]), []).append(r)
         self.properties: dict[str, set] = {}
         self.property_names: dict[Any, str] = {}
-        for pid, name in conn.execute("SELECT id, name FROM normalized_properties").fetchall():
+        for pid, name in conn.execute("SELECT id, name FROM normalized_properties WHERE gone_at IS NULL").fetchall():
             self.properties.setdefault((name or "").lower(), set()).add(pid)
             self.property_names[pid] = name
 
@@ -252,7 +319,7 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: Do
                     documents_dir: Path | None = None) -> ImportResult:
     """Import ``path`` in the caller's transaction (the caller commits); documents listed
     in it are read from ``documents_dir`` (default: the workbook's folder) into ``store``."""
-    result = ImportResult()
+    result, workbook = ImportResult(), str(path.resolve())
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('legal_import'))")
     conn.execute("CREATE TEMP TABLE legal_stage (row_number integer, case_key text, raw jsonb, row_hash text) "
                  "ON COMMIT DROP")
@@ -262,23 +329,25 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: Do
             copy.write_row((row.row_number, str(key).strip() if key is not None else None, json.dumps(row.raw),
                             row.row_hash))
             result.rows += 1
+    _adopt_rows_staged_by_name(conn, workbook, path.name)
     result.staged = conn.execute(
-        "INSERT INTO legal_case_import_staging AS s (file_name, sheet, row_number, case_key, raw, row_hash, run_id) "
-        "SELECT %s, %s, row_number, case_key, raw, row_hash, %s FROM legal_stage "
-        "ON CONFLICT ON CONSTRAINT legal_case_import_staging_row_key DO UPDATE SET case_key = EXCLUDED.case_key, "
-        "raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, status = 'pending', errors = '[]'::jsonb, "
-        "processed_at = NULL, run_id = EXCLUDED.run_id WHERE s.row_hash <> EXCLUDED.row_hash",
-        (path.name, CASES_SHEET, run_id)).rowcount
+        "INSERT INTO legal_case_import_staging AS s (workbook_path, file_name, sheet, row_number, case_key, raw, "
+        "row_hash, run_id) SELECT %s, %s, %s, row_number, case_key, raw, row_hash, %s FROM legal_stage "
+        "ON CONFLICT (workbook_path, sheet, row_number) DO UPDATE SET file_name = EXCLUDED.file_name, "
+        "case_key = EXCLUDED.case_key, raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, status = 'pending', "
+        "errors = '[]'::jsonb, processed_at = NULL, run_id = EXCLUDED.run_id WHERE s.row_hash <> EXCLUDED.row_hash",
+        (workbook, path.name, CASES_SHEET, run_id)).rowcount
     conn.execute("DROP TABLE legal_stage")
     pending = [parse_row(i, SheetRow(n, raw)) for i, n, raw in conn.execute(
-        "SELECT id, row_number, raw FROM legal_case_import_staging WHERE file_name = %s AND sheet = %s "
-        "AND status = 'pending' ORDER BY row_number", (path.name, CASES_SHEET)).fetchall()]
+        "SELECT id, row_number, raw FROM legal_case_import_staging WHERE workbook_path = %s AND sheet = %s "
+        "AND status = 'pending' ORDER BY row_number", (workbook, CASES_SHEET)).fetchall()]
     if not pending:
         return result
     links = Links(conn)
-    cases = _load_cases(conn, {p.case_key for p in pending if p.case_key})
+    keys = {p.case_key for p in pending if p.case_key}
+    cases, paths = _load_cases(conn, keys), DocumentPaths(conn, keys)
     history: list[tuple] = []
-    filings: list[tuple[Parsed, Path]] = []
+    filings: list[Filing] = []
     for parsed in pending:
         documents = check_documents(parsed, documents_dir or path.parent)
         if parsed.errors:
@@ -288,12 +357,19 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: Do
         names_links = any(parsed.values[k] for k in ("tenant_doorloop_id", "lease_doorloop_id", "property", "unit",
                                                      "tenant_name"))
         resolved = links.resolve(parsed) if names_links or case.current_phase is None else {}
+        if parsed.errors:
+            continue
+        property_id = resolved["property_id"] if "property_id" in resolved else case.values.get("property_id")
+        planned = paths.plan(parsed, documents, links.property_names.get(property_id))
+        if parsed.errors:
+            continue
+        _apply(parsed, resolved, case, history)
         if not parsed.errors:
-            _apply(parsed, resolved, case, history)
-        if not parsed.errors:
-            filings += [(parsed, doc) for doc in documents]
+            paths.claim(planned)
+            filings += planned
     _write(conn, cases, history, pending, run_id)
-    result.documents_filed, result.documents_unchanged = _file_documents(conn, store, filings, cases, links)
+    result.documents_filed = _file_documents(conn, store, filings)
+    result.documents_unchanged = len(filings) - result.documents_filed
     result.processed = sum(not p.errors for p in pending)
     result.errors = len(pending) - result.processed
     result.cases_written = sum(c.changed for c in cases.values())
@@ -341,36 +417,39 @@ def _apply(parsed: Parsed, resolved: dict[str, Any], case: CaseState, history: l
         case.changed = True
 
 
-def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: list[tuple[Parsed, Path]],
-                    cases: dict[str, CaseState], links: Links) -> tuple[int, int]:
-    """File each listed document unless the same content is already filed at its path; (filed, unchanged)."""
-    if not filings:
-        return 0, 0
-    planned = []
-    for parsed, local in filings:
-        case = cases[parsed.case_key]
-        phase = parsed.values["phase"]
-        path = store_path(links.property_names.get(case.values.get("property_id")), parsed.case_key, phase, local.name)
-        planned.append((parsed, local, phase, path, sha256_of(local)))
-    filed = dict(conn.execute("SELECT dropbox_path, content_hash FROM legal_case_documents WHERE dropbox_path = ANY(%s)",
-                              ([p[3] for p in planned],)).fetchall())
+def _adopt_rows_staged_by_name(conn: psycopg.Connection, workbook: str, file_name: str) -> None:
+    """Rows staged before staging was keyed by the resolved path carry only the workbook's name:
+    the first workbook of that name imported since takes them over, so unchanged rows stay as
+    they were instead of being staged, and processed, again."""
+    conn.execute(
+        "UPDATE legal_case_import_staging s SET workbook_path = %s WHERE s.workbook_path IS NULL "
+        "AND s.file_name = %s AND s.sheet = %s AND NOT EXISTS (SELECT 1 FROM legal_case_import_staging t "
+        "WHERE t.workbook_path = %s AND t.sheet = s.sheet AND t.row_number = s.row_number)",
+        (workbook, file_name, CASES_SHEET, workbook))
+
+
+def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: list[Filing]) -> int:
+    """Send each planned document whose content is not already at its path; the number sent.
+
+    A row of ``legal_case_documents`` belongs to one (case, phase, source file): the upsert
+    updates it only for that owner (``DocumentPaths`` refused any other before sending)."""
     rows = []
-    for parsed, local, phase, path, digest in planned:
-        if filed.get(path) == digest:
+    for f in filings:
+        if not f.send:
             continue
-        file_id, rev = store.upload(local, path)
-        filed[path] = digest
-        rows.append((case_id(parsed.case_key), phase, local.name, path, file_id, rev, digest, local.stat().st_size,
-                     parsed.staging_id))
+        file_id, rev = store.upload(f.local, f.filed.path)
+        rows.append((case_id(f.parsed.case_key), f.parsed.values["phase"], f.local.name, f.source, f.filed.path,
+                     file_id, rev, f.filed.digest, f.local.stat().st_size, f.parsed.staging_id))
     if rows:
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO legal_case_documents AS d (case_id, phase, local_name, dropbox_path, file_id, rev, "
-                "content_hash, size, source_row_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "INSERT INTO legal_case_documents AS d (case_id, phase, local_name, source_path, dropbox_path, "
+                "file_id, rev, content_hash, size, source_row_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT ON CONSTRAINT legal_case_documents_path_key DO UPDATE SET file_id = EXCLUDED.file_id, "
                 "rev = EXCLUDED.rev, content_hash = EXCLUDED.content_hash, size = EXCLUDED.size, "
-                "uploaded_at = now(), source_row_id = EXCLUDED.source_row_id", rows)
-    return len(rows), len(planned) - len(rows)
+                "uploaded_at = now(), source_row_id = EXCLUDED.source_row_id WHERE d.case_id = EXCLUDED.case_id "
+                "AND d.phase = EXCLUDED.phase AND d.source_path = EXCLUDED.source_path", rows)
+    return len(rows)
 
 
 def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[tuple], pending: list[Parsed],

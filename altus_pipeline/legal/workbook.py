@@ -2,6 +2,11 @@
 
 Header names match case-insensitively, ignoring spaces, underscores and hyphens; columns
 we do not know are kept in the row's raw JSON. Formulas are read as their cached values.
+
+The workbook is bounded before and while it is read, so a hostile or broken file costs
+seconds, not minutes or gigabytes: its size on disk and unpacked (an .xlsx is a zip), the
+number of rows and columns, and the length of a cell. Anything past a bound, anything that
+is not an .xlsx, and a header naming one column twice refuse the whole file in one line.
 """
 
 from __future__ import annotations
@@ -10,13 +15,21 @@ import datetime as dt
 import hashlib
 import json
 import re
+import zipfile
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
+from xml.etree.ElementTree import ParseError
 
 CASES_SHEET = "Cases"
+MAX_FILE_BYTES = 20 << 20
+MAX_UNPACKED_BYTES = 80 << 20  # the sheet's XML parses at about 6 MB/s: ~15 s at worst
+MAX_ROWS = 50_000  # non-empty data rows
+MAX_COLUMNS = 100
+MAX_CELL_CHARS = 10_000
+EXCEL_LAST_ROW = 1_048_576
 # header (normalized) → field
 COLUMNS: dict[str, str] = {
     "casekey": "case_key", "docketnumber": "docket_number", "tenantdoorloopid": "tenant_doorloop_id",
@@ -62,12 +75,12 @@ class SheetRow:
 
     @cached_property
     def _fields(self) -> dict[str, tuple[str, Any]]:
-        """Known field → (the header as written, the value); the first such column wins."""
+        """Known field → (the header as written, the value); a header names one column (``read_cases``)."""
         fields: dict[str, tuple[str, Any]] = {}
         for header, value in self.raw.items():
             name = COLUMNS.get(header_key(header))
             if name is not None:
-                fields.setdefault(name, (header, value))
+                fields[name] = (header, value)
         return fields
 
     def field(self, name: str) -> tuple[str, Any]:
@@ -83,17 +96,109 @@ def read_cases(path: Path) -> Iterator[SheetRow]:
         raise WorkbookError(f"{path.name}: expected an .xlsx workbook (macro workbooks and other formats are refused)")
     if not path.is_file():
         raise WorkbookError(f"{path}: no such file")
-    book = load_workbook(path, read_only=True, data_only=True)
+    _check_archive(path)
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (KeyError, ValueError, ParseError, zipfile.BadZipFile) as exc:
+        raise WorkbookError(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})") from None
     try:
         if CASES_SHEET not in book.sheetnames:
             raise WorkbookError(f"{path.name}: no sheet named {CASES_SHEET!r} (found {', '.join(book.sheetnames)})")
-        rows = book[CASES_SHEET].iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-        if "casekey" not in {header_key(h) for h in header}:
-            raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} has no 'Case Key' column on row 1")
-        for number, cells in enumerate(rows, start=2):
-            raw = {h: _json_value(v) for h, v in zip(header, cells) if h}
+        sheet = book[CASES_SHEET]
+        sheet.reset_dimensions()  # the declared used range may be wrong (rows past it would be skipped) or hostile
+        header = _header(path, next(sheet.iter_rows(max_row=1, values_only=True), ()))
+        kept = 0
+        for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=len(header), values_only=True), start=2):
+            if number > EXCEL_LAST_ROW:
+                raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} goes past Excel's last row")
+            if cells.count(None) == len(cells):  # cheap: gaps in the sheet come as rows of None
+                continue
+            raw = {h: _cell(path, h, number, i, v) for i, (h, v) in enumerate(zip(header, cells)) if h}
             if any(v is not None for v in raw.values()):
+                kept += 1
+                if kept > MAX_ROWS:
+                    raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} has more than {MAX_ROWS:,} rows; split it")
                 yield SheetRow(number, raw)
+    except WorkbookError:
+        raise
+    except (ValueError, ParseError, zipfile.BadZipFile) as exc:
+        raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} cannot be read ({type(exc).__name__})") from None
     finally:
         book.close()
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse what is not an .xlsx, or is too big on disk or unpacked, before openpyxl reads any of it."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise WorkbookError(f"{path.name}: {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a workbook")
+    if not zipfile.is_zipfile(path):
+        with path.open("rb") as handle:
+            raise WorkbookError(f"{path.name}: {_what_it_is(handle.read(4096))}, not an .xlsx workbook; "
+                                "save it from Excel as .xlsx (without a password)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        raise WorkbookError(f"{path.name}: a damaged zip archive, not an .xlsx workbook") from None
+    names = {m.filename for m in members}
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
+        raise WorkbookError(f"{path.name}: a zip archive of other files, not an .xlsx workbook")
+    unpacked = sum(m.file_size for m in members)  # zipfile never inflates a member past its declared size
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise WorkbookError(f"{path.name}: unpacks to {unpacked:,} bytes, over the {MAX_UNPACKED_BYTES:,}-byte limit "
+                            "for a workbook")
+
+
+def _what_it_is(head: bytes) -> str:
+    """What a file that is not a zip holds, from its first bytes: the user renamed something to .xlsx."""
+    if not head:
+        return "an empty file"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "an old-style .xls or a password-protected workbook"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if b"\0" in head:
+        return "binary data of another kind"
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    return "a text file (a CSV or text export renamed .xlsx?)"
+
+
+def _header(path: Path, cells: tuple) -> list[str]:
+    """Row 1 as header texts, trailing empty cells dropped; refused if too wide, if it has no
+    Case Key, or if two columns carry the same name (the row would silently keep one of them)."""
+    header = [str(h).strip() if h is not None else "" for h in cells]
+    while header and not header[-1]:
+        header.pop()
+    if len(header) > MAX_COLUMNS:
+        raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} has {len(header):,} columns, over the limit of "
+                            f"{MAX_COLUMNS}")
+    seen: dict[str, int] = {}
+    for index, text in enumerate(header):
+        _cell(path, text, 1, index, text)
+        key = header_key(text)
+        if not key:
+            continue
+        if key in seen:
+            first = seen[key]
+            raise WorkbookError(f"{path.name}: columns {_letter(first)} ({header[first]!r}) and {_letter(index)} "
+                                f"({text!r}) of sheet {CASES_SHEET!r} are the same column; keep one")
+        seen[key] = index
+    if "casekey" not in seen:
+        raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} has no 'Case Key' column on row 1")
+    return header
+
+
+def _cell(path: Path, header: str, row: int, index: int, value: Any) -> Any:
+    """One cell's value for the row's JSON; refused when longer than a cell may be."""
+    if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+        raise WorkbookError(f"{path.name}: cell {_letter(index)}{row}" + (f" ({header})" if row > 1 else "")
+                            + f" holds {len(value):,} characters, over the limit of {MAX_CELL_CHARS:,}")
+    return _json_value(value)
+
+
+def _letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
