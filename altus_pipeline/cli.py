@@ -10,9 +10,22 @@ from typing import Iterator
 import click
 
 from altus_pipeline.sandbox.faults import FaultSpec
+from altus_pipeline.sandbox.shapes import AS_GENERATED, REFERENCE_SHAPES
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Altus(click.Group):
+    """The command group; a misconfiguration ends in one line saying what to change, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from altus_pipeline.settings import ConfigurationError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Altus, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Altus Pipeline: keep a PostgreSQL warehouse in step with DoorLoop."""
 
@@ -27,13 +40,15 @@ def db() -> None:
 
 @db.command("migrate")
 def db_migrate() -> None:
-    """Create or update every warehouse object from sql/ (idempotent)."""
+    """Create or update every warehouse object from sql/ (idempotent) and write the Dagster instance's settings."""
+    from altus_pipeline.instance import prepare_dagster_home
     from altus_pipeline.warehouse.db import Warehouse
     from altus_pipeline.warehouse.migrations import migrate
 
     warehouse = Warehouse.from_env()
     applied = migrate(warehouse)
     click.echo(f"schema {warehouse.schema}: {len(applied)} object(s) applied" + (": " + ", ".join(applied) if applied else ""))
+    click.echo(f"Dagster instance: DAGSTER_HOME={prepare_dagster_home(warehouse)}")
 
 
 @db.command("url")
@@ -75,7 +90,10 @@ def sandbox() -> None:
 @click.option("--no-rate-limit", is_flag=True, help="Turn both rate limits off (benchmarks).")
 @click.option("--faults", default=None, help="Fault spec, e.g. '5xx=0.1,429=0.05,slow=0.02,truncate=0.05,drift=0.5:2'.")
 @click.option("--deny", "denied", multiple=True, help="List path answering 405 METHOD_NOT_ALLOWED (repeatable).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the data and the faults.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the data, the faults and mixed shapes.")
+@click.option("--reference-shape", type=click.Choice(REFERENCE_SHAPES), default=AS_GENERATED, show_default=True,
+              help="Serve references as stored, all in the other shape (bare id <-> {\"id\": ...}), "
+                   "or a mix picked by --seed.")
 def sandbox_serve(
     scale: str,
     data_dir: Path | None,
@@ -88,6 +106,7 @@ def sandbox_serve(
     faults: str | None,
     denied: tuple[str, ...],
     seed: int,
+    reference_shape: str,
 ) -> None:
     """Serve the DoorLoop API on localhost until interrupted."""
     from altus_pipeline.sandbox.generator import generate_dataset
@@ -104,6 +123,7 @@ def sandbox_serve(
         faults=fault_spec,
         seed=seed,
         denied_paths=frozenset(denied),
+        reference_shape=reference_shape,
     )
     if data_dir is not None:
         server = Sandbox.from_directory(data_dir, config)
@@ -140,13 +160,19 @@ def _entities(names: tuple[str, ...]):
 
 
 def _date_range(start, end):
+    """``--from``/``--to`` as dates, refused at once (with the valid bounds) outside the partitions."""
+    from altus_pipeline.partitions import PartitionRangeError, check_range
+
     if (start is None) != (end is None):
         raise click.UsageError("--from and --to go together")
     if start is None:
         return None
     if end.date() < start.date():
         raise click.UsageError("--to is before --from")
-    return start.date(), end.date()
+    try:
+        return check_range(start.date(), end.date())
+    except PartitionRangeError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _raw_counts(warehouse) -> list[tuple[str, int, int]]:
@@ -190,8 +216,21 @@ def _sync(entity_names: tuple[str, ...], dates) -> bool:
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First business date (transactions).")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last business date (transactions).")
 def sync(entity_names: tuple[str, ...], start, end) -> None:
-    """Load DoorLoop into the raw tables through the Dagster Definitions."""
+    """Load DoorLoop into the raw tables through the Dagster Definitions.
+
+    Without --from/--to the transactions are reconciled: every partition, each entity listed
+    once without a date filter; a record without a usable business date goes to the DLQ.
+    """
     if not _sync(entity_names, _date_range(start, end)):
+        raise SystemExit(1)
+
+
+@main.command()
+def doctor() -> None:
+    """Check DoorLoop, the token, the warehouse, the rate budget and Dagster home before a first sync."""
+    from altus_pipeline.doctor import run
+
+    if not run(click.echo):
         raise SystemExit(1)
 
 
@@ -303,6 +342,7 @@ def legal() -> None:
 @click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def legal_import_command(workbook: Path) -> None:
     """Import WORKBOOK (.xlsx, sheet Cases) into staging, legal_cases and the phase history."""
+    from altus_pipeline.assets.legal import failure_reason
     from altus_pipeline.definitions import defs
     from altus_pipeline.instance import dagster_instance
     from altus_pipeline.runner import legal_import
@@ -311,13 +351,16 @@ def legal_import_command(workbook: Path) -> None:
 
     warehouse = Warehouse.from_env()
     migrate(warehouse)
-    summary = legal_import(defs, dagster_instance(warehouse), str(workbook.resolve()), raise_on_error=False)
+    instance = dagster_instance(warehouse)
+    summary = legal_import(defs, instance, str(workbook.resolve()), raise_on_error=False, quiet=True)
+    if not summary.materializations:  # nothing imported: one line saying why, the details in the run's log
+        raise click.ClickException(f"{failure_reason(instance, summary.run_id)} (run {summary.run_id})")
     meta = summary.materializations.get("legal_cases", {})
     click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta.items() if k != "workbook"))
     with warehouse.connect() as conn:
         errors = conn.execute(
             "SELECT e ->> 'message' FROM legal_case_import_staging, jsonb_array_elements(errors) e "
-            "WHERE file_name = %s AND status = 'error' ORDER BY row_number", (workbook.name,)).fetchall()
+            "WHERE workbook_path = %s AND status = 'error' ORDER BY row_number", (str(workbook.resolve()),)).fetchall()
     for (message,) in errors:
         click.echo(f"row error: {message}")
     for line in summary.check_lines():
@@ -472,6 +515,31 @@ def roadmap_validate(no_db: bool) -> None:
         raise SystemExit(1)
     scope = "sql/ and the Definitions" + ("" if warehouse is None else f" and schema {warehouse.schema}")
     click.echo(f"roadmap OK: {scope} follow {PLAN_NAME}")
+
+
+# -- Dagster's run storage --------------------------------------------------------------
+
+
+@main.group()
+def runs() -> None:
+    """Dagster's runs, stored in the warehouse database (schema dagster)."""
+
+
+@runs.command("prune")
+@click.option("--keep-days", type=click.IntRange(min=1),
+              help="Keep finished runs younger than this (default: ALTUS_RUN_RETENTION_DAYS, else 7); "
+                   "older ones go unless still the latest of something.")
+def runs_prune(keep_days: int | None) -> None:
+    """Delete old finished runs with their events and check executions (Dagster OSS never does)."""
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.retention import prune_runs, retention_days
+    from altus_pipeline.warehouse.db import Warehouse
+
+    keep_days = keep_days or retention_days()
+    result = prune_runs(dagster_instance(Warehouse.from_env()), keep_days)
+    click.echo(f"deleted {result.runs_deleted} run(s) older than {keep_days} days; kept {result.runs_kept} "
+               f"that still hold the latest materialization or check; removed {result.stale_check_rows_deleted} "
+               "stale per-partition check row(s)")
 
 
 # -- dead-letter queue (altus_pipeline/dlq_commands.py) ---------------------------------

@@ -20,6 +20,7 @@ from altus_pipeline.checks.raw import raw_checks
 from altus_pipeline.checks.roadmap import roadmap_checks
 from altus_pipeline.freshness import with_kpi_freshness
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
+from altus_pipeline.retention import prune_schedule
 from altus_pipeline.schedules import build_schedules
 from altus_pipeline.sensors import build_sensors
 
@@ -48,7 +49,7 @@ def build_definitions(
         assets=assets,
         asset_checks=[*raw_checks, *normalized_checks, *legal_checks, *kpi_checks, *view_checks, *roadmap_checks(assets)],
         jobs=jobs,
-        schedules=build_schedules(assets),
+        schedules=[*build_schedules(assets), prune_schedule],
         sensors=build_sensors(assets),
         resources={"warehouse": warehouse or WarehouseResource(), "doorloop": doorloop or DoorLoopResource()},
         executor=dg.in_process_executor,

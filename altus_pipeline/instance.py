@@ -1,9 +1,10 @@
 """The Dagster instance the CLI and ``dagster dev`` share.
 
-``DAGSTER_HOME`` defaults to ``.altus/dagster``; its ``dagster.yaml`` comes from the
-repository's, so runs started by ``altus`` show in the UI and survive restarts. Dagster's
-storage lives in the warehouse database (schema ``dagster``, dagster-postgres), the
-embedded one included, as production needs.
+``DAGSTER_HOME`` defaults to ``<project home>/dagster``; its ``dagster.yaml`` is the
+repository's with the project home pinned, so runs started by ``altus`` show in the UI and
+survive restarts. Dagster's storage lives in the warehouse database (schema ``dagster``,
+dagster-postgres), the embedded one included, found by ``instance_storage.WarehouseStorage``
+the way the CLI finds it.
 
 A ranged run records events per partition of every asset. Two settings Dagster reads
 from the environment (``EVENT_SETTINGS``) make that cheap: events of a ranged output are
@@ -22,19 +23,22 @@ from pathlib import Path
 from altus_pipeline import settings
 from altus_pipeline.warehouse.db import Warehouse
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
-STORAGE_SECTION = """
-storage:
-  postgres:
-    postgres_url:
-      env: ALTUS_DAGSTER_STORAGE_URL
-"""
+REPO_DAGSTER_YAML = settings.PACKAGE_ROOT / "dagster.yaml"
 EVENT_SETTINGS = {"DAGSTER_EVENT_BATCH_SIZE": "1000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}
 
 
-def instance_yaml() -> str:
-    """The repository's instance settings plus storage in the warehouse database."""
-    return REPO_DAGSTER_YAML.read_text() + STORAGE_SECTION
+def instance_yaml(home: Path | None = None) -> str:
+    """The repository's instance settings, pinned to the project home ``home`` when given.
+
+    The pin makes a process that resolves another home refuse (``settings.require_home``)
+    instead of starting a second embedded PostgreSQL next to the real one.
+    """
+    import yaml
+
+    config = yaml.safe_load(REPO_DAGSTER_YAML.read_text())
+    if home is not None:
+        config["storage"]["custom"]["config"] = {"altus_home": str(home)}
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 def apply_event_settings() -> None:
@@ -47,15 +51,24 @@ def apply_event_settings() -> None:
         os.environ.setdefault(name, value)
 
 
+def dagster_home() -> Path:
+    """``DAGSTER_HOME``, by default ``<project home>/dagster`` (made absolute, as Dagster requires)."""
+    return Path(os.environ.get("DAGSTER_HOME") or settings.project_home() / "dagster").expanduser().resolve()
+
+
 def prepare_dagster_home(warehouse: Warehouse) -> Path:
-    """Set ``DAGSTER_HOME``, the storage URL and the event settings."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.project_home() / "dagster")))
+    """Write the instance settings to ``DAGSTER_HOME`` and export it for this process and its children.
+
+    ``warehouse`` has been resolved (and its embedded server started) by the caller; the
+    instance's storage resolves the same one by the same rule.
+    """
+    home = dagster_home()
+    os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    wanted = instance_yaml()
+    wanted = instance_yaml(settings.project_home())
     if not target.exists() or target.read_text() != wanted:
         target.write_text(wanted)
-    os.environ["ALTUS_DAGSTER_STORAGE_URL"] = warehouse.dagster_storage_url()
     apply_event_settings()
     return home
 

@@ -1,7 +1,8 @@
 """Materializing through the ``Definitions`` from scripts (the CLI, the demo, benchmarks).
 
 Runs go to the given Dagster instance, so they show in the UI like any other run. A
-date range becomes one single-run backfill: one filtered listing per entity.
+date range becomes one single-run backfill: one filtered listing per entity; no range is
+the reconcile over every partition: one unfiltered listing per entity.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from altus_pipeline.definitions import (
     KPI_JOB, LEGAL_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB,
 )
 from altus_pipeline.doorloop.registry import Entity
-from altus_pipeline.partitions import full_range, range_tags
+from altus_pipeline.partitions import range_tags, reconcile_tags
 
 PID_TAG = "altus/pid"
 HOST_TAG = "altus/host"
@@ -116,7 +117,11 @@ def sync_raw(
     dates: tuple[dt.date, dt.date] | None = None,
     raise_on_error: bool = True,
 ) -> list[RunSummary]:
-    """Materialize raw assets: master data as one run, transactions as one ranged run."""
+    """Materialize raw assets: master data as one run, transactions as one ranged run.
+
+    Without ``dates`` the transactions run is the reconcile (every partition, listed
+    without a date filter), so records no date partition lists reach raw or the DLQ too.
+    """
     chosen = list(entities)
     master = [e.raw_table for e in chosen if not e.partitioned]
     if any(e.name == "tasks" for e in chosen):
@@ -126,8 +131,7 @@ def sync_raw(
     if master:
         summaries.append(run_job(defs, RAW_MASTER_JOB, master, instance, raise_on_error=raise_on_error))
     if transactions:
-        start, end = dates or full_range()
-        tags = range_tags(start, end)
+        tags = range_tags(*dates) if dates else reconcile_tags()
         summaries.append(run_job(defs, RAW_TRANSACTIONS_JOB, transactions, instance, tags, raise_on_error))
     return summaries
 
@@ -173,7 +177,12 @@ def refresh_views(
 
 
 def legal_import(defs: dg.Definitions, instance: dg.DagsterInstance, workbook: str,
-                 raise_on_error: bool = True) -> RunSummary:
-    """Import a legal workbook into staging, cases and phase history, as one run."""
-    config = {"ops": {LEGAL_IMPORT: {"config": {"workbook": workbook}}}}
+                 raise_on_error: bool = True, quiet: bool = False) -> RunSummary:
+    """Import a legal workbook into staging, cases and phase history, as one run.
+
+    ``quiet`` keeps the run's events off the console (they are still stored for the UI), for
+    a caller that reports the outcome itself in a few lines."""
+    config: dict = {"ops": {LEGAL_IMPORT: {"config": {"workbook": workbook}}}}
+    if quiet:
+        config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     return run_job(defs, LEGAL_JOB, LEGAL_KEYS, instance, raise_on_error=raise_on_error, run_config=config)

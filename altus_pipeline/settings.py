@@ -15,9 +15,63 @@ DEFAULT_SCHEMA = "altus"
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ConfigurationError(RuntimeError):
+    """The environment asks for something this process must not do; the message says what to change."""
+
+
 def project_home() -> Path:
-    """Where local state lives (embedded database, Dagster instance): ``ALTUS_HOME`` or ``./.altus``."""
-    return Path(os.environ.get("ALTUS_HOME") or Path.cwd() / ".altus").resolve()
+    """Where local state lives (embedded database, Dagster instance), whoever asks.
+
+    ``ALTUS_HOME`` when set (made absolute against the project, not the current folder);
+    else ``.altus`` in the source checkout this package runs from; else, for a package
+    installed without a checkout, ``$XDG_DATA_HOME/altus``. Never the current directory:
+    ``dagster dev`` and its run workers start in other folders than the CLI.
+    """
+    configured = os.environ.get("ALTUS_HOME")
+    if configured:
+        return (project_root() / Path(configured).expanduser()).resolve()
+    if (PACKAGE_ROOT / "pyproject.toml").is_file() and (PACKAGE_ROOT / "sql").is_dir():
+        return PACKAGE_ROOT / ".altus"
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return (Path(data_home) / "altus").resolve()
+
+
+def project_root() -> Path:
+    """The source checkout holding this package, or the home folder for an installed one."""
+    return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").is_file() else Path.home()
+
+
+def require_home(expected: Path, who: str) -> None:
+    """Refuse to run where ``who`` keeps its warehouse in another home than this process.
+
+    Only the embedded PostgreSQL lives in the home; with ``ALTUS_DATABASE_URL`` set the
+    warehouse is that database wherever the home is.
+    """
+    if database_url_override() is not None:
+        return
+    mine = project_home()
+    if expected.resolve() != mine:
+        raise ConfigurationError(
+            f"{who} keeps its warehouse under {expected.resolve()}, but this process would start an embedded "
+            f"PostgreSQL under {mine}: set ALTUS_HOME={expected.resolve()} (or unset ALTUS_HOME in both) "
+            "so every process uses one warehouse"
+        )
+
+
+def instance_pinned_home() -> Path | None:
+    """The home pinned by the Dagster instance under ``DAGSTER_HOME`` (``altus`` writes it), if any."""
+    import yaml
+
+    home = os.environ.get("DAGSTER_HOME")
+    path = Path(home) / "dagster.yaml" if home else None
+    if path is None or not path.is_file():
+        return None
+    config = yaml.safe_load(path.read_text()) or {}
+    pinned = (((config.get("storage") or {}).get("custom") or {}).get("config") or {}).get("altus_home")
+    return Path(pinned) if pinned else None
 
 
 def warehouse_schema() -> str:
@@ -74,7 +128,7 @@ def legal_store() -> str:
     return os.environ.get("ALTUS_LEGAL_STORE", "local")
 
 
-def env_number(name: str, default: float, minimum: float = 0) -> float:
+def env_number(name: str, default: float, minimum: float = 0, maximum: float | None = None) -> float:
     """A numeric setting from the environment, with an error naming it when it is not a number."""
     text = os.environ.get(name)
     if text is None or not text.strip():
@@ -85,4 +139,28 @@ def env_number(name: str, default: float, minimum: float = 0) -> float:
         raise ValueError(f"{name}={text!r}: expected a number") from None
     if value < minimum:
         raise ValueError(f"{name}={text!r}: must be at least {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={text!r}: must be at most {maximum:g}")
     return value
+
+
+RETRY_AFTER_CAP_MAX_SECONDS = 3600.0
+WAIT_BUDGET_MAX_SECONDS = 4 * 3600.0
+
+
+def retry_after_cap_seconds() -> float:
+    """The longest ``Retry-After`` the DoorLoop client sleeps (``DOORLOOP_RETRY_AFTER_CAP_SECONDS``, default 300).
+
+    A longer one fails the page as transient (the DLQ retries it later) instead of holding
+    the run and the ``doorloop_api`` pool slot; the hard maximum is an hour, DoorLoop's
+    longest window.
+    """
+    return env_number("DOORLOOP_RETRY_AFTER_CAP_SECONDS", 300, minimum=1, maximum=RETRY_AFTER_CAP_MAX_SECONDS)
+
+
+def wait_budget_seconds() -> float:
+    """Seconds one listing may sleep on 429s and retries in all (``DOORLOOP_WAIT_BUDGET_SECONDS``, default 900).
+
+    Bounds the run however many capped waits a server asks for; at most four hours.
+    """
+    return env_number("DOORLOOP_WAIT_BUDGET_SECONDS", 900, minimum=1, maximum=WAIT_BUDGET_MAX_SECONDS)

@@ -182,6 +182,18 @@ def test_audit_users_and_linked_resources_resolve(small, by_id) -> None:
                 assert party["linkedToId"] in by_id[LINKED_TYPES[party["linkedToType"]]], party
 
 
+def test_every_communication_participant_carries_a_linked_to_id(small, by_id) -> None:
+    """DoorLoop's spec requires ``linkedToId``; a client generated from it rejects a null.
+
+    The system sender has one id of its own, the same on every message, naming no record.
+    """
+    parties = [p for m in small["communications"] for role in ("from", "to", "cc", "bcc")
+               for p in (m.get(role) if isinstance(m.get(role), list) else [m.get(role)]) if p is not None]
+    assert [p for p in parties if not (isinstance(p.get("linkedToId"), str) and ID.match(p["linkedToId"]))] == []
+    system = {p["linkedToId"] for p in parties if p["linkedToType"] == "SYSTEM"}
+    assert len(system) == 1 and not system & {i for records in by_id.values() for i in records}
+
+
 def test_references_agree_with_each_other(small, by_id) -> None:
     """A lease's units are on its property; its tenant rows and payments name its own tenants."""
     tenants_of = defaultdict(set)

@@ -18,6 +18,7 @@ from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.faults import FaultRate, FaultSpec
 from altus_pipeline.sandbox.filters import FILTERS
 from altus_pipeline.sandbox.server import RateLimiter, Sandbox, SandboxConfig
+from altus_pipeline.sandbox.shapes import reference_id
 from altus_pipeline_tests.conftest import TOKEN
 
 AUTH = {"Authorization": f"bearer {TOKEN}"}
@@ -116,6 +117,29 @@ def test_unreadable_paging_or_sort_params_answer_400_json(
 def test_single_get_returns_the_bare_record(sandbox_factory: Factory, http: requests.Session) -> None:
     sandbox = sandbox_factory({"expenses": numbered(3)})
     assert get(http, sandbox, f"/expenses/{hex_id(1)}").json() == numbered(3)[1]
+
+
+STAFF = [{"id": "us1", "active": False}, {"id": "us2", "active": True}, {"id": "us3", "active": True, "owner": True}]
+
+
+def test_users_me_is_the_user_owning_the_key(sandbox_factory: Factory, http: requests.Session, tmp_path: Path) -> None:
+    """DoorLoop answers ``/users/me`` with the key's creator: the account owner, else the first active user."""
+    assert get(http, sandbox_factory({"users": STAFF}), "/users/me").json() == STAFF[2]
+    assert get(http, sandbox_factory({"users": STAFF[:2]}), "/users/me").json() == STAFF[1]
+    (tmp_path / "users.json").write_text(json.dumps(STAFF), encoding="utf-8")
+    with Sandbox.from_directory(tmp_path, UNLIMITED) as replayed:
+        assert get(http, replayed, "/users/me").json() == STAFF[2]
+    nobody = get(http, sandbox_factory({}), "/users/me")
+    assert (nobody.status_code, nobody.json()["code"]) == (404, "NOT_FOUND")
+
+
+def test_users_me_keeps_auth_role_and_rate_limits(sandbox_factory: Factory, http: requests.Session) -> None:
+    limited = sandbox_factory({"users": STAFF}, rate_limit_per_minute=1)
+    assert get(http, limited, "/users/me", headers={"Authorization": "bearer wrong"}).status_code == 401
+    assert get(http, limited, "/users/me").status_code == 200
+    assert get(http, limited, "/users/me").status_code == 429
+    denied = sandbox_factory({"users": STAFF}, denied_paths=frozenset({"/users"}))
+    assert get(http, denied, "/users/me").status_code == 405
 
 
 # --- sorting -------------------------------------------------------------------------------------
@@ -842,6 +866,65 @@ def test_drift_moves_data_between_pages_and_persists(sandbox_factory: Factory, h
     assert twin.records("expenses") == sandbox.records("expenses")
     inserted = [r for r in sandbox.records("expenses") if r not in numbered(10)]
     assert all(len(r["id"]) == 24 and int(r["id"], 16) >= 0 for r in inserted)
+
+
+# --- reference shapes ----------------------------------------------------------------------------
+
+SHAPED: dict[str, list[dict[str, Any]]] = {
+    "leases": [{"id": hex_id(1), "property": hex_id(2), "units": [hex_id(3), {"id": hex_id(4), "name": "4B"}]}],
+    "lease_tenants": [{"id": hex_id(5), "lease": hex_id(1), "tenant": {"id": hex_id(6), "name": "Ann"}, "units": []}],
+    "properties": [{"id": hex_id(2), "owners": [{"owner": hex_id(9), "ownershipPercentage": 100}]}],
+    "tasks": [{"id": hex_id(7), "type": "WORK_ORDER", "workOrder": {"assignedToVendor": hex_id(8), "billed": False},
+               "linkedResource": {"resourceType": "LEASE", "resourceId": hex_id(1)}, "createdBy": None}],
+}
+# The same records with every reference in the other shape; a record's own id never changes.
+FLIPPED = {
+    "leases": [{"id": hex_id(1), "property": {"id": hex_id(2)}, "units": [{"id": hex_id(3)}, hex_id(4)]}],
+    "lease_tenants": [{"id": hex_id(5), "lease": {"id": hex_id(1)}, "tenant": hex_id(6), "units": []}],
+    "properties": [{"id": hex_id(2), "owners": [{"owner": {"id": hex_id(9)}, "ownershipPercentage": 100}]}],
+    "tasks": [{"id": hex_id(7), "type": "WORK_ORDER", "workOrder": {"assignedToVendor": {"id": hex_id(8)}, "billed": False},
+               "linkedResource": {"resourceType": "LEASE", "resourceId": {"id": hex_id(1)}}, "createdBy": None}],
+}
+
+
+def test_reference_shape_flipped_serves_every_reference_in_the_other_shape(
+    sandbox_factory: Factory, http: requests.Session
+) -> None:
+    stored = json.loads(json.dumps(SHAPED))
+    sandbox = sandbox_factory(stored, reference_shape="flipped")
+    for name, entity in ((n, ENTITIES[n]) for n in SHAPED):
+        assert get(http, sandbox, entity.path).json()["data"] == FLIPPED[name], name
+        assert get(http, sandbox, f"{entity.path}/{SHAPED[name][0]['id']}").json() == FLIPPED[name][0], name
+    # the stored data is not touched, and filters still follow references in either shape
+    assert stored == SHAPED and sandbox.records("leases") == SHAPED["leases"]
+    assert ids(get(http, sandbox, "/leases", filter_unit=hex_id(4))) == [hex_id(1)]
+    assert get(http, sandbox_factory(SHAPED), "/leases").json()["data"] == SHAPED["leases"]  # as-generated
+
+
+def test_reference_shape_mixed_flips_what_the_seed_picks_the_same_way_every_read(
+    sandbox_factory: Factory, http: requests.Session
+) -> None:
+    leases = [{"id": hex_id(i), "property": hex_id(100 + i), "units": [hex_id(200 + i), hex_id(300 + i)]}
+              for i in range(40)]
+
+    def served(seed: int) -> tuple[Sandbox, list[dict[str, Any]]]:
+        sandbox = sandbox_factory({"leases": leases}, reference_shape="mixed", seed=seed)
+        return sandbox, get(http, sandbox, "/leases", page_size=1000).json()["data"]
+
+    sandbox, first = served(3)
+    assert served(3)[1] == first  # same seed, same bytes
+    assert served(4)[1] != first
+    references = [r["property"] for r in first] + [u for r in first for u in r["units"]]
+    assert {type(ref) for ref in references} == {str, dict}
+    assert [[reference_id(u) for u in r["units"]] for r in first] == [r["units"] for r in leases]
+    # a page and the single GET show a record just as the whole listing does
+    assert get(http, sandbox, "/leases", page_size=10, page_number=2).json()["data"] == first[10:20]
+    assert get(http, sandbox, f"/leases/{hex_id(5)}").json() == first[5]
+
+
+def test_an_unknown_reference_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match="as-generated, flipped, mixed"):
+        SandboxConfig(reference_shape="sideways")
 
 
 # --- directory datasets, mutation, log, lifecycle -----------------------------------------------

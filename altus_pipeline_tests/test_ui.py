@@ -28,6 +28,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """End a server started in its own session, and everything it started."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _graphql(port: int, query: str) -> dict:
     response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30)
     response.raise_for_status()
@@ -72,11 +81,7 @@ def test_altus_dev_serves_the_code_location_loaded(pg_url, tmp_path):
         output = (tmp_path / "dev.log").read_text()
         assert "Warning" not in output and "Error" not in output, output[-3000:]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
         log.close()
         import psycopg
 

@@ -120,13 +120,15 @@ def test_db_url_command_masks_password(monkeypatch):
     assert "hunter2" not in result.output and "postgres:***@localhost" in result.output
 
 
-def test_db_migrate_command_against_a_database(pg_url, monkeypatch):
+def test_db_migrate_command_against_a_database(pg_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("ALTUS_DATABASE_URL", pg_url)
     monkeypatch.setenv("ALTUS_SCHEMA", "cli_migrate_test")
     first = CliRunner().invoke(main, ["db", "migrate"])
     second = CliRunner().invoke(main, ["db", "migrate"])
     assert first.exit_code == 0 and "object(s) applied" in first.output
     assert second.output.startswith("schema cli_migrate_test: 0 object(s) applied")
+    assert "WarehouseStorage" in (tmp_path / "dagster.yaml").read_text()  # the instance a hand-started daemon loads
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA cli_migrate_test CASCADE")
 

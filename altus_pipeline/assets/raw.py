@@ -1,7 +1,10 @@
 """Raw assets, one per registry entity, built by one factory.
 
 Master data is read as a full snapshot; transactions by business-date partition, and a
-backfill of any range is one filtered listing (``BackfillPolicy.single_run()``).
+backfill of any range is one filtered listing (``BackfillPolicy.single_run()``). A run
+tagged as a reconcile (``partitions.UNFILTERED_TAG``: the weekly schedule, ``altus sync``
+without dates) lists each transaction entity once without a date filter instead, so a
+record that no date partition lists still reaches raw or the DLQ.
 """
 
 
@@ -15,7 +18,7 @@ from altus_pipeline.freshness import RAW_FRESHNESS
 from altus_pipeline.ops.audit import record_audit
 from altus_pipeline.ops.dlq import Failure, record_failures
 from altus_pipeline.ops.retry import resolve_loaded
-from altus_pipeline.partitions import daily_partitions, partition_dates
+from altus_pipeline.partitions import daily_partitions, full_range, is_reconcile, partition_dates
 from altus_pipeline.raw.load import DateRange, RawLoader
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 
@@ -64,12 +67,15 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource, doorloop: DoorLoopResource):
         wh = warehouse.warehouse()
-        dates = DateRange(*partition_dates(context)) if entity.partitioned else None
-        partition_key = dates.partition_key if dates else None
+        unfiltered = entity.partitioned and is_reconcile(context.run.tags)
+        dates = DateRange(*partition_dates(context)) if entity.partitioned and not unfiltered else None
+        partition_key = dates.partition_key if dates else None  # an unfiltered listing belongs to no partition
         started = datetime.now(timezone.utc)
         with doorloop.client(wh) as client, wh.connect() as conn:
             try:
-                result = RawLoader(conn, client, entity, context.run_id).load(dates)
+                loader = RawLoader(conn, client, entity, context.run_id)
+                span = DateRange(*full_range()) if unfiltered else dates
+                result = loader.load(span, filtered=not unfiltered)
             except DoorLoopError as exc:
                 conn.rollback()
                 record_failures(conn, [_extract_failure(entity, partition_key, context.run_id, exc)])
@@ -79,7 +85,10 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
             resolve_loaded(conn, entity.raw_table, dates, context.run_id)
             conn.commit()
         metadata = {**result.as_metadata(), "dagster/row_count": result.rows_in_table}
-        context.log.info(f"{entity.raw_table} {partition_key or ''}: {result.as_metadata()}")
+        if unfiltered:
+            metadata["listing"] = "unfiltered (reconcile)"
+        scope = f"{span.partition_key} (unfiltered listing)" if unfiltered else (partition_key or "")
+        context.log.info(f"{entity.raw_table} {scope}: {result.as_metadata()}")
         return dg.MaterializeResult(metadata=metadata)
 
     return _raw

@@ -38,12 +38,14 @@ class ListingStats:
     pages: int = 0
     records: int = 0
     total: int | None = None
+    waited: float = 0.0  # seconds slept on 429s and retries, held to RetryPolicy's wait budget
 
     def add(self, other: "ListingStats") -> None:
         self.requests += other.requests
         self.retries += other.retries
         self.bytes += other.bytes
         self.seconds += other.seconds
+        self.waited += other.waited
         self.pages += other.pages
         self.records += other.records
 
@@ -57,12 +59,21 @@ class Page:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential backoff with jitter for 5xx, timeouts and broken bodies."""
+    """Capped exponential backoff with jitter for 5xx, timeouts and broken bodies.
+
+    ``retry_after_cap_seconds`` is the longest ``Retry-After`` slept and
+    ``wait_budget_seconds`` all one listing may sleep on 429s and retries; None reads them
+    from the environment (``settings.retry_after_cap_seconds``, ``settings.wait_budget_seconds``)
+    when the client is made. Without them a ``Retry-After: 1e9`` held the run, and the
+    ``doorloop_api`` pool slot, for ever.
+    """
 
     max_retries: int = 6
     base_seconds: float = 0.5
     cap_seconds: float = 30.0
     max_rate_limit_waits: int = 30
+    retry_after_cap_seconds: float | None = None
+    wait_budget_seconds: float | None = None
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         return min(self.cap_seconds, self.base_seconds * 2**attempt) * rng.uniform(0.5, 1.5)
@@ -86,6 +97,8 @@ class DoorLoopClient:
         self._session = requests.Session()
         self._session.headers.update({"Authorization": f"bearer {self.token}", "Accept": "application/json"})
         self._rng = random.Random(self.seed)
+        self._retry_after_cap = self.retry.retry_after_cap_seconds or settings.retry_after_cap_seconds()
+        self._wait_budget = self.retry.wait_budget_seconds or settings.wait_budget_seconds()
 
     @classmethod
     def from_env(cls, limits: Limits = Limits(), **kwargs: Any) -> "DoorLoopClient":
@@ -155,6 +168,14 @@ class DoorLoopClient:
     def get_one(self, entity: Entity, record_id: str) -> Any:
         return self._get_json(f"{entity.path}/{record_id}", {}, None, ListingStats())
 
+    def me(self) -> dict[str, Any]:
+        """The user who created the API key (``GET /users/me``): proves the token and names the account."""
+        path = "/users/me"
+        user = self._get_json(path, {}, None, ListingStats())
+        if not isinstance(user, dict):
+            raise errors.DoorLoopResponseError("expected the user record as a JSON object", path=path, status=200)
+        return user
+
     # -- one request, with pacing and retries ------------------------------------------
 
     def _get_json(self, path: str, query: Mapping[str, str], page: int | None, stats: ListingStats) -> Any:
@@ -176,9 +197,13 @@ class DoorLoopClient:
                 if rate_waits > self.retry.max_rate_limit_waits:
                     raise errors.DoorLoopUnavailableError("still rate limited (429)", path=path, page=page, status=429)
                 wait = _retry_after(response)
-                log.info("GET %s page %s: 429, waiting %.1fs as Retry-After asks", path, page, wait)
-                stats.retries += 1
-                self.sleep(wait)
+                if wait > self._retry_after_cap:
+                    raise errors.DoorLoopUnavailableError(
+                        f"rate limited; Retry-After {response.headers.get('Retry-After')!r} is longer than the "
+                        f"{self._retry_after_cap:g}s cap (DOORLOOP_RETRY_AFTER_CAP_SECONDS): try again later",
+                        path=path, page=page, status=429,
+                    )
+                self._pause(path, page, 429, wait, "429 Retry-After", stats)
                 continue
             if status >= 500:
                 failures = self._after_transient(path, page, status, "server error", failures, stats)
@@ -203,11 +228,22 @@ class DoorLoopClient:
             raise errors.DoorLoopUnavailableError(
                 f"{reason}; gave up after {failures + 1} attempts", path=path, page=page, status=status
             )
-        wait = self.retry.backoff(failures, self._rng)
+        self._pause(path, page, status, self.retry.backoff(failures, self._rng), reason, stats)
+        return failures + 1
+
+    def _pause(self, path: str, page: int | None, status: int | None, wait: float, reason: str,
+               stats: ListingStats) -> None:
+        """Sleep ``wait`` before trying again, unless it would overspend the listing's wait budget."""
+        if stats.waited + wait > self._wait_budget:
+            raise errors.DoorLoopUnavailableError(
+                f"{reason}; waiting {wait:g}s more would exceed the listing's {self._wait_budget:g}s wait budget "
+                f"(DOORLOOP_WAIT_BUDGET_SECONDS), {stats.waited:g}s waited already",
+                path=path, page=page, status=status,
+            )
         log.info("GET %s page %s: %s, retrying in %.2fs", path, page, reason, wait)
         stats.retries += 1
+        stats.waited += wait
         self.sleep(wait)
-        return failures + 1
 
     def _client_error(self, path: str, page: int | None, response: requests.Response) -> errors.DoorLoopError:
         message = self._scrub(_error_message(response))

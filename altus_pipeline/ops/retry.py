@@ -18,7 +18,8 @@ States of a ``doorloop_error_records`` row::
   try each time). A recurrence of a ``resolved`` failure is a new incident (attempts 1);
   an ``ignored`` one stays ignored.
 * A successful load of an asset (partition range) resolves its extract and validate
-  records inside that range that the load did not see again.
+  records inside that range that the load did not see again; a whole listing (a snapshot,
+  or a reconcile's unfiltered one) resolves those of every partition and of none.
 """
 
 from __future__ import annotations
@@ -122,10 +123,11 @@ def resolve_loaded(conn: psycopg.Connection, asset_key: str, dates: "DateRange |
     """Resolve the extract/validate records of ``asset_key`` that this successful load covered.
 
     A record is covered when its partition (or partition range) lies within the loaded
-    range (unpartitioned assets: records without a partition). Validate records seen again
+    range; a whole listing (``dates`` None) covers every record of the asset, also those
+    that belong to no partition, which no ranged load can see. Validate records seen again
     by this very run (their ``run_id`` is this run) stay open.
     """
-    scope = "partition_key IS NULL" if dates is None else f"partition_key IS NOT NULL AND {_IN_RANGE}"
+    scope = "TRUE" if dates is None else f"partition_key IS NOT NULL AND {_IN_RANGE}"
     params: dict[str, Any] = {"asset": asset_key, "run": run_id, "active": list(ACTIVE)}
     if dates is not None:
         params.update(start=dates.start.isoformat(), end=dates.end.isoformat())

@@ -4,6 +4,11 @@ Pages stream from the client straight into ``COPY`` on a temporary staging table
 ``INSERT … ON CONFLICT … WHERE content_hash IS DISTINCT FROM`` then writes only what
 changed, and one ``UPDATE`` soft-deletes what the listing no longer returns. A crash at
 any point rolls the whole transaction back, leaving the previous state intact.
+
+A transaction is read either by date (DoorLoop filters a partition range) or, in a
+reconcile, unfiltered: then the loader itself sorts each record into its partition, and a
+record no partition can hold (business date missing, unparseable or outside them) goes
+to the dead-letter queue instead, since no date-filtered listing would ever return it.
 """
 
 from __future__ import annotations
@@ -99,6 +104,25 @@ def _rejection(entity: Entity, record: Any, partition_key: str | None, run_id: s
     )
 
 
+def _date_rejection(entity: Entity, record: dict[str, Any], key: str, day: dt.date | None, bounds: DateRange,
+                    run_id: str) -> Failure:
+    """The DLQ record of a listed record no date partition can hold (it belongs to no partition)."""
+    text = json.dumps(record, sort_keys=True, default=str)
+    name = entity.date_field or ""
+    value = record.get(name)
+    expected = f"expected a date (YYYY-MM-DD or an ISO-8601 timestamp) within the partitions {bounds.partition_key}"
+    if value is None:
+        problem = f"has no '{name}'"
+    elif day is None:
+        problem = f"'{name}' {value!r} is not a date"
+    else:
+        problem = f"'{name}' {day.isoformat()} is outside the partitions"
+    return Failure.of_raw(
+        entity, None, run_id, stage="validate", payload=text, hash_source=text, error_class="validation",
+        field=name, message=f"{entity.name} {key}: {problem}; {expected}", doorloop_id=key,
+    )
+
+
 class RawLoader:
     """Loads listings of one entity into ``doorloop_raw_<entity>``."""
 
@@ -109,8 +133,14 @@ class RawLoader:
         self.run_id = run_id
         self.table = sql.Identifier(entity.raw_table)
 
-    def load(self, dates: DateRange | None = None) -> LoadResult:
-        """Read the listing (all of it, or one date range) and apply it; the caller commits.
+    def load(self, dates: DateRange | None = None, *, filtered: bool = True) -> LoadResult:
+        """Read the listing and apply it; the caller commits.
+
+        Without ``dates`` the listing is a full snapshot (master data). With ``dates``,
+        ``filtered`` asks DoorLoop for those business dates only, and only stored rows of
+        that range can be soft-deleted; unfiltered (the reconcile), ``dates`` are every
+        partition: the whole listing is read, a record dated outside them goes to the DLQ,
+        and any stored row not listed is soft-deleted.
 
         A listing that moved while we paged (totals changed, a short read, fewer distinct
         ids than ``total``) is read once more; a second failure raises.
@@ -121,12 +151,13 @@ class RawLoader:
             "CREATE TEMP TABLE IF NOT EXISTS raw_stage (ord bigint, id text, payload jsonb, business_date date)"
             " ON COMMIT DROP"
         )
-        params = dates and self.entity.date_params(dates.start.isoformat(), dates.end.isoformat())
-        partition_key = dates.partition_key if dates else None
+        scope = dates if filtered else None
+        params = scope and self.entity.date_params(scope.start.isoformat(), scope.end.isoformat())
+        bounds = None if filtered else dates
         for read in range(1, MAX_READS + 1):
             result.reads = read
             try:
-                rejects = self._stage(params, partition_key, result)
+                rejects = self._stage(params, scope, bounds, result)
                 distinct = self.conn.execute("SELECT count(DISTINCT id) FROM raw_stage").fetchone()[0]
                 if distinct + len(rejects) < (result.api_total or 0):
                     raise DoorLoopListingError(
@@ -141,14 +172,20 @@ class RawLoader:
         result.duplicates = result.rows_listed - distinct - len(rejects)
         result.rejected = len(rejects)
         record_failures(self.conn, rejects)
-        self._apply(dates, result)
+        self._apply(scope, result)
         result.stats.seconds = time.monotonic() - started
         return result
 
-    def _stage(self, params: dict[str, str] | None, partition_key: str | None, result: LoadResult) -> list[Failure]:
-        """COPY one read of the listing into the (emptied) staging table; return the unkeyable records."""
+    def _stage(self, params: dict[str, str] | None, scope: DateRange | None, bounds: DateRange | None,
+               result: LoadResult) -> list[Failure]:
+        """COPY one read of the listing into the (emptied) staging table; return the records rejected.
+
+        ``bounds`` (an unfiltered listing of a partitioned entity) are the business dates a
+        record must have to be staged; the others are rejected with their reason.
+        """
         self.conn.execute("TRUNCATE raw_stage")
         date_field = self.entity.date_field
+        partition_key = scope.partition_key if scope else None
         rejects: list[Failure] = []
         listed = 0
         stats = ListingStats()
@@ -163,6 +200,9 @@ class RawLoader:
                         rejects.append(_rejection(self.entity, record, partition_key, self.run_id))
                         continue
                     day = business_date(record.get(date_field)) if date_field else None
+                    if bounds and (day is None or not bounds.start <= day <= bounds.end):
+                        rejects.append(_date_rejection(self.entity, record, key, day, bounds, self.run_id))
+                        continue
                     copy.write_row((listed, key, json.dumps(record), day))
         finally:
             result.stats.add(stats)

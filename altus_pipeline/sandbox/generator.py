@@ -1203,9 +1203,14 @@ class _Account:
                    **self._linked(rng, resource_id, resource_type, moment)}
 
     def communications(self) -> Iterator[dict]:
-        """Rent reminders to tenants, texts when a tenant's work order is done, monthly owner statements."""
-        system = {"address": "noreply@example.com", "linkedToId": None, "linkedToType": "SYSTEM",
-                  "displayName": "Property Management"}
+        """Rent reminders to tenants, texts when a tenant's work order is done, monthly owner statements.
+
+        Automated messages come from DoorLoop itself (``SYSTEM``). The spec requires every
+        participant's ``linkedToId``, so the system sender carries one id of its own, the
+        same on every message of the account; it names no record of any list.
+        """
+        system = {"address": "noreply@example.com", "linkedToId": _new_id(_rng(self.seed, "system-sender")),
+                  "linkedToType": "SYSTEM", "displayName": "Property Management"}
         for prop in self.property_plans:
             rng = _rng(self.seed, "communications", prop.id)
             for lease in prop.leases:

@@ -26,7 +26,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from altus_pipeline.doorloop.registry import ENTITIES, Entity, entity, entity_for_path
 from altus_pipeline.sandbox.faults import FaultInjector, FaultSpec
-from altus_pipeline.sandbox.filters import FilterError, Related, apply_filters, parse_bool, sort_records
+from altus_pipeline.sandbox.filters import Related, apply_filters, parse_bool, sort_records
+from altus_pipeline.sandbox.shapes import AS_GENERATED, check_shape, reshape
 
 T = TypeVar("T")
 
@@ -53,6 +54,8 @@ class SandboxConfig:
     refused request clears in seconds (the hour window stays 3600 s). ``denied_paths``
     holds registry list paths (``/users``; an ``/api`` prefix is also accepted) whose GETs
     answer 405, as DoorLoop does for endpoints outside the token's role.
+    ``reference_shape`` serves references as stored, all in the other shape (bare id ↔
+    object with ``id``) or some of them, picked by ``seed`` (see ``shapes.py``).
     """
 
     token: str = "sandbox-token"
@@ -62,6 +65,10 @@ class SandboxConfig:
     faults: FaultSpec = FaultSpec()
     seed: int = 0
     denied_paths: frozenset[str] = frozenset()
+    reference_shape: str = AS_GENERATED
+
+    def __post_init__(self) -> None:
+        check_shape(self.reference_shape)
 
 
 @dataclass(frozen=True)
@@ -368,14 +375,34 @@ class Sandbox:
         except ValueError as exc:  # FilterError included
             return _error(400, "BAD_REQUEST", str(exc))
         start = (page_number - 1) * page_size
-        return Reply(200, _json_bytes({"total": len(ordered), "data": ordered[start : start + page_size]}))
+        page = [self._served(target, r) for r in ordered[start : start + page_size]]
+        return Reply(200, _json_bytes({"total": len(ordered), "data": page}))
 
     def _single(self, target: Entity, record_id: str) -> Reply:
-        """The bare record (reference §2.6), or 404 JSON."""
+        """The bare record (reference §2.6), or 404 JSON; ``/users/me`` is the key's user (§1)."""
+        if target.name == "users" and record_id == "me":
+            found = self._token_owner()
+            if found is None:
+                return _error(404, "NOT_FOUND", "No user owns this API key")
+            return Reply(200, _json_bytes(self._served(target, found)))
         found = next((r for r in self._snapshot(target.name) if _record_id(r) == record_id), None)
         if found is None:
             return _error(404, "NOT_FOUND", f"No {target.name} record with id {record_id}")
-        return Reply(200, _json_bytes(found))
+        return Reply(200, _json_bytes(self._served(target, found)))
+
+    def _served(self, target: Entity, record: Any) -> Any:
+        """A stored record as it goes out: its references in the configured shape."""
+        return reshape(target.name, record, self.config.reference_shape, self.config.seed)
+
+    def _token_owner(self) -> dict[str, Any] | None:
+        """The user who created the sandbox's one API key, for ``GET /users/me``.
+
+        DoorLoop answers with the key's creator; the sandbox has a single key, so it stands
+        for the account owner (``owner: true``), else the first active user, else the first
+        user, in dataset order, so a replayed ``--data`` folder names the same user every time.
+        """
+        users = [u for u in self._snapshot("users") if isinstance(u, dict)]
+        return min(users, key=lambda u: (u.get("owner") is not True, u.get("active") is not True), default=None)
 
     # --- serving ---------------------------------------------------------------------------
 

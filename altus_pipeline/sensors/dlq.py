@@ -26,17 +26,18 @@ import dagster as dg
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.normalized.spec import TABLES
 from altus_pipeline.ops.retry import DueGroup, RetryPolicy, due_groups, mark_requested
-from altus_pipeline.partitions import daily_partitions, range_tags
+from altus_pipeline.partitions import clip_range, daily_partitions, range_tags, reconcile_tags
 from altus_pipeline.raw.load import business_date
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.schedules import DOWNSTREAM_GROUPS, daily_window
+from altus_pipeline.settings import env_number
 
 DLQ_SENSOR = "dlq_retry_sensor"
 RETRY_TAG = "altus/dlq_retry"
 _RAW_BY_TABLE = {e.raw_table: e for e in ENTITIES.values()}
 
 
-def _ranged(request_tags: dict[str, str], first: str, last: str) -> dict[str, str]:
+def _ranged(request_tags: dict[str, str], first: dt.date | str, last: dt.date | str) -> dict[str, str]:
     return {**request_tags, **range_tags(first, last)}
 
 
@@ -45,18 +46,20 @@ def _payload_dates(conn, entity: Entity, ids: tuple[int, ...]) -> tuple[str, str
     rows = conn.execute(
         "SELECT payload ->> %s FROM doorloop_error_records WHERE id = ANY(%s)", (entity.date_field, list(ids))
     ).fetchall()
-    days = sorted(d.isoformat() for d in (business_date(r[0]) for r in rows) if d is not None)
-    first_partition = daily_partitions.get_first_partition_key()
-    days = [d for d in days if d >= first_partition]
-    return (days[0], days[-1]) if days else None
+    days = sorted(d for d in (business_date(r[0]) for r in rows) if d is not None)
+    window = clip_range(days[0], days[-1]) if days else None  # a date before the partitions or in the future
+    return (window[0].isoformat(), window[1].isoformat()) if window else None
 
 
 def run_request(conn, group: DueGroup) -> dg.RunRequest | None:
     """The run that retries ``group``; None when its asset is not one this code location has.
 
-    Extract and validate records rebuild their raw asset's partition (range). Normalize
-    records rebuild their table *after* re-reading its raw rows (the raw partitions of the
-    records' business dates, or the snapshot), so a record fixed upstream loads.
+    Extract and validate records rebuild their raw asset's partition (range); those of a
+    partitioned asset that belong to no partition (a record without a usable business
+    date, a failed reconcile) are retried by a reconcile of that asset, the only listing
+    that can see them. Normalize records rebuild their table *after* re-reading its raw
+    rows (the raw partitions of the records' business dates, or the snapshot), so a record
+    fixed upstream loads.
     """
     tags = {RETRY_TAG: "true", "altus/dlq_records": ",".join(str(i) for i in group.record_ids[:40])}
     if group.stage == "normalize":
@@ -81,10 +84,13 @@ def run_request(conn, group: DueGroup) -> dg.RunRequest | None:
     if not entity.partitioned:
         return dg.RunRequest(run_key=group.run_key, asset_selection=keys, tags=tags)
     if not group.partition_key:
-        return None
+        return dg.RunRequest(run_key=group.run_key, asset_selection=keys, tags={**tags, **reconcile_tags()})
     first, _, last = group.partition_key.partition("...")
+    window = clip_range(first, last or first)
+    if window is None:  # no longer a partition (ALTUS_PARTITION_START moved on): only a reconcile lists it
+        return dg.RunRequest(run_key=group.run_key, asset_selection=keys, tags={**tags, **reconcile_tags()})
     if last:
-        return dg.RunRequest(run_key=group.run_key, asset_selection=keys, tags=_ranged(tags, first, last))
+        return dg.RunRequest(run_key=group.run_key, asset_selection=keys, tags=_ranged(tags, *window))
     return dg.RunRequest(run_key=group.run_key, asset_selection=keys, partition_key=first, tags=tags)
 
 
@@ -201,7 +207,7 @@ def build_dlq_sensor(assets: list) -> dg.SensorDefinition:
 
     @dg.sensor(
         name=DLQ_SENSOR,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=int(env_number("ALTUS_DLQ_SENSOR_INTERVAL_SECONDS", 60, minimum=1)),
         default_status=dg.DefaultSensorStatus.STOPPED,
         target=dg.AssetSelection.assets(*keys),
         description="Retries due dead-letter records: one run per asset partition (range), with backoff.",

@@ -14,6 +14,7 @@ import dagster as dg
 
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.ops.dlq import Failure, payload_hash, record_failures
+from altus_pipeline.partitions import is_reconcile
 from altus_pipeline.resources import WarehouseResource
 
 RUN_FAILURE_SENSOR = "dlq_run_failure_sensor"
@@ -21,8 +22,13 @@ _RAW_BY_TABLE = {e.raw_table: e for e in ENTITIES.values()}
 
 
 def run_partition_key(run: dg.DagsterRun) -> str | None:
-    """The run's partition or partition range, in the DLQ's ``first...last`` form."""
+    """The run's partition or partition range, in the DLQ's ``first...last`` form.
+
+    A reconcile has none: its listings are unfiltered, and so must its retry be.
+    """
     tags = run.tags
+    if is_reconcile(tags):
+        return None
     if "dagster/partition" in tags:
         return tags["dagster/partition"]
     first, last = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")

@@ -6,6 +6,7 @@ objects without a schema and the schema stays configurable (``ALTUS_SCHEMA``).
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -32,6 +33,9 @@ class Warehouse:
         """``ALTUS_DATABASE_URL`` when set, else the embedded server (started if needed)."""
         url = settings.database_url_override()
         if url is None:
+            pinned = settings.instance_pinned_home()
+            if pinned is not None:
+                settings.require_home(pinned, f"the Dagster instance in {os.environ['DAGSTER_HOME']}")
             server = embedded.ensure_server(settings.project_home() / "pgdata")
             url = embedded.create_database(server, EMBEDDED_DATABASE)
         return cls(url=url, schema=settings.warehouse_schema())

@@ -1,0 +1,104 @@
+"""Dagster's storage and run logs, found from the project rather than from the environment.
+
+``dagster.yaml`` names these classes instead of a database URL, so every process that
+loads the instance (``altus``, ``altus dev``, a hand-started ``dagster-webserver`` or
+``dagster-daemon``, ``dagster dev`` from the project root, each run worker) reaches the
+same warehouse by the same rule as the CLI: ``ALTUS_DATABASE_URL``, else the embedded
+PostgreSQL of the project's home (started if needed). The instance may pin that home
+(``altus_home``): a process that would use another one refuses instead of quietly
+starting a second embedded server.
+
+Loading the instance also applies the event settings (``instance.EVENT_SETTINGS``), so
+a hand-started webserver or daemon plans and records ranged runs as cheaply as ``altus``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
+from dagster._core.events import DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+from dagster._serdes import ConfigurableClassData
+from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.event_log import PostgresEventLogStorage
+
+from altus_pipeline import settings
+
+STORAGE_URL_ENV = "ALTUS_DAGSTER_STORAGE_URL"
+
+
+class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
+    """dagster-postgres' event log, recording each asset check once per run.
+
+    Dagster 1.13 plans every check of a partition-range run once per partition of the
+    range, partitioned check or not (``DagsterRun.get_resolved_partitions_subset_for_events``
+    hands the run's own subset to a check without ``partitions_def``): one
+    ``asset_check_executions`` row per day and check, each holding the serialized event,
+    never completed (the unpartitioned evaluation adds a row of its own). A full sync left
+    37-62 MB of such rows (``benchmarks/dagster_footprint.py --stock``), a 1900..2100 KPI
+    run 581 MB, in a database Supabase's free tier caps at 500 MB. No Altus check is partitioned (a test holds the Definitions to that),
+    so a planned check is stored as the single row its evaluation then completes; the
+    event log keeps the planned event as Dagster wrote it.
+    """
+
+    def store_asset_check_event(self, event: EventLogEntry, event_id: int | None) -> None:
+        dagster_event = event.dagster_event
+        if dagster_event is not None and dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+            planned = dagster_event.event_specific_data
+            if planned.partitions_subset is not None:
+                once = AssetCheckEvaluationPlanned(asset_key=planned.asset_key, check_name=planned.check_name)
+                event = event._replace(dagster_event=dagster_event._replace(event_specific_data=once))
+        super().store_asset_check_event(event, event_id)
+
+
+class WarehouseStorage(DagsterPostgresStorage):
+    """dagster-postgres storage in the warehouse database, schema ``dagster``.
+
+    ``ALTUS_DAGSTER_STORAGE_URL`` (a SQLAlchemy ``postgresql+psycopg2://`` URL) puts
+    Dagster's tables elsewhere; tests and benchmarks use it for a storage of their own.
+    Its event log is ``CheckOncePerRunEventLogStorage``.
+    """
+
+    def __init__(self, postgres_url: str, inst_data: ConfigurableClassData | None = None) -> None:
+        # dagster-postgres builds its own event log first (one more look at the tables when
+        # the instance loads); replacing it keeps the rest of its constructor as it is.
+        super().__init__(postgres_url=postgres_url, inst_data=inst_data)
+        self._event_log_storage = CheckOncePerRunEventLogStorage(postgres_url)
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"altus_home": dg.Field(str, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> "WarehouseStorage":
+        from altus_pipeline.instance import apply_event_settings
+        from altus_pipeline.warehouse.db import Warehouse
+
+        apply_event_settings()
+        pinned = config_value.get("altus_home")
+        if pinned:
+            settings.require_home(Path(pinned), "the Dagster instance in " + os.environ.get("DAGSTER_HOME", "?"))
+        url = os.environ.get(STORAGE_URL_ENV) or Warehouse.from_env().dagster_storage_url()
+        return cls(postgres_url=url, inst_data=inst_data)
+
+
+class ProjectComputeLogManager(LocalComputeLogManager):
+    """Run logs under the project's home (``<home>/dagster/logs``), whatever ``DAGSTER_HOME`` is.
+
+    ``dagster dev`` without ``DAGSTER_HOME`` runs on a temporary home it deletes on exit;
+    the logs of runs it launched stay readable from ``altus dev`` afterwards.
+    """
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"base_dir": dg.Field(str, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> "ProjectComputeLogManager":
+        base_dir = config_value.get("base_dir") or str(settings.project_home() / "dagster" / "logs")
+        return cls(base_dir=base_dir, inst_data=inst_data)
