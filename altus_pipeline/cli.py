@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -14,20 +15,34 @@ from altus_pipeline.sandbox.shapes import AS_GENERATED, REFERENCE_SHAPES
 
 
 class _Altus(click.Group):
-    """The command group; a misconfiguration ends in one line saying what to change, not a traceback."""
+    """The command group: a failure a user can fix ends in one line (``cli_errors``), not a traceback."""
 
     def invoke(self, ctx: click.Context):
-        from altus_pipeline.settings import ConfigurationError
-
         try:
             return super().invoke(ctx)
-        except ConfigurationError as exc:
-            raise click.ClickException(str(exc)) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            from altus_pipeline.cli_errors import explain
+
+            line = None if ctx.meta.get(VERBOSE) else explain(exc)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
+
+
+VERBOSE = "altus.verbose"
 
 
 @click.group(cls=_Altus, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="Show Dagster's run log and full tracebacks.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """Altus Pipeline: keep a PostgreSQL warehouse in step with DoorLoop."""
+    ctx.meta[VERBOSE] = verbose
+    os.environ.setdefault("ALTUS_CONSOLE_LOG_LEVEL", "DEBUG" if verbose else "INFO")
+    if not verbose:  # Dagster's storage retries warn per attempt; the one line at the end says what happened
+        logging.getLogger().setLevel(logging.ERROR)
 
 
 # -- database -------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def run_job(
         asset_selection=[dg.AssetKey(k) for k in keys],
         tags={**(tags or {}), **owner},
         raise_on_error=raise_on_error,
-        run_config=run_config,
+        run_config=_with_console_level(run_config),
     )
     materialized = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
@@ -79,6 +79,19 @@ def run_job(
         checks={k: e.passed or k in warned for k, e in evaluations.items()},
         warnings={k: {m: v.value for m, v in e.metadata.items()} for k, e in warned.items()},
     )
+
+
+def _with_console_level(run_config: dict | None) -> dict | None:
+    """The run config with the console log level of ``ALTUS_CONSOLE_LOG_LEVEL``, when set.
+
+    The CLI sets ``INFO`` (one line per asset; ``--verbose``: ``DEBUG``, Dagster's event per
+    partition of a ranged run), so a failure is not buried under a thousand event lines.
+    A level given in ``run_config`` wins.
+    """
+    level = os.environ.get("ALTUS_CONSOLE_LOG_LEVEL")
+    if not level or "loggers" in (run_config or {}):
+        return run_config
+    return {**(run_config or {}), "loggers": {"console": {"config": {"log_level": level.upper()}}}}
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:

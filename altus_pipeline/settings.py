@@ -18,8 +18,8 @@ _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
-class ConfigurationError(RuntimeError):
-    """The environment asks for something this process must not do; the message says what to change."""
+class ConfigurationError(ValueError):
+    """A setting this process cannot work with; the message names it and says what to change."""
 
 
 def project_home() -> Path:
@@ -78,7 +78,7 @@ def warehouse_schema() -> str:
     """The one schema holding every warehouse object; never ``public`` (Supabase exposes it)."""
     schema = os.environ.get("ALTUS_SCHEMA", DEFAULT_SCHEMA)
     if not _SCHEMA_RE.match(schema) or schema == "public":
-        raise ValueError(
+        raise ConfigurationError(
             f"ALTUS_SCHEMA={schema!r} is not allowed: expected a lowercase identifier other than 'public'"
         )
     return schema
@@ -105,7 +105,7 @@ def rate_limit(name: str, default: int) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"DOORLOOP_RATE_LIMIT_PER_{name.upper()}={text!r}: expected a whole number or 'off'") from None
+        raise ConfigurationError(f"DOORLOOP_RATE_LIMIT_PER_{name.upper()}={text!r}: expected a whole number or 'off'") from None
 
 
 def rate_window_seconds() -> float:
@@ -136,11 +136,11 @@ def env_number(name: str, default: float, minimum: float = 0, maximum: float | N
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r}: expected a number") from None
+        raise ConfigurationError(f"{name}={text!r}: expected a number") from None
     if value < minimum:
-        raise ValueError(f"{name}={text!r}: must be at least {minimum:g}")
+        raise ConfigurationError(f"{name}={text!r}: must be at least {minimum:g}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name}={text!r}: must be at most {maximum:g}")
+        raise ConfigurationError(f"{name}={text!r}: must be at most {maximum:g}")
     return value
 
 
