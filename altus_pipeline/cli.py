@@ -308,12 +308,39 @@ def _kpis(dates) -> bool:
     return summary.success
 
 
+def _stale_kpis() -> bool:
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.kpi.recompute import recompute_stale
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    with warehouse.connect() as conn:
+        summary = recompute_stale(defs, dagster_instance(warehouse), conn)
+    if summary is None:
+        click.echo("kpi_daily_snapshot: nothing stale (no raw change since the KPI runs that cover it)")
+        return True
+    meta = summary.materializations.get("kpi_daily_snapshot", {})
+    click.echo(f"kpi_daily_snapshot {meta.get('first_date', '?')}..{meta.get('last_date', '?')} (stale): "
+               f"{meta.get('rows_written', 0)} rows in {meta.get('duration_seconds', '?')}s; views refreshed")
+    for line in summary.check_lines():
+        click.echo(line)
+    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
+    return summary.success
+
+
 @main.command("kpis")
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First as-of date (default: 30 days ago).")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last as-of date (default: today).")
-def kpis_command(start, end) -> None:
+@click.option("--stale", is_flag=True, help="Recompute the dates raw changes made stale (from the earliest changed "
+                                            "business date to today), with normalized first and the views after.")
+def kpis_command(start, end, stale: bool) -> None:
     """Compute kpi_daily_snapshot for a range of as-of dates in one run (one set-based statement)."""
-    if not _kpis(_date_range(start, end)):
+    if stale and (start or end):
+        raise click.UsageError("--stale computes its own range: give it without --from/--to")
+    if not (_stale_kpis() if stale else _kpis(_date_range(start, end))):
         raise SystemExit(1)
 
 
@@ -507,6 +534,18 @@ def dev(port: int, scale: str) -> None:
 
 
 # -- roadmap --------------------------------------------------------------------------
+
+
+@main.command("docs")
+def docs_command() -> None:
+    """Regenerate docs/data_model.md from the normalized spec and the migrated warehouse's catalog."""
+    from altus_pipeline.docs import DATA_MODEL, write
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    click.echo(f"wrote {DATA_MODEL.name}" if write(warehouse) else f"{DATA_MODEL.name} is up to date")
 
 
 @main.group()

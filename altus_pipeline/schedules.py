@@ -9,7 +9,8 @@
   entities as one single-run backfill, each entity listed once without a date filter
   (``partitions.reconcile_tags``), which catches back-dated records, deletions the daily
   window cannot see and records without a usable business date (to the DLQ), then the
-  normalized tables.
+  normalized tables. The KPI dates its changes made stale, and the views, are recomputed
+  after it by ``kpi_history_sensor`` (the range is known only once raw has loaded).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
         target=dg.AssetSelection.assets(*weekly_keys),
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description="Every partition of the transactional entities in one single-run backfill, each listed "
-                    "once without a date filter, then normalized.",
+                    "once without a date filter, then normalized; kpi_history_sensor then recomputes the KPI "
+                    "dates it changed and the views.",
     )
     def _weekly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         day = context.scheduled_execution_time.astimezone(dt.timezone.utc).date()

@@ -214,7 +214,9 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
             "assetSelection": [{"path": ["kpi_daily_snapshot"]}],
             "partitionNames": [d.isoformat() for d in KPI_DAYS]})["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        assert len(_backfill_runs(dev, launched["backfillId"])) == 1
+        (kpi_run,) = _backfill_runs(dev, launched["backfillId"])
+        assert rows("SELECT asset_key, partition_key FROM doorloop_pipeline_audit WHERE run_id = %s",
+                    kpi_run["runId"]) == [("kpi_daily_snapshot", f"{KPI_DAYS[0]}...{KPI_DAYS[-1]}")]
         dates = rows("SELECT DISTINCT as_of_date FROM kpi_daily_snapshot WHERE as_of_date BETWEEN %s AND %s "
                      "ORDER BY 1", KPI_DAYS[0], KPI_DAYS[-1])
         assert [d for (d,) in dates] == KPI_DAYS

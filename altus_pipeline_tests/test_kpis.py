@@ -1,4 +1,4 @@
-"""KPIs (reference/kpi_contract.md): golden values worked out by hand, identities, views, recompute.
+"""KPIs (docs/kpis.md): golden values worked out by hand, identities, views, recompute.
 
 The golden dataset is written as JSON files and served by the sandbox (as ``altus sandbox
 serve --data DIR`` would), synced raw → normalized → KPIs through the Dagster Definitions.

@@ -39,7 +39,7 @@ _SCHEMA = dg.TableSchema(columns=[
 @dg.asset(
     name=SNAPSHOT, group_name=KPI_GROUP, kinds={"postgres"}, deps=list(KPI_SOURCES),
     partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-    description="Every KPI of reference/kpi_contract.md per (as_of_date, scope, property); a range of "
+    description="Every KPI of docs/kpis.md per (as_of_date, scope, property); a range of "
                 "dates is computed in one set-based statement.",
     metadata={"dagster/table_name": SNAPSHOT, "dagster/column_schema": _SCHEMA},
 )

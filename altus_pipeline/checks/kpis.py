@@ -1,4 +1,4 @@
-"""Checks on the KPI tables: the identities of ``reference/kpi_contract.md`` and row counts of views.
+"""Checks on the KPI tables: the identities of ``docs/kpis.md#general-rules`` and row counts of views.
 
 They are separate asset checks (one evaluation per run, not per partition of a ranged
 run, see ``checks/raw.py``) over every stored date. The identities are blocking: the

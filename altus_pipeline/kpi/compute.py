@@ -1,4 +1,4 @@
-"""The KPI computation of ``reference/kpi_contract.md``: one set-based statement for a range of dates.
+"""The KPI computation of ``docs/kpis.md``: one set-based statement for a range of dates.
 
 ``SNAPSHOT_SQL`` returns every row of ``kpi_daily_snapshot`` for the as-of dates
 ``%(start)s`` … ``%(end)s`` (``generate_series`` over the range, never a loop over days),
@@ -6,7 +6,7 @@ from the normalized tables only (their live rows: a row marked ``gone_at`` is no
 the dates are parameters, so nothing depends on when it runs (no ``now()``).
 ``write_snapshot`` replaces the range in one transaction.
 
-How the pieces map to the contract:
+How the pieces map to the definitions:
 
 - ``lease_info``: the lease effective end (``cover_end`` = last covered date, ``infinity``
   for an open-ended ACTIVE lease, NULL when nothing dates its end: it covers nothing).

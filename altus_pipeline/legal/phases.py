@@ -1,4 +1,4 @@
-"""Legal case phases and the moves between them (``reference/legal_module.md``, "Phases").
+"""Legal case phases and the moves between them (``docs/legal.md#phases``).
 
 A case moves forward along ``ORDER`` any number of phases at once (each phase passed over
 is recorded as skipped), may leave any open phase by an off-ramp (which closes it), and

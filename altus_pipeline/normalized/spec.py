@@ -12,13 +12,13 @@ Column kinds: ``text``, ``enum`` (text checked against ``domain``), ``date``,
 ``timestamptz``, ``money`` (``numeric(14,2)``, rounded half-up), ``numeric``, ``integer``,
 ``boolean``, ``jsonb``, ``ref`` (the target's uuid, a real foreign key) and ``ref_id`` (the
 DoorLoop id a reference names, as text). DoorLoop sends a reference as a bare id string or
-as an embedded object carrying ``id``, and not always the same way for the same field (API
-reference §2.1): both kinds read either shape as the same reference. A reference
-is ``required`` (missing or dangling rejects the record), ``strict`` (may be absent, but
-a dangling one rejects the record) or ``optional`` (a dangling one is kept as NULL and
-recorded in ``normalized_pending_references`` until its target arrives), as
-``reference/kpi_contract.md`` ("Which records count") pins. A reference may point at its
-own table (``accounts.parentAccount``). A polymorphic link (``linkedResource``,
+as an embedded object carrying ``id``, and not always the same way for the same field
+(``docs/doorloop.md#references-in-either-shape``): both kinds read either shape as the same
+reference. A reference is ``required`` (missing or dangling rejects the record),
+``strict`` (may be absent, but a dangling one rejects the record) or ``optional`` (a
+dangling one is kept as NULL and recorded in ``normalized_pending_references`` until its
+target arrives); rejected records count in no KPI (``docs/kpis.md#general-rules``). A
+reference may point at its own table (``accounts.parentAccount``). A polymorphic link (``linkedResource``,
 ``payToResource``) becomes one reference column per target type, each read only ``when``
 the type field names that target; types with no table keep just the DoorLoop id.
 

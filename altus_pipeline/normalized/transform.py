@@ -79,7 +79,7 @@ def reference_id(j: str) -> str:
     """The DoorLoop id a reference at JSON value ``j`` names, as text; NULL when it names none.
 
     DoorLoop sends the same reference as a bare id string or as an embedded object carrying
-    ``id`` (API reference §2.1), and not always the same way for a field: both are the same
+    ``id`` (docs/doorloop.md#references-in-either-shape), and not always the same way for a field: both are the same
     reference. This is the one place that says so in SQL.
     """
     return (f"(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' "
@@ -478,6 +478,11 @@ class Normalizer:
         for obj, counts in result.objects.items():
             live = f" WHERE {GONE} IS NULL" if obj == t.name else ""
             counts.rows_in_table = self._x(f"SELECT count(*) FROM {ident(obj)}{live}").fetchone()[0]
+            if counts.inserted or counts.updated or counts.deleted:
+                # Fresh statistics for the KPI and view queries that read this table next: without
+                # them (autovacuum has not come round yet) PostgreSQL guesses `gone_at IS NULL`
+                # keeps 0.5% of the rows and plans nested loops that take minutes.
+                self._x(f"ANALYZE {ident(obj)}")
         self._x("DROP TABLE norm_checked, norm_cand, norm_keys")
         result.seconds = time.monotonic() - started
         return result

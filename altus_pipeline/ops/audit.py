@@ -16,11 +16,11 @@ def record_audit(
     conn.execute(
         """INSERT INTO doorloop_pipeline_audit
            (run_id, asset_key, partition_key, started_at, rows_in_table, rows_listed, api_total, inserted, updated,
-            unchanged, soft_deleted, rejected, duplicates, api_requests, api_retries, seconds)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            unchanged, soft_deleted, rejected, duplicates, api_requests, api_retries, seconds, touched_from)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             run_id, asset_key, partition_key, started, result.rows_in_table, result.rows_listed, result.api_total,
             result.inserted, result.updated, result.unchanged, result.soft_deleted, result.rejected, result.duplicates,
-            result.stats.requests, result.stats.retries, round(result.stats.seconds, 3),
+            result.stats.requests, result.stats.retries, round(result.stats.seconds, 3), result.touched_from,
         ),
     )

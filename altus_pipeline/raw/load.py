@@ -22,12 +22,17 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from altus_pipeline import settings
 from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats
 from altus_pipeline.doorloop.errors import DoorLoopListingError
 from altus_pipeline.doorloop.registry import Entity
 from altus_pipeline.ops.dlq import Failure, record_failures
 
 MAX_READS = 2  # a listing that moved under us is read once more before it fails
+# Master data whose change moves the KPIs only from a date the record carries: a lease from
+# its start, a work order from its creation. Any other master record (a unit, a property, a
+# lease tenant's move-out that reopens a lease's coverage) may change KPIs of every date.
+AFFECTS_FROM_FIELD: dict[str, str] = {"leases": "start", "tasks": "createdAt"}
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,14 @@ class LoadResult:
     duplicates: int = 0
     rows_in_table: int = 0
     reads: int = 0
+    touched_from: dt.date | None = None  # earliest date the load's changes affect; None: it changed nothing
     stats: ListingStats = field(default_factory=ListingStats)
 
     def as_metadata(self) -> dict[str, Any]:
-        counts = {k: v for k, v in asdict(self).items() if k != "stats"}
+        counts = {k: v for k, v in asdict(self).items() if k not in ("stats", "touched_from")}
         return {
             **counts,
+            "touched_from": self.touched_from.isoformat() if self.touched_from else None,
             "api_requests": self.stats.requests,
             "api_retries": self.stats.retries,
             "api_bytes": self.stats.bytes,
@@ -211,10 +218,36 @@ class RawLoader:
         result.api_total = stats.total
         return rejects
 
+    def _dated(self) -> dict[str, str]:
+        """The parameters of ``_affects_from``: the first partition and the payload's date field, if any."""
+        return {"history": settings.partition_start(), "field": AFFECTS_FROM_FIELD.get(self.entity.name, "")}
+
+    def _affects_from(self, alias: str) -> sql.Composable:
+        """The earliest date a change to row ``alias`` affects, as SQL (parameters: ``_dated``).
+
+        A transaction affects its business date; a lease its start, a task its creation
+        (``AFFECTS_FROM_FIELD``); other master data, or a date missing or unparseable,
+        the whole history.
+        """
+        row = sql.Identifier(alias)
+        if self.entity.partitioned:
+            return sql.SQL("coalesce({row}.business_date, %(history)s::date)").format(row=row)
+        if self.entity.name not in AFFECTS_FROM_FIELD:
+            return sql.SQL("%(history)s::date")
+        text = sql.SQL("left({row}.payload ->> %(field)s::text, 10)").format(row=row)
+        return sql.SQL("coalesce(CASE WHEN pg_input_is_valid({text}, 'date') THEN {text}::date END, %(history)s::date)"
+                       ).format(text=text)
+
     def _apply(self, dates: DateRange | None, result: LoadResult) -> None:
-        """Upsert changed rows, soft-delete vanished ones, and count each kind."""
+        """Upsert changed rows, soft-delete vanished ones, count each kind and the earliest date touched.
+
+        The upsert's CTE returns what each written row affects now; the outer query joins the
+        table as it was before the statement, so a row moved to another date (or a lease to
+        another start) counts from the earlier of the two.
+        """
         upsert = sql.SQL(
             """
+            WITH written AS (
             INSERT INTO {table} AS t (id, payload, content_hash, business_date, last_run_id)
             SELECT DISTINCT ON (id) id, payload, md5(payload::text), business_date, %(run)s
             FROM raw_stage ORDER BY id, ord DESC
@@ -226,24 +259,35 @@ class RawLoader:
                 deleted_at = NULL,
                 last_run_id = EXCLUDED.last_run_id
             WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR t.deleted_at IS NOT NULL
-            RETURNING (xmax = 0) AS inserted
+            RETURNING t.id, (xmax = 0) AS inserted, {new} AS affects
+            )
+            SELECT count(*) FILTER (WHERE w.inserted), count(*),
+                   min(least(w.affects, CASE WHEN prior.id IS NOT NULL THEN {old} END))
+            FROM written w LEFT JOIN {table} AS prior ON prior.id = w.id
             """
-        ).format(table=self.table)
-        flags = [row[0] for row in self.conn.execute(upsert, {"run": self.run_id}).fetchall()]
-        result.inserted = sum(flags)
-        result.updated = len(flags) - result.inserted
-        result.unchanged = result.rows_listed - result.rejected - result.duplicates - len(flags)
+        ).format(table=self.table, new=self._affects_from("t"), old=self._affects_from("prior"))
+        inserted, written, upserted_from = self.conn.execute(upsert, {"run": self.run_id, **self._dated()}).fetchone()
+        result.inserted = inserted
+        result.updated = written - inserted
+        result.unchanged = result.rows_listed - result.rejected - result.duplicates - written
         scope = sql.SQL("")
         if dates is not None:
             scope = sql.SQL("AND t.business_date BETWEEN %(start)s AND %(end)s")
         soft_delete = sql.SQL(
             """
+            WITH gone AS (
             UPDATE {table} AS t SET deleted_at = now(), last_run_id = %(run)s
             WHERE t.deleted_at IS NULL {scope}
               AND NOT EXISTS (SELECT 1 FROM raw_stage s WHERE s.id = t.id)
+            RETURNING {affects} AS affects
+            )
+            SELECT count(*), min(affects) FROM gone
             """
-        ).format(table=self.table, scope=scope)
+        ).format(table=self.table, scope=scope, affects=self._affects_from("t"))
         bounds = {"start": dates.start, "end": dates.end} if dates else {}
-        result.soft_deleted = self.conn.execute(soft_delete, {"run": self.run_id, **bounds}).rowcount
+        params = {"run": self.run_id, **self._dated(), **bounds}
+        result.soft_deleted, deleted_from = self.conn.execute(soft_delete, params).fetchone()
+        touched = [d for d in (upserted_from, deleted_from) if d is not None]
+        result.touched_from = min(touched, default=None)
         count = sql.SQL("SELECT count(*) FROM {table} WHERE deleted_at IS NULL").format(table=self.table)
         result.rows_in_table = self.conn.execute(count).fetchone()[0]

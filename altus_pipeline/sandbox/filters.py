@@ -1,6 +1,6 @@
 """List query semantics of the sandbox: DoorLoop's ``filter_*`` parameters and ``sort_by``.
 
-Filter names are the exact per-endpoint names of the API reference (§3), so a client that
+Filter names are DoorLoop's exact per-endpoint names (docs/doorloop.md), so a client that
 misspells one gets unfiltered data here just as it would from DoorLoop. The date filters
 of partitioned entities are not written here: they come from the registry
 (``Entity.date_filter_from/_to`` on ``Entity.date_field``), so the client and the sandbox
@@ -294,7 +294,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# --- per-endpoint filter tables (reference §3) -----------------------------------------------
+# --- per-endpoint filter tables (DoorLoop's names) -----------------------------------------------
 
 
 def _scope(

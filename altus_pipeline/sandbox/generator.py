@@ -4,7 +4,7 @@ The sandbox server and the tests need an account whose KPIs are worth computing:
 vacancies and turnover, past, current and future leases, multi-unit and multi-tenant
 leases, holdovers, tenants who pay on time, late, in part or not at all, bounced
 payments, and work orders finished within a day or still open. Keys and shapes follow
-the real DoorLoop JSON (API reference §2, §4 and §8).
+the real DoorLoop JSON (docs/doorloop.md).
 
 Generation has two stages. The *plan* (people, properties, units, leases, tasks) is
 drawn up front and held in memory as small slotted objects. Records are *rendered*

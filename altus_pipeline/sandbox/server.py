@@ -2,8 +2,8 @@
 
 It exists so the client, the Dagster assets and the whole sync can be tested offline and
 reproducibly, including the ways the real service fails (rate limits, 5xx, HTML pages,
-cut-off bodies, data moving mid-listing). Behaviour follows the API reference §2, §3, §5
-and §8; endpoints come from the entity registry, never from a list kept here.
+cut-off bodies, data moving mid-listing). Behaviour follows DoorLoop's as docs/doorloop.md
+describes it; endpoints come from the entity registry, never from a list kept here.
 
 Standard library only (``ThreadingHTTPServer``, HTTP/1.1 keep-alive) so it starts in
 milliseconds inside a test and needs nothing installed.
@@ -97,7 +97,7 @@ def _json_bytes(payload: Any) -> bytes:
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    """DoorLoop-style error body ``{status, code, message}`` (reference §5)."""
+    """DoorLoop-style error body ``{status, code, message}`` (docs/doorloop.md#limits-and-failures)."""
     body = _json_bytes({"status": status, "code": code, "message": message})
     return Reply(status, body, headers=headers or {})
 
@@ -127,7 +127,7 @@ class _Window:
 
 
 class RateLimiter:
-    """DoorLoop's limits (reference §5): N per sliding minute and M per sliding hour per token.
+    """DoorLoop's limits (docs/doorloop.md#limits-and-failures): N per sliding minute and M per sliding hour per token.
 
     Refused requests are not recorded, so a client that honours ``Retry-After`` gets in.
     """
@@ -364,7 +364,7 @@ class Sandbox:
         return reply
 
     def _list(self, target: Entity, query: dict[str, str]) -> Reply:
-        """A ``{total, data}`` page (reference §2.3); drift may move the data before pages ≥ 2."""
+        """A ``{total, data}`` page (docs/doorloop.md#pagination); drift may move the data before pages ≥ 2."""
         try:
             page_number = max(1, _param(query, "page_number", _integer, 1))
             page_size = min(MAX_PAGE_SIZE, max(1, _param(query, "page_size", _integer, DEFAULT_PAGE_SIZE)))
@@ -379,7 +379,7 @@ class Sandbox:
         return Reply(200, _json_bytes({"total": len(ordered), "data": page}))
 
     def _single(self, target: Entity, record_id: str) -> Reply:
-        """The bare record (reference §2.6), or 404 JSON; ``/users/me`` is the key's user (§1)."""
+        """The bare record (docs/doorloop.md#access), or 404 JSON; ``/users/me`` is the key's user."""
         if target.name == "users" and record_id == "me":
             found = self._token_owner()
             if found is None:

@@ -1,7 +1,7 @@
 """The shape the sandbox serves references in: a bare id, or an embedded object carrying ``id``.
 
 DoorLoop sends the same reference either way, and not always the same way for one field
-(API reference §2.1): ``/leases/tenants`` embeds the tenant, a lease names its units by
+(docs/doorloop.md#references-in-either-shape): ``/leases/tenants`` embeds the tenant, a lease names its units by
 bare id. ``altus sandbox serve --reference-shape`` serves the other shape too, so the
 pipeline is tested on both: ``flipped`` turns every reference around (a bare id becomes
 ``{"id": id}``, an object with a string ``id`` becomes that id), ``mixed`` flips the ones

@@ -1,4 +1,4 @@
--- Every KPI of reference/kpi_contract.md, one row per (as_of_date, scope, property).
+-- Every KPI of docs/kpis.md, one row per (as_of_date, scope, property).
 -- scope 'property' rows carry their property_id; the scope 'portfolio' row has property_id NULL.
 -- Written by the kpi_daily_snapshot asset (altus_pipeline/kpi/compute.py) for a range of dates.
 CREATE TABLE IF NOT EXISTS kpi_daily_snapshot (

@@ -21,3 +21,6 @@ CREATE TABLE IF NOT EXISTS doorloop_pipeline_audit (
 );
 CREATE INDEX IF NOT EXISTS doorloop_pipeline_audit_asset_idx
     ON doorloop_pipeline_audit (asset_key, finished_at);
+-- The earliest business date a raw load inserted, changed or soft-deleted (NULL: it changed
+-- nothing): KPI snapshots from that date to today are stale until recomputed.
+ALTER TABLE doorloop_pipeline_audit ADD COLUMN IF NOT EXISTS touched_from date;

@@ -1,7 +1,7 @@
 -- One row per rentable unit as of the latest as_of_date of kpi_daily_snapshot: property, unit,
 -- the lease covering that date (the latest-starting one if several), its tenants, market and
 -- lease rent, deposits held, the lease balance on that date, start/end and VACANT/OCCUPIED.
--- Lease coverage and balance follow reference/kpi_contract.md, as kpi_daily_snapshot does.
+-- Lease coverage and balance follow docs/kpis.md#building-blocks, as kpi_daily_snapshot does.
 CREATE MATERIALIZED VIEW IF NOT EXISTS get_full_rent_roll AS
 WITH as_of AS (
     SELECT max(as_of_date) AS d FROM kpi_daily_snapshot
