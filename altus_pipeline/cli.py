@@ -6,12 +6,15 @@ import logging
 import os
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
 
 from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.sandbox.shapes import AS_GENERATED, REFERENCE_SHAPES
+
+if TYPE_CHECKING:
+    from altus_pipeline.runner import RunSummary
 
 
 class _Altus(click.Group):
@@ -40,9 +43,10 @@ VERBOSE = "altus.verbose"
 def main(ctx: click.Context, verbose: bool) -> None:
     """Altus Pipeline: keep a PostgreSQL warehouse in step with DoorLoop."""
     ctx.meta[VERBOSE] = verbose
-    os.environ.setdefault("ALTUS_CONSOLE_LOG_LEVEL", "DEBUG" if verbose else "INFO")
+    os.environ.setdefault("ALTUS_CONSOLE_LOG_LEVEL", "DEBUG" if verbose else "CRITICAL")
     if not verbose:  # Dagster's storage retries warn per attempt; the one line at the end says what happened
         logging.getLogger().setLevel(logging.ERROR)
+        logging.raiseExceptions = False  # a log write failing on a lost database is not a second traceback
 
 
 # -- database -------------------------------------------------------------------------
@@ -190,8 +194,8 @@ def _date_range(start, end):
         raise click.UsageError(str(exc)) from None
 
 
-def _raw_counts(warehouse) -> list[tuple[str, int, int]]:
-    """(table, live rows, soft-deleted rows) of every raw table."""
+def _raw_counts(warehouse) -> list[tuple[str, int, int, int]]:
+    """(raw table, live rows, soft-deleted rows, rows of its normalized table) of every entity."""
     from psycopg import sql
 
     from altus_pipeline.doorloop.registry import ENTITIES
@@ -200,30 +204,68 @@ def _raw_counts(warehouse) -> list[tuple[str, int, int]]:
     with warehouse.connect() as conn:
         for e in ENTITIES.values():
             query = sql.SQL(
-                "SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM {}"
-            ).format(sql.Identifier(e.raw_table))
-            live, deleted = conn.execute(query).fetchone()
-            rows.append((e.raw_table, live, deleted))
+                "SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL), "
+                "(SELECT count(*) FROM {}) FROM {}"
+            ).format(sql.Identifier(f"normalized_{e.name}"), sql.Identifier(e.raw_table))
+            live, deleted, normalized = conn.execute(query).fetchone()
+            rows.append((e.raw_table, live, deleted, normalized))
     return rows
+
+
+_NOTED = ("rejected", "duplicates", "warnings", "unresolved_references")
+
+
+def _report(layer: str, summary: RunSummary) -> bool:
+    """What a run did, the CLI's way: one line for the layer, one per asset with rejections or
+    warnings, the checks that did not pass, and on failure what failed, where and what to do."""
+    metas = summary.materializations.values()
+    records = sum(int(m.get("rows_listed", m.get("rows_written", m.get("dagster/row_count"))) or 0) for m in metas)
+    requests = sum(int(m.get("api_requests") or 0) for m in metas)
+    parts = [f"{len(summary.materializations)}/{summary.selected} assets", f"{records:,d} records",
+             *([f"{requests:,d} requests"] if requests else []), f"{summary.seconds:.1f} s"]
+    click.echo(f"{layer}: {', '.join(parts)}")
+    for key, meta in sorted(summary.materializations.items()):
+        noted = [f"{k.replace('_', ' ')} {meta[k]}" for k in _NOTED if meta.get(k)]
+        if noted:
+            click.echo(f"  {key}: {', '.join(noted)}")
+    for line in summary.check_lines():
+        click.echo(f"  {line}")
+    if not summary.success:
+        _explain_failure(layer, summary)
+    return summary.success
+
+
+def _explain_failure(layer: str, summary: RunSummary) -> None:
+    """Each failed step with its error's first line, the run in the UI and the next step; the
+    traceback is in the run's log and behind ``--verbose``."""
+    from altus_pipeline.alerts import DEFAULT_UI_URL, UI_ENV
+
+    ui = os.environ.get(UI_ENV, "").strip().rstrip("/") or DEFAULT_UI_URL
+    for step, error in sorted(summary.errors.items()) or [("run", "failed before any asset did")]:
+        click.echo(f"FAILED {layer}: {step}: {error}", err=True)
+    click.echo(f"run {summary.run_id}: {ui}/runs/{summary.run_id}", err=True)
+    click.echo("next: `altus dlq list` shows the records set aside; the run's log is at the link above; "
+               "`altus --verbose ...` prints the traceback", err=True)
 
 
 def _sync(entity_names: tuple[str, ...], dates) -> bool:
     from altus_pipeline.definitions import defs
     from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.partitions import full_range
     from altus_pipeline.runner import sync_raw
     from altus_pipeline.warehouse.db import Warehouse
     from altus_pipeline.warehouse.migrations import migrate
 
+    chosen = _entities(entity_names)  # a bad --entity is a usage error (2) before anything connects
     warehouse = Warehouse.from_env()
     migrate(warehouse)
     instance = dagster_instance(warehouse)
-    summaries = sync_raw(defs, _entities(entity_names), instance, dates, raise_on_error=False)
-    for summary in summaries:
-        for key, meta in sorted(summary.materializations.items()):
-            counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "unchanged", "soft_deleted", "rejected", "api_requests") if k in meta)
-            click.echo(f"{key:36s} {counts}")
-        click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
-    return all(s.success for s in summaries)
+    first, last = dates or full_range()
+    layers = ([] if all(e.partitioned for e in chosen) else ["raw master data"]) + (
+        [f"raw transactions {first}..{last}" + ("" if dates else " (reconcile)")]
+        if any(e.partitioned for e in chosen) else [])
+    summaries = sync_raw(defs, chosen, instance, dates, raise_on_error=False)
+    return all([_report(layer, summary) for layer, summary in zip(layers, summaries)])
 
 
 @main.command()
@@ -258,14 +300,7 @@ def _normalize(entity_names: tuple[str, ...]) -> bool:
 
     warehouse = Warehouse.from_env()
     migrate(warehouse)
-    summary = normalize(defs, dagster_instance(warehouse), entity_names, raise_on_error=False)
-    for key, meta in sorted(summary.materializations.items()):
-        counts = ", ".join(f"{k} {meta[k]}" for k in ("inserted", "updated", "deleted", "unchanged", "rejected", "warnings", "unresolved_references") if k in meta)
-        click.echo(f"{key:42s} rows {meta.get('dagster/row_count', 0)}: {counts}")
-    for line in summary.check_lines():
-        click.echo(line)
-    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
-    return summary.success
+    return _report("normalized", normalize(defs, dagster_instance(warehouse), entity_names, raise_on_error=False))
 
 
 @main.command("normalize")
@@ -298,14 +333,7 @@ def _kpis(dates) -> bool:
         dates = (max(full_range()[0], last - dt.timedelta(days=29)), last)
     warehouse = Warehouse.from_env()
     migrate(warehouse)
-    summary = kpis(defs, dagster_instance(warehouse), dates, raise_on_error=False)
-    meta = summary.materializations.get("kpi_daily_snapshot", {})
-    click.echo(f"kpi_daily_snapshot {dates[0]}..{dates[1]}: {meta.get('rows_written', 0)} rows "
-               f"in {meta.get('duration_seconds', '?')}s")
-    for line in summary.check_lines():
-        click.echo(line)
-    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
-    return summary.success
+    return _report(f"kpis {dates[0]}..{dates[1]}", kpis(defs, dagster_instance(warehouse), dates, raise_on_error=False))
 
 
 def _stale_kpis() -> bool:
@@ -323,12 +351,7 @@ def _stale_kpis() -> bool:
         click.echo("kpi_daily_snapshot: nothing stale (no raw change since the KPI runs that cover it)")
         return True
     meta = summary.materializations.get("kpi_daily_snapshot", {})
-    click.echo(f"kpi_daily_snapshot {meta.get('first_date', '?')}..{meta.get('last_date', '?')} (stale): "
-               f"{meta.get('rows_written', 0)} rows in {meta.get('duration_seconds', '?')}s; views refreshed")
-    for line in summary.check_lines():
-        click.echo(line)
-    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
-    return summary.success
+    return _report(f"kpis {meta.get('first_date', '?')}..{meta.get('last_date', '?')} (stale, views refreshed)", summary)
 
 
 @main.command("kpis")
@@ -353,14 +376,7 @@ def _refresh_views() -> bool:
 
     warehouse = Warehouse.from_env()
     migrate(warehouse)
-    summary = refresh_views(defs, dagster_instance(warehouse), raise_on_error=False)
-    for key, meta in sorted(summary.materializations.items()):
-        how = " (concurrently)" if meta.get("concurrently") else ""
-        click.echo(f"{key:28s} rows {meta.get('dagster/row_count', 0)}{how}")
-    for line in summary.check_lines():
-        click.echo(line)
-    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
-    return summary.success
+    return _report("views", refresh_views(defs, dagster_instance(warehouse), raise_on_error=False))
 
 
 @main.group()
@@ -495,10 +511,10 @@ def demo(scale: str) -> None:
     ok = _kpis((max(first, last - dt.timedelta(days=59)), last)) and ok
     ok = _refresh_views() and ok
     warehouse = Warehouse.from_env()
-    click.echo(f"\nraw tables in {warehouse.masked_url()} schema {warehouse.schema}:")
-    click.echo(f"{'table':36s} {'live':>10s} {'deleted':>8s}")
-    for table, live, deleted in _raw_counts(warehouse):
-        click.echo(f"{table:36s} {live:>10,d} {deleted:>8,d}")
+    click.echo(f"\nraw and normalized tables in {warehouse.masked_url()} schema {warehouse.schema}:")
+    click.echo(f"{'raw table':36s} {'live':>10s} {'deleted':>8s} {'normalized':>11s}")
+    for table, live, deleted, normalized in _raw_counts(warehouse):
+        click.echo(f"{table:36s} {live:>10,d} {deleted:>8,d} {normalized:>11,d}")
     _print_kpi_summary(warehouse)
     if not ok:
         raise SystemExit(1)

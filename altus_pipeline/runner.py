@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import time
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import dagster as dg
 import psutil
@@ -33,7 +35,8 @@ class RunSummary:
 
     ``checks`` maps ``asset:check`` to False only for a failed ERROR-severity check;
     a failed WARN-severity check (the data loaded, something waits) is True there and
-    listed, with its metadata, in ``warnings``.
+    listed, with its metadata, in ``warnings``. ``errors`` maps each failed step to the
+    first line of its error, so a caller can say what failed without the traceback.
     """
 
     run_id: str
@@ -41,6 +44,9 @@ class RunSummary:
     materializations: dict[str, dict]
     checks: dict[str, bool]
     warnings: dict[str, dict] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    selected: int = 0
+    seconds: float = 0.0
 
     def check_lines(self) -> list[str]:
         """One line per failed check and per warning, for the CLI."""
@@ -61,13 +67,16 @@ def run_job(
     fail_dead_runs(instance)
     job = defs.resolve_job_def(job_name)
     owner = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    result = job.execute_in_process(
-        instance=instance,
-        asset_selection=[dg.AssetKey(k) for k in keys],
-        tags={**(tags or {}), **owner},
-        raise_on_error=raise_on_error,
-        run_config=_with_console_level(run_config),
-    )
+    selection = [dg.AssetKey(k) for k in keys]
+    clock = time.monotonic()
+    with _quiet_stderr():
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=selection,
+            tags={**(tags or {}), **owner},
+            raise_on_error=raise_on_error,
+            run_config=_with_console_level(run_config),
+        )
     materialized = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
@@ -78,14 +87,43 @@ def run_job(
         run_id=result.run_id, success=result.success, materializations=materialized,
         checks={k: e.passed or k in warned for k, e in evaluations.items()},
         warnings={k: {m: v.value for m, v in e.metadata.items()} for k, e in warned.items()},
+        errors={e.step_key: _first_error_line(e) for e in result.all_events if e.is_step_failure},
+
+        selected=len(selection), seconds=round(time.monotonic() - clock, 1),
     )
+
+
+def _first_error_line(event: dg.DagsterEvent) -> str:
+    """The message a step failed with (``dg.Failure``'s description), else its error's first line."""
+    data = event.step_failure_data
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description.strip().splitlines()[0]
+    if data.error is None:
+        return "failed without an error message"
+    error = data.error.cause or data.error
+    return (error.message.strip().splitlines() or [error.cls_name or "error"])[0]
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """With the console log off (``CRITICAL``), also drop what Dagster prints to stderr itself.
+
+    When its storage is lost mid-run, Dagster prints the traceback of each event it could not
+    record; the caller reports the failure in one line, and ``--verbose`` shows everything.
+    """
+    if os.environ.get("ALTUS_CONSOLE_LOG_LEVEL", "").upper() != "CRITICAL":
+        yield
+        return
+    with open(os.devnull, "w") as sink, redirect_stderr(sink):
+        yield
 
 
 def _with_console_level(run_config: dict | None) -> dict | None:
     """The run config with the console log level of ``ALTUS_CONSOLE_LOG_LEVEL``, when set.
 
-    The CLI sets ``INFO`` (one line per asset; ``--verbose``: ``DEBUG``, Dagster's event per
-    partition of a ranged run), so a failure is not buried under a thousand event lines.
+    The CLI sets ``CRITICAL`` and prints its own lines per layer from the ``RunSummary``
+    (``--verbose``: ``DEBUG``, Dagster's event per partition of a ranged run, with tracebacks),
+    so the run's events are said once, not twice, and a failure is not buried under them.
     A level given in ``run_config`` wins.
     """
     level = os.environ.get("ALTUS_CONSOLE_LOG_LEVEL")

@@ -65,9 +65,9 @@ def test_a_ranged_run_records_each_check_once_and_the_ui_sees_it(warehouse, pg_u
     instance = _instance(tmp_path / "home", url, monkeypatch)
     project = build_definitions(WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema))
     summary = kpis(project, instance, (dt.date(2024, 10, 1), dt.date(2024, 12, 31)))
-    assert summary.success and len(summary.checks) == 5
+    assert summary.success and len(summary.checks) == 6
     rows = _check_rows(pg_url, schema, summary.run_id)
-    assert len(rows) == 5 and {(p, s) for _, p, s in rows} == {(None, "SUCCEEDED")}, rows
+    assert len(rows) == 6 and {(p, s) for _, p, s in rows} == {(None, "SUCCEEDED")}, rows
     [latest] = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(KPI), "aging_sums_to_delinquent_balance"), limit=5)
     assert latest.run_id == summary.run_id and latest.status.value == "SUCCEEDED"

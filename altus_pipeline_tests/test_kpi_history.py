@@ -4,6 +4,7 @@ The small dataset is synced raw → normalized → 120 days of KPIs through the 
 then a payment dated 100 days back appears and a charge 40 days back is voided, the weekly
 reconcile runs, and ``kpi_history_sensor`` must ask for exactly 100 days ago..today in one
 run, after which every snapshot row equals a from-scratch build of the mutated account.
+Meanwhile the ``history_current`` check shows the stale range in the UI before any KPI run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from psycopg import sql
 
 from altus_pipeline.assets.kpis import SNAPSHOT
+from altus_pipeline.checks.kpis import HISTORY_CHECK
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.kpi.compute import KPI_COLUMNS
 from altus_pipeline.kpi.stale import stale_kpis
@@ -52,6 +54,13 @@ def _build(defs, instance) -> None:  # noqa: F811
     sync_raw(defs, ENTITIES.values(), instance)
     normalize(defs, instance)
     kpis(defs, instance, WINDOW)
+
+
+def _history(instance) -> tuple[str, bool, dict[str, str]]:  # noqa: F811
+    """The latest ``history_current`` evaluation: its run id ('' when runless), passed, metadata."""
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([HISTORY_CHECK])[HISTORY_CHECK]
+    evaluation = record.event.dagster_event.event_specific_data
+    return record.run_id, evaluation.passed, {k: v.value for k, v in evaluation.metadata.items()}
 
 
 def _snapshot(wh: Warehouse) -> list[tuple]:
@@ -93,6 +102,7 @@ def test_back_dated_changes_recompute_exactly_the_stale_range(
     defs = _defs(warehouse, server)
     _build(defs, instance)
     cursor = _watermark(warehouse)  # the sensor has seen the first build
+    assert _history(instance)[1]  # evaluated by the KPI run: a first build leaves nothing stale
 
     _reconcile(defs, instance)  # DoorLoop unchanged: the reconcile touches nothing
     idle = _tick(defs, instance, warehouse, cursor)
@@ -108,12 +118,19 @@ def test_back_dated_changes_recompute_exactly_the_stale_range(
     assert touched == {"doorloop_raw_lease_payments": paid, "doorloop_raw_lease_charges": voided}
 
     tick = _tick(defs, instance, warehouse, cursor)
+    stale = ("", False, {"stale_from": paid.isoformat(), "stale_to": TODAY.isoformat(),
+                         "touched_by": "doorloop_raw_lease_charges, doorloop_raw_lease_payments"})
+    assert _history(instance) == stale  # runless, before any KPI run
+    records = instance.event_log_storage.get_asset_check_execution_history(HISTORY_CHECK, limit=100)
+    assert _tick(defs, instance, warehouse, cursor).run_requests  # same state: nothing reported again
+    assert len(instance.event_log_storage.get_asset_check_execution_history(HISTORY_CHECK, limit=100)) == len(records)
     [request] = tick.run_requests
     assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
         paid.isoformat(), TODAY.isoformat())
     assert {SNAPSHOT, "kpi_summary", "normalized_lease_payments"} <= {k.to_user_string() for k in request.asset_selection}
     summary = launch(defs, request, instance)
     assert summary.success
+    assert _history(instance) == (summary.run_id, True, {})
     written = summary.materializations[SNAPSHOT]
     assert (written["first_date"], written["last_date"]) == (paid.isoformat(), TODAY.isoformat())
     scopes = len(small_dataset["properties"]) + 1

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from altus_pipeline.kpi.compute import KPI_COLUMNS, write_snapshot
-from altus_pipeline.ops.audit import record_audit
+from altus_pipeline.ops.audit import record_audit, record_run
 from altus_pipeline.partitions import daily_partitions, partition_dates
 from altus_pipeline.raw.load import LoadResult
 from altus_pipeline.resources import WarehouseResource
@@ -69,9 +69,12 @@ def kpi_daily_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     description="The latest as_of_date of kpi_daily_snapshot: the portfolio row and one row per property (a view).",
     metadata={"dagster/table_name": SUMMARY},
 )
-def kpi_summary(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def kpi_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    started = datetime.now(timezone.utc)
     with warehouse.warehouse().connect() as conn:
         rows, as_of = conn.execute("SELECT count(*), max(as_of_date) FROM kpi_summary").fetchone()
+        record_run(conn, context.run_id, SUMMARY, started, rows)
+        conn.commit()
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "as_of_date": str(as_of)})
 
 

@@ -6,6 +6,7 @@ normalized tables it links cases to.
 """
 
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +15,8 @@ from altus_pipeline import settings
 from altus_pipeline.legal.documents import DocumentStoreError, store_from_env
 from altus_pipeline.legal.importer import import_workbook
 from altus_pipeline.legal.workbook import WorkbookError
+from altus_pipeline.ops.audit import record_run
+from altus_pipeline.raw.load import LoadResult
 from altus_pipeline.resources import WarehouseResource
 
 LEGAL_GROUP = "legal"
@@ -43,10 +46,14 @@ def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, w
     path = config.workbook or settings.legal_workbook()
     if not path:
         raise dg.Failure("no legal workbook: give run config workbook or set ALTUS_LEGAL_WORKBOOK", allow_retries=False)
+    started = datetime.now(timezone.utc)
     try:
         with warehouse.warehouse().connect() as conn:
             result = import_workbook(conn, Path(path), context.run_id, store_from_env(),
                                      Path(config.documents_dir) if config.documents_dir else None)
+            cases = conn.execute("SELECT count(*) FROM legal_cases").fetchone()[0]
+            record_run(conn, context.run_id, "legal_cases", started, cases, LoadResult(
+                rows_listed=result.rows, unchanged=result.rows - result.staged, rejected=result.errors))
             conn.commit()
     except WorkbookError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from None

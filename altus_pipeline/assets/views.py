@@ -8,10 +8,12 @@ are never blocked.
 
 
 import time
+from datetime import datetime, timezone
 
 import dagster as dg
 from psycopg import sql
 
+from altus_pipeline.ops.audit import record_run
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.warehouse.db import Warehouse
 
@@ -94,7 +96,11 @@ def build_view_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(name=name, group_name=VIEWS_GROUP, kinds={"postgres"}, deps=list(deps), description=description,
               metadata={"dagster/table_name": name})
     def _view(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        started = datetime.now(timezone.utc)
         meta = refresh_view(warehouse.warehouse(), name)
+        with warehouse.warehouse().connect() as conn:
+            record_run(conn, context.run_id, name, started, meta["dagster/row_count"])
+            conn.commit()
         context.log.info(f"{name}: {meta}")
         return dg.MaterializeResult(metadata=meta)
 

@@ -1,8 +1,10 @@
-"""Checks on the KPI tables: the identities of ``docs/kpis.md#general-rules`` and row counts of views.
+"""Checks on the KPI tables: the identities of ``docs/kpis.md#general-rules``, stale history, view row counts.
 
 They are separate asset checks (one evaluation per run, not per partition of a ranged
 run, see ``checks/raw.py``) over every stored date. The identities are blocking: the
 reporting views downstream must not publish numbers that contradict themselves.
+``history_current`` only warns: stale dates are recomputed by ``kpi_history_sensor``,
+which also reports this check between KPI runs, so the UI shows them before it runs.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import dagster as dg
 
 from altus_pipeline.assets.views import VIEWS
 from altus_pipeline.kpi.compute import COUNTS, MONEY
+from altus_pipeline.kpi.stale import StaleKpis, stale_history
 from altus_pipeline.resources import WarehouseResource
 
 SNAPSHOT = "kpi_daily_snapshot"
+HISTORY_CHECK = dg.AssetCheckKey(dg.AssetKey(SNAPSHOT), "history_current")
 # Additive KPIs: the portfolio row equals the sum of the property rows.
 ADDITIVE = tuple(c for c in (*COUNTS, *MONEY) if not c.startswith("avg_"))
 
@@ -56,6 +60,29 @@ def _identity_check(name: str, query: str, description: str) -> dg.AssetChecksDe
     return _check
 
 
+def history_evaluation(stale: StaleKpis) -> dg.AssetCheckEvaluation:
+    """``history_current`` for ``stale``: failed with the range and the raw assets, or passed.
+
+    One builder for the check and the sensor's runless report, so both read the same in the UI.
+    """
+    metadata = {} if stale.dates is None else {
+        "stale_from": stale.dates[0].isoformat(), "stale_to": stale.dates[1].isoformat(),
+        "touched_by": ", ".join(stale.sources),
+    }
+    return dg.AssetCheckEvaluation(asset_key=HISTORY_CHECK.asset_key, check_name=HISTORY_CHECK.name,
+                                   passed=stale.dates is None, metadata=metadata,
+                                   severity=dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(asset=SNAPSHOT, name=HISTORY_CHECK.name, blocking=False,
+                description="No KPI date is stale: every raw change since the first KPI run is covered by a later "
+                            "kpi_daily_snapshot run (else stale_from..stale_to, touched_by).")
+def history_current(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.warehouse().connect() as conn:
+        evaluation = history_evaluation(stale_history(conn))
+    return dg.AssetCheckResult(passed=evaluation.passed, metadata=evaluation.metadata, severity=evaluation.severity)
+
+
 def _view_count_check(view: str, base_sql: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=view, name="row_count_matches_base",
                     description=f"Rows of {view} equal its base: {base_sql}")
@@ -78,5 +105,6 @@ kpi_checks: list[dg.AssetChecksDefinition] = [
                     "within-24h share in [0, 1]."),
     _identity_check("one_row_per_property_and_portfolio", _COMPLETE_SQL,
                     "Every stored date has one row per property plus the portfolio row."),
+    history_current,
 ]
 view_checks: list[dg.AssetChecksDefinition] = [_view_count_check(v, base) for v, (_, base, _) in VIEWS.items()]

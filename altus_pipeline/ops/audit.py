@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import psycopg
 
+from altus_pipeline.doorloop.client import ListingStats
 from altus_pipeline.raw.load import LoadResult
 
 
@@ -24,3 +26,13 @@ def record_audit(
             result.stats.requests, result.stats.retries, round(result.stats.seconds, 3), result.touched_from,
         ),
     )
+
+
+def record_run(
+    conn: psycopg.Connection, run_id: str, asset_key: str, started: datetime, rows: int, result: LoadResult | None = None
+) -> None:
+    """The audit row of a run that calls no API (a view refresh, a legal import): every run kind
+    leaves one, so the audit answers "what ran, when, how long" for all of them."""
+    seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    counts = replace(result or LoadResult(rows_listed=rows), rows_in_table=rows, stats=ListingStats(seconds=seconds))
+    record_audit(conn, run_id, asset_key, None, started, counts)

@@ -9,13 +9,18 @@ in progress the tick waits: a raw run's normalize, or the recompute itself, must
 before the range is read, else the KPIs would be rebuilt from normalized tables that do
 not hold the change yet. A failed recompute is not re-requested (it would fail the same
 way); its dates stay stale for ``altus kpis --stale``.
+
+Each tick also reports the ``history_current`` check of ``kpi_daily_snapshot`` as a
+runless evaluation when its result changed, so the UI shows the stale dates (or that none
+are) before any KPI run, without an event per tick.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from altus_pipeline.kpi.stale import StaleKpis, stale_kpis
+from altus_pipeline.checks.kpis import HISTORY_CHECK, history_evaluation
+from altus_pipeline.kpi.stale import StaleKpis, stale_history, stale_kpis
 from altus_pipeline.partitions import range_tags
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.schedules import DOWNSTREAM_GROUPS, _keys_of_groups
@@ -38,6 +43,18 @@ def stale_request(stale: StaleKpis, keys: list[str]) -> dg.RunRequest | None:
     )
 
 
+def report_history(instance: dg.DagsterInstance, stale: StaleKpis) -> bool:
+    """Report ``history_current`` for ``stale`` unless its latest evaluation already says the same; True if reported."""
+    evaluation = history_evaluation(stale)
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([HISTORY_CHECK]).get(HISTORY_CHECK)
+    shown = latest.event.dagster_event.event_specific_data if latest and latest.event else None
+    if (isinstance(shown, dg.AssetCheckEvaluation) and shown.passed == evaluation.passed
+            and shown.metadata == evaluation.metadata):
+        return False
+    instance.report_runless_asset_event(evaluation)
+    return True
+
+
 def build_kpi_history_sensor(assets: list) -> dg.SensorDefinition:
     """The sensor over the normalized, KPI and views assets of the Definitions."""
     keys = _keys_of_groups(assets, DOWNSTREAM_GROUPS)
@@ -54,6 +71,9 @@ def build_kpi_history_sensor(assets: list) -> dg.SensorDefinition:
         busy = context.instance.get_run_ids(dg.RunsFilter(statuses=RUNNING), limit=1)
         with warehouse.warehouse().connect() as conn:
             stale = stale_kpis(conn, int(context.cursor or 0))
+            history = stale_history(conn)
+        if report_history(context.instance, history):
+            context.log.info(f"history_current reported: {'passed' if history.dates is None else history.dates}")
         if stale.dates is None:
             return dg.SensorResult(skip_reason=f"no raw change to KPI data up to audit row {stale.watermark}",
                                    cursor=str(stale.watermark))
