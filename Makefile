@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo dev clean-db
+.PHONY: test test-pg15 demo dev clean-db
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# The warehouse tests again on PostgreSQL 15, the oldest server supported (a throwaway cluster).
+test-pg15: $(STAMP)
+	altus_pipeline_tests/pg15.sh
 
 demo: $(STAMP)
 	$(BIN)/altus demo

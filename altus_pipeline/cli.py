@@ -88,6 +88,37 @@ def db_stop() -> None:
     click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 
+@db.command("grant-reader")
+@click.argument("role")
+@click.option("--schema", "reporting_schema", help="Also build this schema of security-invoker views (Supabase Data API).")
+@click.option("--create", is_flag=True, help="Create ROLE (LOGIN) if it does not exist.")
+@click.option("--password-env", metavar="VAR", help="With --create: set ROLE's password from environment variable VAR.")
+def db_grant_reader(role: str, reporting_schema: str | None, create: bool, password_env: str | None) -> None:
+    """Let ROLE read the KPI tables and get_full_* views, and nothing else (idempotent)."""
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+    from altus_pipeline.warehouse.reader import ReaderError, grant_reader
+
+    password = None
+    if password_env is not None:
+        if not create:
+            raise click.UsageError("--password-env goes with --create")
+        password = os.environ.get(password_env)
+        if not password:
+            raise click.UsageError(f"--password-env {password_env}: that environment variable is not set or empty")
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    try:
+        grant = grant_reader(warehouse, role, create=create, password=password, reporting_schema=reporting_schema)
+    except ReaderError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"role {role}{' created,' if grant.created else ''} reads {len(grant.objects)} object(s) of schema "
+               f"{warehouse.schema}: {', '.join(grant.objects)}")
+    if grant.reporting_schema:
+        click.echo(f"schema {grant.reporting_schema}: security-invoker views of each; row-level security on "
+                   f"{', '.join(grant.rls_tables)} with a read policy for {role}")
+
+
 # -- sandbox --------------------------------------------------------------------------
 
 SCALE_CHOICE = click.Choice(["small", "medium", "large"])
@@ -113,6 +144,8 @@ def sandbox() -> None:
 @click.option("--reference-shape", type=click.Choice(REFERENCE_SHAPES), default=AS_GENERATED, show_default=True,
               help="Serve references as stored, all in the other shape (bare id <-> {\"id\": ...}), "
                    "or a mix picked by --seed.")
+@click.option("--ignore-sort", is_flag=True, help="Serve lists in stored order whatever sort_by asks (the pipeline "
+                                                   "must then read master data in full).")
 def sandbox_serve(
     scale: str,
     data_dir: Path | None,
@@ -126,6 +159,7 @@ def sandbox_serve(
     denied: tuple[str, ...],
     seed: int,
     reference_shape: str,
+    ignore_sort: bool,
 ) -> None:
     """Serve the DoorLoop API on localhost until interrupted."""
     from altus_pipeline.sandbox.generator import generate_dataset
@@ -143,6 +177,7 @@ def sandbox_serve(
         seed=seed,
         denied_paths=frozenset(denied),
         reference_shape=reference_shape,
+        ignore_sort=ignore_sort,
     )
     if data_dir is not None:
         server = Sandbox.from_directory(data_dir, config)
@@ -398,7 +433,10 @@ def legal() -> None:
 
 @legal.command("import")
 @click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def legal_import_command(workbook: Path) -> None:
+@click.option("--documents-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder the Documents column is relative to (default: ALTUS_LEGAL_DOCUMENTS_DIR, else the "
+                   "workbook's folder).")
+def legal_import_command(workbook: Path, documents_dir: Path | None) -> None:
     """Import WORKBOOK (.xlsx, sheet Cases) into staging, legal_cases and the phase history."""
     from altus_pipeline.assets.legal import failure_reason
     from altus_pipeline.definitions import defs
@@ -410,7 +448,8 @@ def legal_import_command(workbook: Path) -> None:
     warehouse = Warehouse.from_env()
     migrate(warehouse)
     instance = dagster_instance(warehouse)
-    summary = legal_import(defs, instance, str(workbook.resolve()), raise_on_error=False, quiet=True)
+    summary = legal_import(defs, instance, str(workbook.resolve()), raise_on_error=False, quiet=True,
+                           documents_dir=str(documents_dir.resolve()) if documents_dir else None)
     if not summary.materializations:  # nothing imported: one line saying why, the details in the run's log
         raise click.ClickException(f"{failure_reason(instance, summary.run_id)} (run {summary.run_id})")
     meta = summary.materializations.get("legal_cases", {})
@@ -426,6 +465,51 @@ def legal_import_command(workbook: Path) -> None:
     click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
     if not summary.success:
         raise SystemExit(1)
+
+
+@legal.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def legal_export_command(path: Path) -> None:
+    """Write every legal case to PATH (.xlsx), one sheet per status: the workbook's columns plus
+    phase history, days in phase, balance, billed/paid/outstanding and document links.
+
+    Refreshes get_full_legal_cases first, in the same run (shown in the UI)."""
+    from altus_pipeline.assets.legal import failure_reason
+    from altus_pipeline.assets.legal_export import LEGAL_EXPORT
+    from altus_pipeline.definitions import defs
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.legal.export import VIEW
+    from altus_pipeline.runner import run_job
+    from altus_pipeline.sensors.launch import ASSET_JOB
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    if path.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{path.name}: the export is an .xlsx workbook; name it so")
+    warehouse = Warehouse.from_env()
+    migrate(warehouse)
+    instance = dagster_instance(warehouse)
+    present = {s.key.to_user_string() for s in defs.resolve_all_asset_specs()}
+    keys = [k for k in (VIEW, LEGAL_EXPORT) if k in present]
+    config = {"ops": {LEGAL_EXPORT: {"config": {"path": str(path.resolve())}}}}
+    summary = run_job(defs, ASSET_JOB, keys, instance, raise_on_error=False, run_config=config)
+    meta = summary.materializations.get(LEGAL_EXPORT)
+    if meta is None:
+        raise click.ClickException(f"{failure_reason(instance, summary.run_id)} (run {summary.run_id})")
+    sheets = ", ".join(f"{k.removeprefix('sheet ')} {v}" for k, v in meta.items() if k.startswith("sheet "))
+    click.echo(f"wrote {path}: " + (f"{meta['cases']} case(s) ({sheets})" if meta["cases"] else "no legal case yet"))
+
+
+@legal.command("template")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def legal_template_command(path: Path) -> None:
+    """Write an empty legal workbook to PATH (.xlsx): sheets Cases and Bills with the columns the
+    import reads, and a drop-down of the phases."""
+    from altus_pipeline.legal.template import write_template
+
+    if path.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{path.name}: the template is an .xlsx workbook; name it so")
+    click.echo(f"wrote {write_template(path)}")
 
 
 _SUMMARY_COLUMNS = (("property_name", "property", 24), ("units_total", "units", 6), ("units_occupied", "occ", 6),
@@ -509,15 +593,55 @@ def demo(scale: str) -> None:
     first, today = full_range()
     last = min(today, DEFAULT_AS_OF - dt.timedelta(days=1))
     ok = _kpis((max(first, last - dt.timedelta(days=59)), last)) and ok
-    ok = _refresh_views() and ok
     warehouse = Warehouse.from_env()
+    legal = _legal_demo(warehouse, last)  # before the views: get_full_legal_cases shows the cases
+    ok = _refresh_views() and ok
     click.echo(f"\nraw and normalized tables in {warehouse.masked_url()} schema {warehouse.schema}:")
     click.echo(f"{'raw table':36s} {'live':>10s} {'deleted':>8s} {'normalized':>11s}")
     for table, live, deleted, normalized in _raw_counts(warehouse):
         click.echo(f"{table:36s} {live:>10,d} {deleted:>8,d} {normalized:>11,d}")
     _print_kpi_summary(warehouse)
+    ok = _print_legal_demo(warehouse, *legal) and ok
     if not ok:
         raise SystemExit(1)
+
+
+def _legal_demo(warehouse, as_of) -> tuple[Path, RunSummary]:
+    """Write the sample legal workbook and documents under the project home and import them as
+    ``altus legal import`` does: one run of the legal assets, into the local document store
+    whatever ALTUS_LEGAL_STORE says (a demo never files into Dropbox)."""
+    from altus_pipeline import settings
+    from altus_pipeline.definitions import build_definitions
+    from altus_pipeline.instance import dagster_instance
+    from altus_pipeline.legal.sample import write_sample
+    from altus_pipeline.resources import LegalStoreResource
+    from altus_pipeline.runner import legal_import
+
+    home = settings.project_home()
+    with warehouse.connect() as conn:
+        workbook = write_sample(conn, home / "legal_demo", as_of)
+        conn.commit()
+    store = LegalStoreResource(kind="local", folder=str(home / "legal_documents"))
+    return workbook, legal_import(build_definitions(legal_store=store), dagster_instance(warehouse), str(workbook),
+                                  raise_on_error=False, quiet=True)
+
+
+def _print_legal_demo(warehouse, workbook: Path, summary: RunSummary) -> bool:
+    """The demo's legal cases by phase; False when their import failed."""
+    from altus_pipeline import settings
+    from altus_pipeline.legal.sample import case_phases
+
+    click.echo(f"\nlegal cases from {workbook} (documents under {settings.project_home() / 'legal_documents'}):")
+    meta = summary.materializations.get("legal_cases", {})
+    click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta.items() if k != "workbook"))
+    with warehouse.connect() as conn:
+        cases = case_phases(conn)
+    click.echo(f"{'case':14s} {'phase':20s} {'since':10s} {'documents':>9s}")
+    for key, phase, since, documents in cases:
+        click.echo(f"{key:14s} {phase:20s} {since.isoformat():10s} {documents:>9d}")
+    if not summary.success:
+        click.echo(f"legal import FAILED (run {summary.run_id})", err=True)
+    return summary.success
 
 
 @main.command()

@@ -10,6 +10,7 @@ import dagster as dg
 
 from altus_pipeline.assets.kpis import SNAPSHOT, SUMMARY, kpi_assets
 from altus_pipeline.assets.legal import LEGAL_KEYS, legal_assets
+from altus_pipeline.assets.legal_export import legal_export_assets
 from altus_pipeline.assets.normalized import NORMALIZED_KEYS, normalized_assets
 from altus_pipeline.assets.raw import MASTER_KEYS, TRANSACTION_KEYS, doorloop_raw_work_orders, raw_assets
 from altus_pipeline.assets.views import VIEW_KEYS, view_assets
@@ -19,7 +20,7 @@ from altus_pipeline.checks.normalized import normalized_checks
 from altus_pipeline.checks.raw import raw_checks
 from altus_pipeline.checks.roadmap import roadmap_checks
 from altus_pipeline.freshness import with_kpi_freshness
-from altus_pipeline.resources import DoorLoopResource, WarehouseResource
+from altus_pipeline.resources import DoorLoopResource, LegalStoreResource, WarehouseResource
 from altus_pipeline.retention import prune_schedule
 from altus_pipeline.schedules import build_schedules
 from altus_pipeline.sensors import build_sensors
@@ -34,7 +35,8 @@ LEGAL_JOB = "legal_import_job"
 
 
 def build_definitions(
-    warehouse: WarehouseResource | None = None, doorloop: DoorLoopResource | None = None
+    warehouse: WarehouseResource | None = None, doorloop: DoorLoopResource | None = None,
+    legal_store: LegalStoreResource | None = None,
 ) -> dg.Definitions:
     jobs = [
         dg.define_asset_job(RAW_MASTER_JOB, selection=dg.AssetSelection.assets(*MASTER_KEYS)),
@@ -44,14 +46,16 @@ def build_definitions(
         dg.define_asset_job(VIEWS_JOB, selection=dg.AssetSelection.assets(SUMMARY, *VIEW_KEYS)),
         dg.define_asset_job(LEGAL_JOB, selection=dg.AssetSelection.assets(*LEGAL_KEYS)),
     ]
-    assets = with_kpi_freshness([*raw_assets, doorloop_raw_work_orders, *normalized_assets, *legal_assets, *kpi_assets, *view_assets])
+    assets = with_kpi_freshness([*raw_assets, doorloop_raw_work_orders, *normalized_assets, *legal_assets, *kpi_assets, *view_assets,
+                                 *legal_export_assets])
     return dg.Definitions(
         assets=assets,
         asset_checks=[*raw_checks, *normalized_checks, *legal_checks, *kpi_checks, *view_checks, *roadmap_checks(assets)],
         jobs=jobs,
         schedules=[*build_schedules(assets), prune_schedule],
         sensors=build_sensors(assets),
-        resources={"warehouse": warehouse or WarehouseResource(), "doorloop": doorloop or DoorLoopResource()},
+        resources={"warehouse": warehouse or WarehouseResource(), "doorloop": doorloop or DoorLoopResource(),
+                   "legal_store": legal_store or LegalStoreResource()},
         executor=dg.in_process_executor,
     )
 

@@ -1,4 +1,4 @@
-"""Dagster resources: the warehouse and DoorLoop.
+"""Dagster resources: the warehouse, DoorLoop and the legal document store.
 
 Left unset, every field falls back to the environment at run time, so tokens and
 database passwords are never part of the run config shown in the UI.
@@ -6,14 +6,17 @@ database passwords are never part of the run config shown in the UI.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import dagster as dg
+from pydantic import Field
 
 from altus_pipeline import settings
 from altus_pipeline.doorloop.client import DoorLoopClient, RetryPolicy
 from altus_pipeline.doorloop.ratelimit import Limits
 from altus_pipeline.doorloop.shared_budget import PostgresRateBudget, budget_key
+from altus_pipeline.legal.documents import DocumentStore, DropboxAuth, open_store
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.migrations import migrate
 
@@ -66,3 +69,31 @@ class DoorLoopResource(dg.ConfigurableResource):
         budget = PostgresRateBudget(warehouse, budget_key(base_url, token), self.limits())
         retry = RetryPolicy(max_retries=self.max_retries, base_seconds=self.backoff_base_seconds)
         return DoorLoopClient(base_url, token, budget=budget, retry=retry, timeout=self.timeout_seconds)
+
+
+class LegalStoreResource(dg.ConfigurableResource):
+    """Where the legal import files case documents: a local folder or Dropbox.
+
+    The Dropbox credentials are never config: the fields name the environment variables
+    that hold them, so the UI shows which variable feeds what and never a value.
+    """
+
+    kind: Optional[str] = Field(default=None, description="local or dropbox; unset: ALTUS_LEGAL_STORE, else local")
+    folder: Optional[str] = Field(default=None, description="the local store's folder; unset: "
+                                                            "<ALTUS_HOME>/legal_documents")
+    access_token_env: str = Field(default="DROPBOX_ACCESS_TOKEN",
+                                  description="the variable holding a Dropbox access token")
+    refresh_token_env: str = Field(default="DROPBOX_REFRESH_TOKEN",
+                                   description="the variable holding a Dropbox refresh token (with the app key)")
+    app_key_env: str = Field(default="DROPBOX_APP_KEY", description="the variable holding the Dropbox app key")
+    app_secret_env: str = Field(default="DROPBOX_APP_SECRET",
+                                description="the variable holding the Dropbox app secret, for an app that has one")
+    ca_certs: Optional[str] = Field(default=None, description="a PEM bundle of the CAs to trust for Dropbox; "
+                                                              "unset: ALTUS_DROPBOX_CA_CERTS")
+    max_retries_on_error: int = Field(default=3, ge=0, le=10,
+                                      description="retries of a Dropbox call answered with a server error")
+
+    def store(self) -> DocumentStore:
+        auth = DropboxAuth(self.access_token_env, self.refresh_token_env, self.app_key_env, self.app_secret_env)
+        return open_store(self.kind or settings.legal_store(), Path(self.folder) if self.folder else None, auth,
+                          self.ca_certs, self.max_retries_on_error)

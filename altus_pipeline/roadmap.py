@@ -25,7 +25,8 @@ from altus_pipeline.warehouse.migrations import SQL_DIR, TEMPLATE_MARK
 REPO_ROOT = SQL_DIR.parent
 PLAN_NAME = "roadmap_backend_cleanup_plan.md"
 CHECK_NAME = "roadmap_naming"
-KINDS = frozenset({"table", "view", "materialized_view"})
+FILE_KIND = "file"  # an asset written outside the warehouse (an export); its file is the module writing it
+KINDS = frozenset({"table", "view", "materialized_view", FILE_KIND})
 MAX_IDENTIFIER = 63  # PostgreSQL silently truncates longer names
 _BLOCK = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _RULE = re.compile(r"^([a-z][a-z0-9_]*)<(entity|name)>$")
@@ -198,13 +199,14 @@ def _object_violations(plan: Plan) -> list[str]:
 
 def _file_violations(plan: Plan, root: Path) -> list[str]:
     """Each planned file exists and is named like its object; each file under sql/ is planned."""
-    declared = {(o.declared, o.layer, o.file) for o in plan.objects.values()}
+    declared = {(o.declared, o.layer, o.file) for o in plan.objects.values() if o.kind != FILE_KIND}
     problems = [
         f"object {name}: file {file} is not named like it (expected sql/{layer}/{name}.sql)"
         for name, layer, file in declared
         if file != f"sql/{layer}/{name}.sql"
     ]
-    problems += [f"object {name}: its file {file} does not exist" for name, _, file in declared if not (root / file).is_file()]
+    problems += [f"object {name}: its file {file} does not exist"
+                 for name, file in {(o.declared, o.file) for o in plan.objects.values()} if not (root / file).is_file()]
     planned_files = {file for _, _, file in declared}
     present = (p.relative_to(root).as_posix() for p in (root / "sql").rglob("*") if p.is_file())
     problems += [f"file {file}: not the file of any object in the plan" for file in present if file not in planned_files]
@@ -250,7 +252,7 @@ def _database_violations(plan: Plan, warehouse: Warehouse) -> list[str]:
         rows = conn.execute(_RELATIONS, (warehouse.schema, list(_RELKINDS))).fetchall()
     present = {name: _RELKINDS[kind] for name, kind in rows}
     schema = warehouse.schema
-    planned = sorted(plan.objects.items())
+    planned = sorted((n, o) for n, o in plan.objects.items() if o.kind != FILE_KIND)
     problems = [f"object {n}: missing from schema {schema}" for n, _ in planned if n not in present]
     problems += [
         f"object {n}: is a {present[n]} in schema {schema}, planned as {o.kind}"

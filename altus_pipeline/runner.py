@@ -18,12 +18,13 @@ from typing import Iterable, Iterator
 import dagster as dg
 import psutil
 
-from altus_pipeline.assets.legal import LEGAL_IMPORT, LEGAL_KEYS
+from altus_pipeline.assets.legal import LEGAL_KEYS
 from altus_pipeline.definitions import (
     KPI_JOB, LEGAL_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB,
 )
 from altus_pipeline.doorloop.registry import Entity
-from altus_pipeline.partitions import range_tags, reconcile_tags
+from altus_pipeline.legal.runs import import_config
+from altus_pipeline.partitions import UNFILTERED_TAG, range_tags, reconcile_tags
 
 PID_TAG = "altus/pid"
 HOST_TAG = "altus/host"
@@ -170,8 +171,9 @@ def sync_raw(
 ) -> list[RunSummary]:
     """Materialize raw assets: master data as one run, transactions as one ranged run.
 
-    Without ``dates`` the transactions run is the reconcile (every partition, listed
-    without a date filter), so records no date partition lists reach raw or the DLQ too.
+    Without ``dates`` both runs are the reconcile: master data as full snapshots (which see
+    deletions; with dates it is read incrementally), transactions over every partition listed
+    without a date filter, so records no date partition lists reach raw or the DLQ too.
     """
     chosen = list(entities)
     master = [e.raw_table for e in chosen if not e.partitioned]
@@ -180,7 +182,8 @@ def sync_raw(
     transactions = [e.raw_table for e in chosen if e.partitioned]
     summaries = []
     if master:
-        summaries.append(run_job(defs, RAW_MASTER_JOB, master, instance, raise_on_error=raise_on_error))
+        full = {} if dates else {UNFILTERED_TAG: "true"}
+        summaries.append(run_job(defs, RAW_MASTER_JOB, master, instance, full, raise_on_error))
     if transactions:
         tags = range_tags(*dates) if dates else reconcile_tags()
         summaries.append(run_job(defs, RAW_TRANSACTIONS_JOB, transactions, instance, tags, raise_on_error))
@@ -228,12 +231,14 @@ def refresh_views(
 
 
 def legal_import(defs: dg.Definitions, instance: dg.DagsterInstance, workbook: str,
-                 raise_on_error: bool = True, quiet: bool = False) -> RunSummary:
+                 raise_on_error: bool = True, quiet: bool = False, documents_dir: str | None = None) -> RunSummary:
     """Import a legal workbook into staging, cases and phase history, as one run.
 
-    ``quiet`` keeps the run's events off the console (they are still stored for the UI), for
-    a caller that reports the outcome itself in a few lines."""
-    config: dict = {"ops": {LEGAL_IMPORT: {"config": {"workbook": workbook}}}}
+    ``documents_dir`` is the folder its Documents column is relative to (default
+    ``ALTUS_LEGAL_DOCUMENTS_DIR``, else the workbook's). ``quiet`` keeps the run's events off
+    the console (they are still stored for the UI), for a caller that reports the outcome
+    itself in a few lines."""
+    config: dict = import_config(workbook, documents_dir)
     if quiet:
         config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     return run_job(defs, LEGAL_JOB, LEGAL_KEYS, instance, raise_on_error=raise_on_error, run_config=config)

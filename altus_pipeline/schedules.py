@@ -1,13 +1,18 @@
 """Schedules: the daily sync and the weekly reconcile. Both ship stopped (see the README).
 
-* ``daily_sync_schedule`` (06:00 UTC): one run holding master-data snapshots, the last
+* ``daily_sync_schedule`` (06:00 UTC): one run holding master data (only what changed since
+  the last run, ``raw/incremental.py``), the last
   ``ALTUS_DAILY_LOOKBACK_DAYS`` days (default 7, today included) of every partitioned
   entity as one ranged run (one listing per entity), then — in dependency order, same run —
   the normalized tables and, when the Definitions have them, the KPI and views assets
-  (KPI partitions of the same window, so today's is among them).
-* ``weekly_reconcile_schedule`` (Sunday 03:00 UTC): every partition of the transactional
-  entities as one single-run backfill, each entity listed once without a date filter
-  (``partitions.reconcile_tags``), which catches back-dated records, deletions the daily
+  (KPI partitions of the same window, so today's is among them). When ``ALTUS_LEGAL_WORKBOOK``
+  names a workbook, the legal import runs in it after the normalized tables (and
+  ``get_full_legal_cases`` with the views); when ``ALTUS_LEGAL_EXPORT_PATH`` is set, the
+  legal export is written last. Both are read at each tick, so setting them needs no reload.
+* ``weekly_reconcile_schedule`` (Sunday 03:00 UTC): master data as full snapshots (the daily
+  run reads only what changed, so only this run sees a master record deleted), and every
+  partition of the transactional entities as one single-run backfill, each entity listed
+  once without a date filter (``partitions.reconcile_tags``), which catches back-dated records, deletions the daily
   window cannot see and records without a usable business date (to the DLQ), then the
   normalized tables. The KPI dates its changes made stale, and the views, are recomputed
   after it by ``kpi_history_sensor`` (the range is known only once raw has loaded).
@@ -22,6 +27,7 @@ import dagster as dg
 from dagster._utils.schedules import is_valid_cron_string
 
 from altus_pipeline.assets.raw import MASTER_KEYS, TRANSACTION_KEYS
+from altus_pipeline.legal.runs import configured_workbook, import_config, legal_keys, target_keys
 from altus_pipeline.partitions import full_range, range_tags, reconcile_tags
 from altus_pipeline.settings import env_number
 
@@ -67,22 +73,26 @@ def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
     downstream = _keys_of_groups(assets, DOWNSTREAM_GROUPS)
     normalized = _keys_of_groups(assets, ("normalized",))
     daily_keys = MASTER_KEYS + TRANSACTION_KEYS + downstream
-    weekly_keys = TRANSACTION_KEYS + normalized
+    weekly_keys = MASTER_KEYS + TRANSACTION_KEYS + normalized
 
     @dg.schedule(
         name=DAILY_SCHEDULE,
         cron_schedule=cron("ALTUS_DAILY_CRON", "0 6 * * *"),
         execution_timezone="UTC",
-        target=dg.AssetSelection.assets(*daily_keys),
+        target=dg.AssetSelection.assets(*daily_keys, *target_keys(assets)),
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Master data, the last N days of transactions, normalized, KPIs and views: one run.",
+        description="Master data, the last N days of transactions, normalized, KPIs and views, and the legal "
+                    "import and export when configured: one run.",
     )
     def _daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         day = context.scheduled_execution_time.astimezone(dt.timezone.utc).date()
         start, end = daily_window(day)
+        workbook = configured_workbook()
+        keys = list(dict.fromkeys([*daily_keys, *legal_keys(assets, with_import=workbook is not None)]))
         return dg.RunRequest(
             run_key=f"daily:{day.isoformat()}",
-            asset_selection=[dg.AssetKey(k) for k in daily_keys],
+            asset_selection=[dg.AssetKey(k) for k in keys],
+            run_config=import_config(str(workbook)) if workbook is not None else {},
             tags={**range_tags(start, end), "altus/schedule": DAILY_SCHEDULE},
         )
 
@@ -92,8 +102,8 @@ def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
         execution_timezone="UTC",
         target=dg.AssetSelection.assets(*weekly_keys),
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Every partition of the transactional entities in one single-run backfill, each listed "
-                    "once without a date filter, then normalized; kpi_history_sensor then recomputes the KPI "
+        description="Master data as full snapshots and every partition of the transactional entities in one "
+                    "single-run backfill, each listed once without a date filter, then normalized; kpi_history_sensor then recomputes the KPI "
                     "dates it changed and the views.",
     )
     def _weekly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:

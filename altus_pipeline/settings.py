@@ -123,6 +123,16 @@ def legal_workbook() -> str:
     return os.environ.get("ALTUS_LEGAL_WORKBOOK", "")
 
 
+def legal_documents_dir() -> str:
+    """The folder the workbook's Documents column is relative to (``ALTUS_LEGAL_DOCUMENTS_DIR``); empty: the workbook's."""
+    return os.environ.get("ALTUS_LEGAL_DOCUMENTS_DIR", "")
+
+
+def legal_export_path() -> str:
+    """Where the ``legal_cases_export`` asset writes the cases workbook (``ALTUS_LEGAL_EXPORT_PATH``); empty: skipped."""
+    return os.environ.get("ALTUS_LEGAL_EXPORT_PATH", "")
+
+
 def legal_store() -> str:
     """Where legal documents are filed: ``local`` (default) or ``dropbox``."""
     return os.environ.get("ALTUS_LEGAL_STORE", "local")

@@ -4,7 +4,8 @@ The snapshot (``snapshots/asset_specs.json``) holds, per asset, what an operator
 the UI: group, kinds, upstream assets, partitioning, backfill and freshness policies,
 pools, table name, columns and checks (with whether they block). When a change to the
 graph is intended, rewrite it with ``ALTUS_UPDATE_SNAPSHOTS=1 pytest
-altus_pipeline_tests/test_asset_specs.py`` and review the diff.
+altus_pipeline_tests/test_asset_specs.py`` and review the diff. In CI (``CI`` set) that
+variable fails the test instead: a snapshot rewritten there would pass whatever changed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from altus_pipeline.definitions import defs
 
@@ -55,10 +57,31 @@ def asset_specs() -> dict[str, dict]:
     return specs
 
 
+def may_update_snapshot() -> bool:
+    """Whether this run rewrites the snapshot: asked for, and never in CI (``CI`` set)."""
+    if not os.environ.get("ALTUS_UPDATE_SNAPSHOTS"):
+        return False
+    if os.environ.get("CI"):
+        raise AssertionError("ALTUS_UPDATE_SNAPSHOTS is set in CI (CI is set): the snapshot is only rewritten "
+                             "locally, where the diff is reviewed; unset ALTUS_UPDATE_SNAPSHOTS")
+    return True
+
+
 def test_asset_specs_match_the_snapshot() -> None:
     current = json.dumps(asset_specs(), indent=1, sort_keys=True) + "\n"
-    if os.environ.get("ALTUS_UPDATE_SNAPSHOTS"):
+    if may_update_snapshot():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(current)
     assert SNAPSHOT.read_text() == current, (
         "the asset graph changed: review, then ALTUS_UPDATE_SNAPSHOTS=1 pytest altus_pipeline_tests/test_asset_specs.py")
+
+
+def test_ci_refuses_to_rewrite_the_snapshot(monkeypatch) -> None:
+    monkeypatch.setenv("ALTUS_UPDATE_SNAPSHOTS", "1")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(AssertionError, match="ALTUS_UPDATE_SNAPSHOTS is set in CI"):
+        may_update_snapshot()
+    monkeypatch.delenv("CI")
+    assert may_update_snapshot()
+    monkeypatch.delenv("ALTUS_UPDATE_SNAPSHOTS")
+    assert not may_update_snapshot()

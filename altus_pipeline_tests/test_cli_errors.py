@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
-import psycopg
-
-from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.warehouse import embedded
 
 from .conftest import TOKEN
@@ -47,28 +44,32 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path):
 
 def test_a_database_stopped_mid_sync_ends_in_one_line_saying_so(tmp_path, sandbox_factory, small_dataset):
     """The database goes away while a sync is paging: no flood, and the last line says what to do."""
-    server = sandbox_factory(small_dataset, faults=FaultSpec.parse("slow=0.3"), seed=3)
+    server = sandbox_factory(small_dataset)
     home = tmp_path / "home"
     env = _env(ALTUS_HOME=str(home), DOORLOOP_BASE_URL=server.base_url, DOORLOOP_API_TOKEN=TOKEN,
                DOORLOOP_RATE_LIMIT_PER_MINUTE="off", DOORLOOP_RATE_LIMIT_PER_HOUR="off",
                ALTUS_PARTITION_START=os.environ["ALTUS_PARTITION_START"])
+    # A deterministic stop point: the fourth request waits, unanswered, until the database is down.
+    held, release, answer = threading.Event(), threading.Event(), server.answer
+
+    def gated(method: str, target: str, authorization: str | None):
+        if len(server.requests) >= 3 and not release.is_set():
+            held.set()
+            release.wait(120)
+        return answer(method, target, authorization)
+
+    server.answer = gated
     try:
-        url = _run(env, "db", "url", cwd=tmp_path).stdout.strip()
+        _run(env, "db", "url", cwd=tmp_path)
         sync = subprocess.Popen([ALTUS, "sync"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and sync.poll() is None:
-            try:
-                with psycopg.connect(url) as conn:
-                    if conn.execute("SELECT count(*) FROM altus.doorloop_raw_accounts").fetchone()[0]:
-                        break
-            except psycopg.Error:
-                pass
-            time.sleep(0.2)
+        assert held.wait(120), "the sync never reached its fourth request"
         assert sync.poll() is None, "the sync ended before the database could be stopped"
         embedded.stop_server(home / "pgdata")
+        release.set()
         output, _ = sync.communicate(timeout=240)
     finally:
+        release.set()
         embedded.stop_server(home / "pgdata")
     lines = output.strip().splitlines()
     assert sync.returncode == 1

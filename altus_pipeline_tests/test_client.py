@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats, RetryPo
 from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.faults import FaultSpec
+from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
 
 from .conftest import TOKEN
 
@@ -90,16 +90,18 @@ def test_unknown_id_raises_request_error(sandbox_factory):
     assert info.value.status == 404
 
 
-def test_rate_limit_429_waits_out_retry_after(sandbox_factory):
-    server = sandbox_factory({"accounts": _accounts(5000)}, rate_limit_per_minute=2, rate_window_seconds=2.0)
+def test_rate_limit_429_waits_out_retry_after():
+    now = [0.0]  # one clock for the sandbox's limits and the client's sleeps: waiting moves it, instantly
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
-        time.sleep(seconds)
+        now[0] += seconds
 
+    config = SandboxConfig(token=TOKEN, rate_limit_per_minute=2, rate_limit_per_hour=None, rate_window_seconds=2.0)
     stats = ListingStats()
-    with _client(server, sleep=sleep) as client:
+    with Sandbox({"accounts": _accounts(5000)}, config, clock=lambda: now[0]) as server, \
+            _client(server, sleep=sleep) as client:
         records = list(client.iter_records(ACCOUNTS, stats=stats))
     assert len(records) == 5000
     refused = [e for e in server.requests if e.status == 429]
@@ -176,7 +178,6 @@ def test_token_never_logged_across_faults(sandbox_factory, caplog):
 
 def test_export_then_serve_then_client_read_returns_the_generated_records(tmp_path, small_dataset_pristine):
     from altus_pipeline.sandbox.generator import export
-    from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
 
     export(tmp_path, "small", seed=0)
     config = SandboxConfig(token=TOKEN, rate_limit_per_minute=None, rate_limit_per_hour=None)

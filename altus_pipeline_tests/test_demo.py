@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.generator import DEFAULT_AS_OF, SCALES
 
@@ -22,6 +24,14 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_prist
     env["ALTUS_HOME"] = str(tmp_path / "home")
     try:
         done = subprocess.run([ALTUS, "demo"], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+        url = subprocess.run([ALTUS, "db", "url"], env=env, cwd=REPO, capture_output=True, text=True,
+                             timeout=120).stdout.strip()
+        with psycopg.connect(url) as conn:
+            conn.execute("SET search_path TO altus")
+            # the legal import is a run of the legal assets, recorded like any other, before the views
+            legal_runs = conn.execute("SELECT DISTINCT run_id FROM doorloop_pipeline_audit "
+                                      "WHERE asset_key = 'legal_cases'").fetchall()
+            legal_view = conn.execute("SELECT count(*) FROM get_full_legal_cases").fetchone()[0]
     finally:
         subprocess.run([ALTUS, "db", "stop"], env=env, cwd=REPO, capture_output=True, timeout=120)
     output = done.stdout + done.stderr
@@ -45,3 +55,13 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_prist
     # and the KPI summary of the last full day of the history is printed
     assert f"kpi_summary as of {DEFAULT_AS_OF - dt.timedelta(days=1)}:" in done.stdout
     assert re.search(r"^Portfolio\s+\d+\s+\d+\s+\d+\.\d%", done.stdout, re.M)
+
+    # the sample legal workbook is imported into the local store and its cases printed by phase
+    assert re.search(r"^rows in workbook 10, rows new or changed 10, rows processed 10, rows with errors 0, .*"
+                     r"documents filed 8", done.stdout, re.M), done.stdout[-3000:]
+    cases = dict(re.findall(r"^(EV-DEMO-\d{3})\s+(\w+)\s+\d{4}-\d{2}-\d{2}\s+\d+$", done.stdout, re.M))
+    assert cases == {"EV-DEMO-001": "referral", "EV-DEMO-002": "notice_served", "EV-DEMO-003": "hearing_scheduled",
+                     "EV-DEMO-004": "judgment", "EV-DEMO-005": "settled"}
+    filed = sorted(p.name for p in (tmp_path / "home" / "legal_documents").rglob("*") if p.is_file())
+    assert len(filed) == 8 and all(p.endswith((".pdf", ".txt")) for p in filed)
+    assert len(legal_runs) == 1 and legal_view == len(cases)

@@ -14,7 +14,6 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
-from altus_pipeline.assets.views import VIEWS
 from altus_pipeline.definitions import build_definitions
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.kpi.compute import KPI_COLUMNS
@@ -261,11 +260,9 @@ def test_golden_kpis_match_the_hand_worked_values(warehouse, golden):
     assert april["units_occupied"] == 2  # the future lease L4 now covers U6
     assert april["scheduled_rent"] == Decimal("3500.00")  # L6 1400 + L4 2100
 
-    # views: populated, then refreshed concurrently; row counts match their bases
+    # views: populated; row counts match their bases (test_views_concurrently proves the later refreshes)
     first = refresh_views(defs, instance)
     assert first.success and all(first.checks.values()), first.checks
-    second = refresh_views(defs, instance)
-    assert all(m.get("concurrently") for k, m in second.materializations.items() if k in VIEWS)
     with warehouse.connect() as conn:
         roll = {r[0]: r[1:] for r in conn.execute(
             "SELECT unit_name, status, balance, as_of_date FROM get_full_rent_roll").fetchall()}

@@ -12,8 +12,14 @@ from pathlib import Path
 from typing import Callable
 
 import certifi
+import dagster as dg
+import pytest
 
+from altus_pipeline.assets.legal import failure_reason
+from altus_pipeline.definitions import build_definitions
 from altus_pipeline.legal.documents import case_folder, stored_name
+from altus_pipeline.resources import LegalStoreResource, WarehouseResource
+from altus_pipeline.runner import legal_import
 from altus_pipeline.warehouse.db import Warehouse
 
 from .test_legal import _all, _run, fake_dropbox, linked, write_workbook  # noqa: F401 (fixtures)
@@ -26,11 +32,11 @@ SECOND_NOTICE = b"%PDF notice served on X_1"
 SNIPPET = """
 import json, sys
 from pathlib import Path
-from altus_pipeline.legal.documents import store_from_env
 from altus_pipeline.legal.importer import import_workbook
+from altus_pipeline.resources import LegalStoreResource
 from altus_pipeline.warehouse.db import Warehouse
 with Warehouse(sys.argv[1], sys.argv[2]).connect() as conn:
-    result = import_workbook(conn, Path(sys.argv[3]), "test-run", store_from_env())
+    result = import_workbook(conn, Path(sys.argv[3]), "test-run", LegalStoreResource().store())
     conn.commit()
 print(json.dumps(result.metadata()))
 """
@@ -208,3 +214,152 @@ def test_an_unreachable_or_untrusted_dropbox_is_one_line(warehouse, linked, tmp_
                                 "failed: unable to get local issuer certificate); if a proxy or firewall inspects TLS, "
                                 "set ALTUS_DROPBOX_CA_CERTS to its CA certificate (PEM)"), untrusted
     assert fake_dropbox.files == {} and _all(warehouse, "SELECT count(*) FROM legal_cases") == [(0,)]
+
+
+@pytest.fixture
+def dropbox_here(fake_dropbox, monkeypatch):
+    """The SDK in this process talking to the fake: the host constants it reads from
+    DROPBOX_API_HOST when first imported, set as that would; the credentials in the environment."""
+    from dropbox import dropbox_client
+
+    monkeypatch.setattr(dropbox_client, "API_HOST", fake_dropbox.host)
+    monkeypatch.setattr(dropbox_client, "API_CONTENT_HOST", fake_dropbox.host)
+    monkeypatch.setenv("DROPBOX_ACCESS_TOKEN", fake_dropbox.access_token)
+    monkeypatch.setenv("ALTUS_DROPBOX_CA_CERTS", str(fake_dropbox.ca_file))
+    return fake_dropbox
+
+
+def _import_run(warehouse: Warehouse, path: Path, store: LegalStoreResource | None = None) -> tuple[dict | None, str]:
+    """One legal import run with the store resource ``store`` (default: from the environment);
+    the run's metadata, or None and why it failed."""
+    defs = build_definitions(WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema),
+                             legal_store=store)
+    instance = dg.DagsterInstance.ephemeral()
+    summary = legal_import(defs, instance, str(path), raise_on_error=False, quiet=True)
+    if summary.success:
+        return summary.materializations["legal_cases"], ""
+    return None, failure_reason(instance, summary.run_id)
+
+
+def _legal_counts(warehouse: Warehouse) -> tuple:
+    return _all(warehouse, "SELECT (SELECT count(*) FROM legal_cases), "
+                           "(SELECT count(*) FROM legal_case_phase_history), (SELECT count(*) FROM legal_case_documents), "
+                           "(SELECT count(*) FROM legal_case_import_staging)")[0]
+
+
+def test_a_refused_dropbox_upload_fails_the_import_which_a_plain_rerun_completes(warehouse, linked, tmp_path,
+                                                                                 monkeypatch, dropbox_here):
+    """Dropbox refusing the second document (a full account) fails the run with Dropbox's reason
+    and what to do, and nothing of the import is committed; once space is freed, the same run succeeds."""
+    monkeypatch.setenv("ALTUS_LEGAL_STORE", "dropbox")
+    (prop, unit, tenant), other = linked[0][:3], linked[1][:3]
+    (tmp_path / "notice.pdf").write_bytes(b"%PDF notice")
+    (tmp_path / "complaint.pdf").write_bytes(b"%PDF complaint")
+    path = write_workbook(tmp_path / "cases.xlsx", [
+        ["EV-1", prop, unit, tenant, "notice_served", "2026-09-01", "notice.pdf"],
+        ["EV-2", other[0], other[1], other[2], "filed", "2026-09-02", "complaint.pdf"]], HEADER)
+    refused = f"/Legal/{other[0]}/EV-2/filed/complaint.pdf"
+    dropbox_here.refuse[refused.lower()] = (409, {
+        "error_summary": "path/insufficient_space/..",
+        "error": {".tag": "path", "reason": {".tag": "insufficient_space"}, "upload_session_id": "s-1"}})
+
+    meta, reason = _import_run(warehouse, path)
+    assert meta is None and reason == (f"Dropbox {refused}: upload refused (path/insufficient_space); the Dropbox "
+                                       "account is full; free space or add storage, then run the import again; "
+                                       "nothing was imported")
+    assert _legal_counts(warehouse) == (0, 0, 0, 0)
+
+    del dropbox_here.refuse[refused.lower()]
+    meta, reason = _import_run(warehouse, path)
+    assert meta is not None and meta["documents_filed"] == 2, reason
+    assert _legal_counts(warehouse) == (2, 2, 2, 2)
+    assert dropbox_here.files == {f"/Legal/{prop}/EV-1/notice_served/notice.pdf": b"%PDF notice",
+                                  refused: b"%PDF complaint"}
+
+
+def test_large_documents_go_up_in_an_upload_session_of_bounded_chunks(warehouse, linked, tmp_path, monkeypatch,
+                                                                      dropbox_here):
+    """The store resource names Dropbox itself (ALTUS_LEGAL_STORE unset); a server error fails the
+    run at once, naming the status; past the session threshold a file goes up in start/append/finish
+    chunks no larger than the chunk size, and Dropbox holds exactly its bytes."""
+    from altus_pipeline.legal import documents
+
+    monkeypatch.delenv("ALTUS_LEGAL_STORE", raising=False)
+    monkeypatch.setattr(documents, "UPLOAD_SESSION_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(documents, "UPLOAD_CHUNK_BYTES", 1 << 20)
+    prop, unit, tenant = linked[0][:3]
+    big = bytes(range(256)) * (3 * 4096 + 100)  # 3.1 MB, not a whole number of chunks
+    (tmp_path / "evidence.bin").write_bytes(big)
+    (tmp_path / "notice.pdf").write_bytes(b"%PDF notice")
+    path = write_workbook(tmp_path / "cases.xlsx", [
+        ["EV-1", prop, unit, tenant, "filed", "2026-09-01", "notice.pdf; evidence.bin"]], HEADER)
+    store = LegalStoreResource(kind="dropbox", max_retries_on_error=0)
+    target = f"/Legal/{prop}/EV-1/filed/evidence.bin"
+
+    dropbox_here.refuse[target.lower()] = (503, {"error_summary": "service unavailable"})
+    meta, reason = _import_run(warehouse, path, store)
+    assert meta is None and reason == (f"Dropbox {target}: HTTP 503 (Dropbox had an error or is busy); run the "
+                                       "import again later; nothing was imported")
+    assert _legal_counts(warehouse) == (0, 0, 0, 0)
+
+    del dropbox_here.refuse[target.lower()]
+    dropbox_here.body_sizes.clear()
+    meta, reason = _import_run(warehouse, path, store)
+    assert meta is not None and meta["documents_filed"] == 2, reason
+    assert dropbox_here.files[target] == big
+    session = [(route.rsplit("/", 1)[-1], size) for route, size in dropbox_here.body_sizes if "upload_session" in route]
+    assert [route for route, _ in session] == ["start", "append_v2", "append_v2", "finish"]
+    assert all(size <= 1 << 20 for _, size in session) and sum(size for _, size in session) == len(big)
+    assert ("/2/files/upload", len(b"%PDF notice")) in dropbox_here.body_sizes  # a small file in one call
+    assert _all(warehouse, "SELECT size, content_hash FROM legal_case_documents WHERE dropbox_path = %s", target) == [
+        (len(big), _sha(big))]
+
+
+def test_the_store_is_a_resource_and_a_too_large_document_is_an_error_on_its_row(warehouse, linked, tmp_path,
+                                                                                  monkeypatch):
+    """A resource naming a folder files there whatever ALTUS_LEGAL_STORE says; a document past the
+    size bound is an error on its row while the others load; a folder that cannot be written fails
+    the run and imports nothing."""
+    from altus_pipeline.legal import documents
+
+    monkeypatch.setenv("ALTUS_LEGAL_STORE", "dropbox")  # no credentials: used, it would fail the run
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 1000)
+    prop, unit, tenant = linked[0][:3]
+    (tmp_path / "notice.pdf").write_bytes(b"%PDF notice")
+    (tmp_path / "scan.pdf").write_bytes(b"x" * 1001)
+    path = write_workbook(tmp_path / "cases.xlsx", [
+        ["EV-1", prop, unit, tenant, "notice_served", "2026-09-01", "notice.pdf"],
+        ["EV-2", prop, unit, tenant, "filed", "2026-09-01", "scan.pdf"]], HEADER)
+
+    (tmp_path / "not-a-folder").write_text("a file where the store's folder should be")
+    meta, reason = _import_run(warehouse, path, LegalStoreResource(kind="local", folder=str(tmp_path / "not-a-folder")))
+    assert meta is None and _legal_counts(warehouse) == (0, 0, 0, 0)
+    assert reason == (f"local store /Legal/{prop}/EV-1/notice_served/notice.pdf: cannot write under "
+                      f"{tmp_path / 'not-a-folder'} (Not a directory); fix the folder, then run the import again; "
+                      "nothing was imported")
+
+    meta, reason = _import_run(warehouse, path, LegalStoreResource(kind="local", folder=str(tmp_path / "store")))
+    assert meta is not None, reason
+    assert (meta["documents_filed"], meta["rows_processed"], meta["rows_with_errors"]) == (1, 1, 1)
+    stored = tmp_path / "store" / "Legal" / prop / "EV-1" / "notice_served" / "notice.pdf"
+    assert stored.read_bytes() == b"%PDF notice"
+    errors = _all(warehouse, "SELECT errors -> 0 ->> 'message' FROM legal_case_import_staging WHERE status = 'error'")
+    assert errors == [("row 3 (EV-2): Documents 'scan.pdf': 1,001 bytes is over the 1,000-byte limit for a document; "
+                       "split or compress it",)]
+
+
+def test_the_store_resource_names_the_variables_that_feed_it_never_their_values(monkeypatch):
+    """The config the UI shows holds the variables' names; the store reads the variables they name."""
+    from altus_pipeline.legal.documents import DocumentStoreError, DropboxStore
+
+    monkeypatch.setenv("DROPBOX_ACCESS_TOKEN", "sl.secret-value-1234")
+    monkeypatch.delenv("DROPBOX_REFRESH_TOKEN", raising=False)
+    monkeypatch.delenv("ALTUS_DROPBOX_CA_CERTS", raising=False)
+    shown = json.dumps(LegalStoreResource().get_resource_definition().config_schema.as_field().default_value)
+    assert "DROPBOX_ACCESS_TOKEN" in shown and "sl.secret-value-1234" not in shown
+    named = LegalStoreResource(kind="dropbox", access_token_env="ALTUS_TEST_DROPBOX_TOKEN")
+    with pytest.raises(DocumentStoreError, match=r"^Dropbox store: set ALTUS_TEST_DROPBOX_TOKEN, or "
+                                                 r"DROPBOX_REFRESH_TOKEN and DROPBOX_APP_KEY$"):
+        named.store()
+    monkeypatch.setenv("ALTUS_TEST_DROPBOX_TOKEN", "sl.another-token")
+    assert isinstance(named.store(), DropboxStore)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections import defaultdict
 from decimal import Decimal
 
@@ -22,26 +21,10 @@ from altus_pipeline.sandbox.shapes import reshape
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.warehouse.db import Warehouse
 
+from .support.raw import load_raw
+
 ALL_OBJECTS = [name for t in TABLES.values() for name in t.objects]
 PII_COLUMN = r"(ssn|social|taxpayer|licen[cs]e|bank|card|routing|account_number|screening|stripe|birth)"
-
-
-def load_raw(wh: Warehouse, dataset: dict[str, list]) -> None:
-    """Write records straight into the raw tables as the raw loader would (changed rows only)."""
-    with wh.connect() as conn:
-        for name, records in dataset.items():
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS t_stage (id text, payload jsonb) ON COMMIT DROP")
-            conn.execute("TRUNCATE t_stage")
-            with conn.cursor().copy("COPY t_stage (id, payload) FROM STDIN") as copy_:
-                for record in {r["id"]: r for r in records}.values():
-                    copy_.write_row((record["id"], json.dumps(record)))
-            conn.execute(sql.SQL(
-                """INSERT INTO {t} AS t (id, payload, content_hash) SELECT id, payload, md5(payload::text) FROM t_stage
-                   ON CONFLICT (id) DO UPDATE SET payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash,
-                   last_changed_at = now(), deleted_at = NULL
-                   WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR t.deleted_at IS NOT NULL"""
-            ).format(t=sql.Identifier(ENTITIES[name].raw_table)))
-        conn.commit()
 
 
 def run_normalize(wh: Warehouse, entities=None):
@@ -431,7 +414,7 @@ def test_links_wait_for_late_targets_and_return_with_them(warehouse, small_datas
     assert (first.warnings, first.unresolved_references) == (1, 1)
 
     # the parent arrives: the waiting account is linked in the same run, without re-reading it
-    load_raw(warehouse, served({"accounts": [late_parent]}, shape))
+    load_raw(warehouse, served({"accounts": [*accounts, late_parent]}, shape))
     second = normalize_direct(warehouse)["normalized_accounts"]
     assert (second.candidates, second.references_resolved, second.unresolved_references) == (1, 1, 0)
     assert (accounts[1]["id"], late_parent["id"]) in _pairs(

@@ -20,7 +20,6 @@ from psycopg import sql
 
 from altus_pipeline.assets.views import VIEWS, refresh_view
 from altus_pipeline.checks.normalized import _dangling_sql, reconciliation_sql
-from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.kpi.compute import write_snapshot
 from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, WATERMARKS, Table
 from altus_pipeline.normalized.transform import STAGE, Normalizer, ident, lit
@@ -35,12 +34,6 @@ ASSET_OF = {obj: t.name for t in TABLES.values() for obj in t.objects}
 def _sync(wh: Warehouse, data: dict[str, list]) -> None:
     """Raw as a full snapshot of ``data`` leaves it: changed rows written, rows not listed soft-deleted."""
     load_raw(wh, data)
-    with wh.connect() as conn:
-        for name, records in data.items():
-            conn.execute(sql.SQL("UPDATE {} SET deleted_at = now(), last_changed_at = now() "
-                                 "WHERE deleted_at IS NULL AND NOT (id = ANY(%s))")
-                         .format(sql.Identifier(ENTITIES[name].raw_table)), ([r["id"] for r in records],))
-        conn.commit()
 
 
 def _faulty(clean: dict[str, list]) -> tuple[dict[str, list], dict[str, str]]:

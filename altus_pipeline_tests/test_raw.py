@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -213,17 +213,28 @@ def _cli_env(wh: Warehouse, server, home: Path, **extra: str) -> dict[str, str]:
 
 
 def test_sync_killed_midway_then_rerun_ends_exact(warehouse, sandbox_factory, small_dataset, tmp_path, dagster_storage):
-    server = sandbox_factory(small_dataset, faults=FaultSpec.parse("slow=1.0,slow_seconds=0.4"))
+    server = sandbox_factory(small_dataset)
     env = _cli_env(warehouse, server, tmp_path, DOORLOOP_RATE_LIMIT_PER_MINUTE="off", DOORLOOP_RATE_LIMIT_PER_HOUR="off")
     names = ("accounts", "properties", "units", "leases", "tenants", "lease_tenants", "lease_charges")
     chosen = [a for n in names for a in ("--entity", n)]
+    # A deterministic kill point: the fourth request is held unanswered until the sync is dead.
+    held, release, answer = threading.Event(), threading.Event(), server.answer
+
+    def gated(method: str, target: str, authorization: str | None):
+        if len(server.requests) >= 3 and not release.is_set():
+            held.set()
+            release.wait(120)
+        return answer(method, target, authorization)
+
+    server.answer = gated
     proc = subprocess.Popen([ALTUS, "sync", *chosen], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(server.requests) < 8 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert proc.poll() is None, "the sync must still be running when it is killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        assert held.wait(120), "the sync never reached its fourth request"
+        assert proc.poll() is None, "the sync must still be running when it is killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        release.set()
     with warehouse.connect() as conn:
         partial = conn.execute("SELECT count(*) FROM doorloop_pipeline_audit").fetchone()[0]
     assert partial < len(names), "killed before every asset finished"

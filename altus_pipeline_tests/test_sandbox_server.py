@@ -702,13 +702,17 @@ def test_hour_limit_asks_to_wait_for_the_hour(sandbox_factory: Factory, http: re
     assert 3500 <= int(responses[2].headers["Retry-After"]) <= 3600
 
 
-def test_a_shortened_minute_window_clears_in_seconds(sandbox_factory: Factory, http: requests.Session) -> None:
-    sandbox = sandbox_factory({}, rate_limit_per_minute=2, rate_window_seconds=0.3)
-    responses = [get(http, sandbox, "/units") for _ in range(3)]
-    assert [r.status_code for r in responses] == [200, 200, 429]
-    assert responses[2].headers["Retry-After"] == "1"
-    time.sleep(0.35)
-    assert get(http, sandbox, "/units").status_code == 200
+def test_a_shortened_minute_window_clears_in_seconds(http: requests.Session) -> None:
+    now = [0.0]  # the sandbox's clock: time moves only when the test says
+    config = SandboxConfig(token=TOKEN, rate_limit_per_minute=2, rate_limit_per_hour=None, rate_window_seconds=0.3)
+    with Sandbox({}, config, clock=lambda: now[0]) as sandbox:
+        responses = [get(http, sandbox, "/units") for _ in range(3)]
+        assert [r.status_code for r in responses] == [200, 200, 429]
+        assert responses[2].headers["Retry-After"] == "1"
+        now[0] = 0.29
+        assert get(http, sandbox, "/units").status_code == 429  # still inside the 0.3 s window
+        now[0] = 0.3
+        assert get(http, sandbox, "/units").status_code == 200
 
 
 def test_refused_requests_do_not_use_up_the_window() -> None:

@@ -2,8 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/kpis.py --scale medium``
 
-The generated account is written straight into the raw tables and normalized (set-based,
-no API: the ingest benchmark measures that), in a throwaway schema of the embedded
+The generated account is loaded into the raw tables by the raw loader from an unpaced local
+sandbox and normalized (the ingest benchmark measures the sync), in a throwaway schema of the embedded
 PostgreSQL (or ``ALTUS_DATABASE_URL``). Then, through the Dagster Definitions on an
 ephemeral instance: one ranged run of ``kpi_daily_snapshot`` over the 365 days up to the
 generator's as-of date, and one run refreshing ``kpi_summary`` and every ``get_full_*`` view

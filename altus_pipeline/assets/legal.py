@@ -1,6 +1,7 @@
-"""The legal import asset: the legal team's workbook into staging, cases, phase history and documents.
+"""The legal import asset: the legal team's workbook into staging, cases, phase history, documents,
+bills and their allocations.
 
-One multi-asset writes the four legal tables in one transaction (``legal.importer``). It reads
+One multi-asset writes the legal tables in one transaction (``legal.importer``). It reads
 the workbook named by its run config, or by ``ALTUS_LEGAL_WORKBOOK``, and depends on the
 normalized tables it links cases to.
 """
@@ -12,16 +13,17 @@ from pathlib import Path
 import dagster as dg
 
 from altus_pipeline import settings
-from altus_pipeline.legal.documents import DocumentStoreError, store_from_env
+from altus_pipeline.legal.documents import DocumentStoreError
 from altus_pipeline.legal.importer import import_workbook
 from altus_pipeline.legal.workbook import WorkbookError
 from altus_pipeline.ops.audit import record_run
 from altus_pipeline.raw.load import LoadResult
-from altus_pipeline.resources import WarehouseResource
+from altus_pipeline.resources import LegalStoreResource, WarehouseResource
 
 LEGAL_GROUP = "legal"
 LEGAL_IMPORT = "legal_import"
-LEGAL_KEYS = ["legal_case_import_staging", "legal_cases", "legal_case_phase_history", "legal_case_documents"]
+LEGAL_KEYS = ["legal_case_import_staging", "legal_cases", "legal_case_phase_history", "legal_case_documents",
+              "legal_case_bills", "legal_bill_allocations"]
 _DEPS = ["normalized_tenants", "normalized_leases", "normalized_lease_tenants", "normalized_lease_units",
          "normalized_units", "normalized_properties"]
 _DESCRIPTIONS = {
@@ -29,12 +31,14 @@ _DESCRIPTIONS = {
     "legal_cases": "One row per legal case (Case Key), linked to tenant, lease, unit and property.",
     "legal_case_phase_history": "Every accepted phase change, append-only; skipped phases recorded.",
     "legal_case_documents": "Documents filed per case and phase (Dropbox or a local store), by content hash.",
+    "legal_case_bills": "One row per invoice of sheet Bills (Invoice Number), linked to its case: billed and paid.",
+    "legal_bill_allocations": "What was paid against each invoice, appended per change of its paid amount.",
 }
 
 
 class LegalImportConfig(dg.Config):
     workbook: str = ""  # an .xlsx path; empty: ALTUS_LEGAL_WORKBOOK
-    documents_dir: str = ""  # the folder the Documents column is relative to; empty: the workbook's
+    documents_dir: str = ""  # the Documents column's folder; empty: ALTUS_LEGAL_DOCUMENTS_DIR, else the workbook's
 
 
 @dg.multi_asset(
@@ -42,15 +46,17 @@ class LegalImportConfig(dg.Config):
     specs=[dg.AssetSpec(key, group_name=LEGAL_GROUP, kinds={"postgres", "excel"}, deps=_DEPS,
                         description=_DESCRIPTIONS[key], metadata={"dagster/table_name": key}) for key in LEGAL_KEYS],
 )
-def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, warehouse: WarehouseResource):
+def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, warehouse: WarehouseResource,
+                 legal_store: LegalStoreResource):
     path = config.workbook or settings.legal_workbook()
+    documents = config.documents_dir or settings.legal_documents_dir()
     if not path:
         raise dg.Failure("no legal workbook: give run config workbook or set ALTUS_LEGAL_WORKBOOK", allow_retries=False)
     started = datetime.now(timezone.utc)
     try:
         with warehouse.warehouse().connect() as conn:
-            result = import_workbook(conn, Path(path), context.run_id, store_from_env(),
-                                     Path(config.documents_dir) if config.documents_dir else None)
+            result = import_workbook(conn, Path(path), context.run_id, legal_store.store(),
+                                     Path(documents) if documents else None)
             cases = conn.execute("SELECT count(*) FROM legal_cases").fetchone()[0]
             record_run(conn, context.run_id, "legal_cases", started, cases, LoadResult(
                 rows_listed=result.rows, unchanged=result.rows - result.staged, rejected=result.errors))

@@ -1,10 +1,13 @@
 """Raw assets, one per registry entity, built by one factory.
 
-Master data is read as a full snapshot; transactions by business-date partition, and a
-backfill of any range is one filtered listing (``BackfillPolicy.single_run()``). A run
-tagged as a reconcile (``partitions.UNFILTERED_TAG``: the weekly schedule, ``altus sync``
-without dates) lists each transaction entity once without a date filter instead, so a
-record that no date partition lists still reaches raw or the DLQ.
+Master data is read newest-changed first down to the last run's high-water mark
+(``raw/incremental.py``; a full snapshot when the server does not sort as asked);
+transactions by business-date partition, and a backfill of any range is one filtered
+listing (``BackfillPolicy.single_run()``). A run tagged as a reconcile
+(``partitions.UNFILTERED_TAG``: the weekly schedule, ``altus sync`` without dates) reads
+master data as full snapshots, which soft-delete what DoorLoop no longer lists, and lists
+each transaction entity once without a date filter, so a record that no date partition
+lists still reaches raw or the DLQ.
 """
 
 
@@ -52,7 +55,7 @@ def _extract_failure(entity: Entity, partition_key: str | None, run_id: str, exc
 def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
     """The asset that mirrors one DoorLoop list endpoint into ``doorloop_raw_<entity>``."""
     key = dg.AssetKey(entity.raw_table)
-    kind = "transactions by business date" if entity.partitioned else "master data, full snapshot"
+    kind = "transactions by business date" if entity.partitioned else "master data, newest-changed first"
 
     @dg.asset(
         key=key,
@@ -67,7 +70,8 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
     )
     def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource, doorloop: DoorLoopResource):
         wh = warehouse.warehouse()
-        unfiltered = entity.partitioned and is_reconcile(context.run.tags)
+        reconcile = is_reconcile(context.run.tags)
+        unfiltered = entity.partitioned and reconcile
         dates = DateRange(*partition_dates(context)) if entity.partitioned and not unfiltered else None
         partition_key = dates.partition_key if dates else None  # an unfiltered listing belongs to no partition
         started = datetime.now(timezone.utc)
@@ -75,7 +79,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
             try:
                 loader = RawLoader(conn, client, entity, context.run_id)
                 span = DateRange(*full_range()) if unfiltered else dates
-                result = loader.load(span, filtered=not unfiltered)
+                result = loader.load(span, filtered=not unfiltered, newest_first=not reconcile)
             except DoorLoopError as exc:
                 conn.rollback()
                 record_failures(conn, [_extract_failure(entity, partition_key, context.run_id, exc)])
@@ -87,6 +91,8 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         metadata = {**result.as_metadata(), "dagster/row_count": result.rows_in_table}
         if unfiltered:
             metadata["listing"] = "unfiltered (reconcile)"
+        elif reconcile:
+            metadata["listing"] = f"{result.listing} (reconcile)"  # "full (reconcile)": master data read whole
         scope = f"{span.partition_key} (unfiltered listing)" if unfiltered else (partition_key or "")
         context.log.info(f"{entity.raw_table} {scope}: {result.as_metadata()}")
         return dg.MaterializeResult(metadata=metadata)
@@ -96,7 +102,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
 
 raw_assets: list[dg.AssetsDefinition] = [build_raw_asset(e) for e in ENTITIES.values()]
 WORK_ORDERS_KEY = "doorloop_raw_work_orders"
-# The raw keys read as full snapshots (with the work-order view) and those read by date.
+# The raw keys of master data (with the work-order view) and those read by date.
 MASTER_KEYS = [e.raw_table for e in ENTITIES.values() if not e.partitioned] + [WORK_ORDERS_KEY]
 TRANSACTION_KEYS = [e.raw_table for e in ENTITIES.values() if e.partitioned]
 

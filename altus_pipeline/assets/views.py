@@ -69,6 +69,16 @@ VIEWS: dict[str, tuple[tuple[str, ...], str, str]] = {
         ("kpi_summary",),
         "SELECT count(*) FROM kpi_summary",
         "kpi_summary materialized for dashboards (latest date, portfolio and properties)."),
+    "get_full_legal_cases": (
+        ("legal_cases", "legal_case_bills", "legal_case_documents", "kpi_daily_snapshot", "normalized_tenants",
+         "normalized_leases", "normalized_lease_tenants", "normalized_units", "normalized_properties",
+         "normalized_property_owners", "normalized_owners", "normalized_lease_charges",
+         "normalized_lease_charge_lines", "normalized_lease_credits", "normalized_lease_credit_lines",
+         "normalized_lease_payments", "normalized_lease_reversed_payments",
+         "normalized_lease_reversed_payment_lines"),
+        "SELECT count(*) FROM legal_cases",
+        "One row per legal case: phase and days in it, tenant, unit, property, owners, the tenant's ledger "
+        "balance, billed, paid and outstanding, documents filed."),
 }
 VIEW_KEYS: list[str] = list(VIEWS)
 

@@ -1,8 +1,11 @@
-"""Checks on the legal tables: phases agree with their history; links point at DoorLoop data.
+"""Checks on the legal tables: phases agree with their history; links point at DoorLoop data;
+bills belong to cases, are not paid past their amount, and their allocations add up.
 
 ``phase_matches_history`` is blocking: a case whose current phase is not where its history
 ends means the append-only record and the case row disagree. ``links_resolve`` warns when
 a case names a tenant or lease the normalized layer does not hold (say while it rebuilds).
+The bill checks are blocking: ``get_full_legal_cases`` reports billed, paid and outstanding
+from them. (That view's rows equal the cases: its ``row_count_matches_base`` check.)
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ WHERE (c.tenant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM normalized_tenants 
                                               AND l.gone_at IS NULL))
 """
 
+_ORPHAN_BILLS = """
+SELECT count(*) FROM legal_case_bills b WHERE NOT EXISTS (SELECT 1 FROM legal_cases c WHERE c.id = b.case_id)
+"""
+_OVERPAID_BILLS = "SELECT count(*) FROM legal_case_bills WHERE paid_amount > amount"
+_UNALLOCATED = """
+SELECT count(*) FROM legal_case_bills b
+WHERE b.paid_amount <> coalesce((SELECT sum(a.amount) FROM legal_bill_allocations a WHERE a.bill_id = b.id), 0)
+"""
+
 
 @dg.asset_check(asset="legal_case_phase_history", name="phase_matches_history", blocking=True,
                 description="Every case's current phase is the last phase of its history.")
@@ -43,4 +55,22 @@ def links_resolve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                                metadata={"cases_with_missing_links": unlinked})
 
 
-legal_checks = [phase_matches_history, links_resolve]
+def _count_check(asset: str, name: str, query: str, description: str, metric: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=asset, name=name, blocking=True, description=description)
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.warehouse().connect() as conn:
+            found = conn.execute(query).fetchone()[0]
+        return dg.AssetCheckResult(passed=found == 0, metadata={metric: found})
+
+    return _check
+
+
+bill_checks = [
+    _count_check("legal_case_bills", "bill_cases_exist", _ORPHAN_BILLS, "Every bill's case is in legal_cases.",
+                 "bills_without_case"),
+    _count_check("legal_case_bills", "paid_within_amount", _OVERPAID_BILLS,
+                 "No bill is paid past its amount (the import refuses such a row).", "bills_paid_over_amount"),
+    _count_check("legal_bill_allocations", "allocations_sum_to_paid", _UNALLOCATED,
+                 "Each bill's allocations add up to its paid amount.", "bills_not_matching_allocations"),
+]
+legal_checks = [phase_matches_history, links_resolve, *bill_checks]

@@ -18,7 +18,7 @@ import requests
 
 from altus_pipeline import settings
 from altus_pipeline.doorloop import errors
-from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget, RateBudget
+from altus_pipeline.doorloop.ratelimit import LocalRateBudget, RateBudget
 from altus_pipeline.doorloop.registry import Entity
 
 log = logging.getLogger(__name__)
@@ -99,13 +99,6 @@ class DoorLoopClient:
         self._rng = random.Random(self.seed)
         self._retry_after_cap = self.retry.retry_after_cap_seconds or settings.retry_after_cap_seconds()
         self._wait_budget = self.retry.wait_budget_seconds or settings.wait_budget_seconds()
-
-    @classmethod
-    def from_env(cls, limits: Limits = Limits(), **kwargs: Any) -> "DoorLoopClient":
-        token = settings.doorloop_token()
-        if not token:
-            raise errors.DoorLoopAuthError("DOORLOOP_API_TOKEN is not set", path="/")
-        return cls(settings.doorloop_base_url(), token, budget=LocalRateBudget(limits), **kwargs)
 
     def close(self) -> None:
         self._session.close()
@@ -263,6 +256,11 @@ class DoorLoopClient:
                 "expected a {total, data} list envelope", path=path, page=number, status=200
             )
         return Page(number=number, total=body["total"], records=body["data"])
+
+
+def sort_params(field: str, *, descending: bool = False) -> dict[str, str]:
+    """Listing parameters that ask DoorLoop to order a list by ``field`` (any record field)."""
+    return {"sort_by": field, "sort_descending": "true" if descending else "false"}
 
 
 def _retry_after(response: requests.Response) -> float:

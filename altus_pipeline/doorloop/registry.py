@@ -18,7 +18,7 @@ class Entity:
     ``date_filter`` names the DoorLoop filter pair (``filter_<date_filter>_from`` /
     ``_to``) that selects records by business date, and ``date_field`` the record key
     it filters on. Entities with a date filter are transactions, partitioned by that
-    date; entities without are master data, read as full snapshots.
+    date; entities without are master data, read whole or newest-changed first (``raw/incremental.py``).
     """
 
     name: str

@@ -284,11 +284,6 @@ FROM grid g
 _COLUMNS = ("as_of_date", "scope", "property_id", *KPI_COLUMNS)
 
 
-def compute_snapshot(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[tuple]:
-    """The snapshot rows for ``start`` … ``end`` without writing them (tests, ad-hoc checks)."""
-    return conn.execute(SNAPSHOT_SQL, {"start": start, "end": end}).fetchall()
-
-
 def write_snapshot(conn: psycopg.Connection, start: dt.date, end: dt.date) -> dict[str, int]:
     """Replace the snapshot rows of ``start`` … ``end`` with freshly computed ones (one transaction).
 

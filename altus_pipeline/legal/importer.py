@@ -1,11 +1,15 @@
 """Import a legal workbook: rows → ``legal_case_import_staging`` → ``legal_cases`` + history.
 
-1. Every row is staged (COPY, then one upsert keyed by the workbook's resolved path, sheet
-   and row number: two workbooks of the same name in different folders never share rows): a
-   row whose cells are unchanged keeps its status, so re-importing a workbook changes nothing.
-2. Pending rows are validated field by field and linked to DoorLoop data (ids when given,
-   else property → unit → tenant names, exact and case-insensitive), from lookups read in
-   a few queries, never one per row.
+1. Every row of both sheets is staged (COPY, then one upsert keyed by the workbook's resolved
+   path, sheet and row number: two workbooks of the same name in different folders never
+   share rows): a row whose cells are unchanged keeps its status.
+2. Pending rows, and rows in error (their cause may be gone: the tenant synced since, the
+   document put in its folder, the case imported), are validated field by field and linked
+   to DoorLoop data (ids when given, else property → unit → tenant names, exact and
+   case-insensitive), from lookups read in a few queries, never one per row. A row in error
+   that now passes takes effect like a new one; processed rows are never read again, and a
+   row's status and reasons are written only when they change, so re-importing a settled
+   workbook writes nothing.
 3. In sheet order, each valid row moves its case (``phases.move``); a refused move is an
    error on that row and the case keeps its phase.
 4. Cases are upserted, history appended and staging statuses written, each in one
@@ -17,24 +21,26 @@
    are unique by construction, ``documents.store_path``; this guards names differing
    only in case, which Dropbox treats as one file, and paths filed before): a document is
    never filed over another, and its row never moves to another case.
+6. Then the Bills rows (``legal.bills``): invoices upserted, paid amounts allocated.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from altus_pipeline.legal.documents import CASE_FOLDER_PART, DocumentStore, case_folder, sha256_of, store_path
+from altus_pipeline.legal.bills import BillRow, import_bills, invoice_of, parse_bill
+from altus_pipeline.legal.cells import RowErrors, parse_date, parse_money
+from altus_pipeline.legal.documents import (CASE_FOLDER_PART, DocumentStore, case_folder, sha256_of, size_refusal,
+                                            store_path)
 from altus_pipeline.legal.phases import CLOSED, PAUSE, PhaseError, Step, move, parse_phase
-from altus_pipeline.legal.workbook import CASES_SHEET, SheetRow, read_cases
+from altus_pipeline.legal.workbook import BILLS_SHEET, CASES_SHEET, SheetRow, read_workbook
 from altus_pipeline.normalized.spec import NAMESPACE
 
 NOTICE_TYPES = ("PAY_OR_QUIT", "CURE_OR_QUIT", "UNCONDITIONAL_QUIT", "NOTICE_TO_VACATE")
@@ -49,34 +55,6 @@ _HEX_ID = re.compile(r"^[0-9a-f]{24}$")
 
 def case_id(case_key: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"legal_cases:{case_key}")
-
-
-class RowErrors:
-    """The validation errors of one row, each naming the row, the case, the field and what was expected."""
-
-    def __init__(self, row: SheetRow, case_key: str | None) -> None:
-        self.row, self.case_key, self.items = row, case_key, []
-
-    def add(self, header: str, message: str) -> None:
-        who = f"row {self.row.row_number}" + (f" ({self.case_key})" if self.case_key else "")
-        self.items.append({"field": header, "message": f"{who}: {header} {message}"})
-
-
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}(T00:00:00)?$", value):
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
-def _money(value: Any) -> Decimal | None:
-    try:
-        amount = Decimal(str(value).replace(",", "").replace("$", "").strip())
-    except InvalidOperation:
-        return None
-    return amount.quantize(Decimal("0.01")) if amount.is_finite() and abs(amount) < Decimal("1e12") else None
 
 
 @dataclass
@@ -103,17 +81,17 @@ def parse_row(staging_id: int, row: SheetRow) -> Parsed:
         errors.add(header, f"{phase_text!r} is not a phase" if phase_text is not None else "is required")
     parsed.values["phase"] = phase
     header, phase_date = row.field("phase_date")
-    parsed.values["phase_date"] = _date(phase_date)
+    parsed.values["phase_date"] = parse_date(phase_date)
     if parsed.values["phase_date"] is None:
         errors.add(header, f"{phase_date!r} is not a date (YYYY-MM-DD)" if phase_date is not None else "is required")
     for name in DATE_FIELDS:
         header, value = row.field(name)
-        parsed.values[name] = _date(value) if value is not None else None
+        parsed.values[name] = parse_date(value) if value is not None else None
         if value is not None and parsed.values[name] is None:
             errors.add(header, f"{value!r} is not a date (YYYY-MM-DD)")
     for name in MONEY_FIELDS:
         header, value = row.field(name)
-        parsed.values[name] = _money(value) if value is not None else None
+        parsed.values[name] = parse_money(value) if value is not None else None
         if value is not None and parsed.values[name] is None:
             errors.add(header, f"{value!r} is not an amount")
         elif parsed.values[name] is not None and parsed.values[name] < 0:
@@ -144,14 +122,18 @@ def parse_row(staging_id: int, row: SheetRow) -> Parsed:
 
 def check_documents(parsed: Parsed, folder: Path) -> list[tuple[str, Path]]:
     """The row's listed documents as (path relative to ``folder``, file inside it); a missing
-    one is an error on the row."""
+    or too large one is an error on the row."""
     errors, found = RowErrors(parsed.row, parsed.case_key), []
     header = parsed.row.field("documents")[0]
     base = folder.resolve()
     for name in parsed.values["documents"]:
         path = (base / name).resolve()
         if not path.is_relative_to(base) or not path.is_file():
-            errors.add(header, f"{name!r}: no such file in the documents folder {folder.name!r}")
+            errors.add(header, f"{name!r}: no such file in the documents folder {folder.name!r}", heals=True)
+            continue
+        refusal = size_refusal(path.stat().st_size)
+        if refusal:
+            errors.add(header, f"{name!r}: {refusal}")
             continue
         document = (path.relative_to(base).as_posix(), path)
         if document not in found:  # listed twice in one row: filed once
@@ -250,9 +232,11 @@ class Links:
         tenant_id, lease_id = v["tenant_doorloop_id"], v["lease_doorloop_id"]
         links: dict[str, Any] = {}
         if tenant_id and tenant_id not in self.tenants:
-            errors.add(parsed.row.field("tenant_doorloop_id")[0], f"{tenant_id}: no such tenant in the warehouse")
+            errors.add(parsed.row.field("tenant_doorloop_id")[0], f"{tenant_id}: no such tenant in the warehouse",
+                       heals=True)
         if lease_id and lease_id not in self.leases:
-            errors.add(parsed.row.field("lease_doorloop_id")[0], f"{lease_id}: no such lease in the warehouse")
+            errors.add(parsed.row.field("lease_doorloop_id")[0], f"{lease_id}: no such lease in the warehouse",
+                       heals=True)
         if errors.items:
             parsed.errors += errors.items
             return links
@@ -264,13 +248,13 @@ class Links:
             if len(homes) != 1:
                 found = "no property" if not homes else f"{len(homes)} properties"
                 errors.add(parsed.row.field("property")[0],
-                           f"{v['property']!r} matches {found}; give the Tenant or Lease DoorLoop ID")
+                           f"{v['property']!r} matches {found}; give the Tenant or Lease DoorLoop ID", heals=True)
                 parsed.errors += errors.items
                 return links
             rows = self.by_unit_tenant.get((next(iter(homes)), v["unit"].lower(), v["tenant_name"].lower()), [])
             if not rows:
                 errors.add(parsed.row.field("tenant_name")[0], f"{v['tenant_name']!r} is on no lease of unit "
-                           f"{v['unit']!r} at {v['property']!r}")
+                           f"{v['unit']!r} at {v['property']!r}", heals=True)
         else:
             errors.add("Tenant DoorLoop ID", "or Lease DoorLoop ID, or Property, Unit and Tenant Name, are required")
         if errors.items:
@@ -290,21 +274,28 @@ class Links:
 
 @dataclass
 class ImportResult:
+    """What one import did; rows count both sheets, ``processed``/``errors`` the rows validated this time."""
+
     rows: int = 0
+    bill_rows: int = 0
     staged: int = 0  # new or changed rows
     processed: int = 0
     errors: int = 0
+    healed: int = 0  # rows in error before that passed this time
     cases_written: int = 0
     history_appended: int = 0
     documents_filed: int = 0
     documents_unchanged: int = 0
+    bills_written: int = 0
+    allocations_appended: int = 0
     messages: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         return {"rows_in_workbook": self.rows, "rows_new_or_changed": self.staged, "rows_processed": self.processed,
-                "rows_with_errors": self.errors, "cases_written": self.cases_written,
+                "rows_with_errors": self.errors, "rows_healed": self.healed, "cases_written": self.cases_written,
                 "history_appended": self.history_appended, "documents_filed": self.documents_filed,
-                "documents_unchanged": self.documents_unchanged}
+                "documents_unchanged": self.documents_unchanged, "bill_rows_in_workbook": self.bill_rows,
+                "bills_written": self.bills_written, "allocations_appended": self.allocations_appended}
 
 
 @dataclass
@@ -321,35 +312,69 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: Do
     in it are read from ``documents_dir`` (default: the workbook's folder) into ``store``."""
     result, workbook = ImportResult(), str(path.resolve())
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('legal_import'))")
-    conn.execute("CREATE TEMP TABLE legal_stage (row_number integer, case_key text, raw jsonb, row_hash text) "
-                 "ON COMMIT DROP")
-    with conn.cursor().copy("COPY legal_stage (row_number, case_key, raw, row_hash) FROM STDIN") as copy:
-        for row in read_cases(path):
+    _stage(conn, path, workbook, run_id, result)
+    retried = conn.execute(
+        "SELECT id, sheet, row_number, raw, status FROM legal_case_import_staging WHERE workbook_path = %s "
+        "AND status IN ('pending', 'error') ORDER BY row_number", (workbook,)).fetchall()
+    pending = [parse_row(i, SheetRow(n, raw)) for i, sheet, n, raw, _ in retried if sheet == CASES_SHEET]
+    bills = [parse_bill(i, SheetRow(n, raw, BILLS_SHEET)) for i, sheet, n, raw, _ in retried if sheet == BILLS_SHEET]
+    if pending:
+        _import_cases(conn, pending, store, documents_dir or path.parent, result)
+    if bills:
+        case_ids = dict(conn.execute("SELECT case_key, id FROM legal_cases WHERE case_key = ANY(%s)",
+                                     (sorted({b.case_key for b in bills if b.case_key}),)).fetchall())
+        result.bills_written, result.allocations_appended = import_bills(
+            conn, bills, _invoice_holders(conn, workbook), case_ids)
+    rows: list[Parsed | BillRow] = [*pending, *bills]
+    _record_outcomes(conn, rows, run_id)
+    was_error = {i for i, *_, status in retried if status == "error"}
+    result.processed = sum(not r.errors for r in rows)
+    result.errors = len(rows) - result.processed
+    result.healed = sum(not r.errors and r.staging_id in was_error for r in rows)
+    result.messages = [e["message"] for r in rows for e in r.errors]
+    return result
+
+
+def pending_error_rows(conn: psycopg.Connection) -> int:
+    """Staging rows in error whose cause lies outside the workbook (DoorLoop data not yet in the
+    warehouse, a document not yet in its folder, a case not yet imported): the rows the next
+    import may heal without the workbook changing, so a sensor knows when one is worth running."""
+    return conn.execute("SELECT count(*) FROM legal_case_import_staging WHERE status = 'error' "
+                        "AND errors @> '[{\"heals\": true}]'::jsonb").fetchone()[0]
+
+
+def _stage(conn: psycopg.Connection, path: Path, workbook: str, run_id: str, result: ImportResult) -> None:
+    """Every row of the workbook into staging; a changed row becomes pending again, others keep their status."""
+    conn.execute("CREATE TEMP TABLE legal_stage (sheet text, row_number integer, case_key text, raw jsonb, "
+                 "row_hash text) ON COMMIT DROP")
+    with conn.cursor().copy("COPY legal_stage (sheet, row_number, case_key, raw, row_hash) FROM STDIN") as copy:
+        for row in read_workbook(path):
             key = row.field("case_key")[1]
-            copy.write_row((row.row_number, str(key).strip() if key is not None else None, json.dumps(row.raw),
-                            row.row_hash))
+            copy.write_row((row.sheet, row.row_number, str(key).strip() if key is not None else None,
+                            json.dumps(row.raw), row.row_hash))
             result.rows += 1
+            result.bill_rows += row.sheet == BILLS_SHEET
     _adopt_rows_staged_by_name(conn, workbook, path.name)
     result.staged = conn.execute(
         "INSERT INTO legal_case_import_staging AS s (workbook_path, file_name, sheet, row_number, case_key, raw, "
-        "row_hash, run_id) SELECT %s, %s, %s, row_number, case_key, raw, row_hash, %s FROM legal_stage "
+        "row_hash, run_id) SELECT %s, %s, sheet, row_number, case_key, raw, row_hash, %s FROM legal_stage "
         "ON CONFLICT (workbook_path, sheet, row_number) DO UPDATE SET file_name = EXCLUDED.file_name, "
         "case_key = EXCLUDED.case_key, raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, status = 'pending', "
         "errors = '[]'::jsonb, processed_at = NULL, run_id = EXCLUDED.run_id WHERE s.row_hash <> EXCLUDED.row_hash",
-        (workbook, path.name, CASES_SHEET, run_id)).rowcount
+        (workbook, path.name, run_id)).rowcount
     conn.execute("DROP TABLE legal_stage")
-    pending = [parse_row(i, SheetRow(n, raw)) for i, n, raw in conn.execute(
-        "SELECT id, row_number, raw FROM legal_case_import_staging WHERE workbook_path = %s AND sheet = %s "
-        "AND status = 'pending' ORDER BY row_number", (workbook, CASES_SHEET)).fetchall()]
-    if not pending:
-        return result
+
+
+def _import_cases(conn: psycopg.Connection, pending: list[Parsed], store: DocumentStore, folder: Path,
+                  result: ImportResult) -> None:
+    """Validate, link and apply the Cases rows in sheet order; write cases and history, file documents."""
     links = Links(conn)
     keys = {p.case_key for p in pending if p.case_key}
     cases, paths = _load_cases(conn, keys), DocumentPaths(conn, keys)
     history: list[tuple] = []
     filings: list[Filing] = []
     for parsed in pending:
-        documents = check_documents(parsed, documents_dir or path.parent)
+        documents = check_documents(parsed, folder)
         if parsed.errors:
             continue
         case = cases.setdefault(parsed.case_key, CaseState())
@@ -367,15 +392,23 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: Do
         if not parsed.errors:
             paths.claim(planned)
             filings += planned
-    _write(conn, cases, history, pending, run_id)
+    _write(conn, cases, history)
     result.documents_filed = _file_documents(conn, store, filings)
     result.documents_unchanged = len(filings) - result.documents_filed
-    result.processed = sum(not p.errors for p in pending)
-    result.errors = len(pending) - result.processed
     result.cases_written = sum(c.changed for c in cases.values())
     result.history_appended = len(history)
-    result.messages = [e["message"] for p in pending for e in p.errors]
-    return result
+
+
+def _invoice_holders(conn: psycopg.Connection, workbook: str) -> dict[str, int]:
+    """Invoice number → the first row of the workbook's sheet Bills naming it (bounded by the sheet)."""
+    holders: dict[str, int] = {}
+    for number, raw in conn.execute(
+            "SELECT row_number, raw FROM legal_case_import_staging WHERE workbook_path = %s AND sheet = %s "
+            "ORDER BY row_number", (workbook, BILLS_SHEET)).fetchall():
+        invoice = invoice_of(SheetRow(number, raw, BILLS_SHEET))
+        if invoice:
+            holders.setdefault(invoice, number)
+    return holders
 
 
 def _load_cases(conn: psycopg.Connection, keys: set[str]) -> dict[str, CaseState]:
@@ -452,8 +485,7 @@ def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: lis
     return len(rows)
 
 
-def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[tuple], pending: list[Parsed],
-           run_id: str) -> None:
+def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[tuple]) -> None:
     changed = [(key, c) for key, c in cases.items() if c.changed]
     if changed:
         cols = ", ".join(CASE_COLUMNS)
@@ -469,11 +501,17 @@ def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[
                                 "source_row_id) FROM STDIN") as copy:
             for key, *rest in history:
                 copy.write_row((case_id(key), *rest))
-    conn.execute("CREATE TEMP TABLE legal_outcome (id bigint, errors jsonb) ON COMMIT DROP")
-    with conn.cursor().copy("COPY legal_outcome (id, errors) FROM STDIN") as copy:
-        for p in pending:
-            copy.write_row((p.staging_id, json.dumps(p.errors)))
+
+
+def _record_outcomes(conn: psycopg.Connection, rows: list[Parsed | BillRow], run_id: str) -> None:
+    """Each validated row's status and reasons, written only where they changed: a row still in
+    error for the same reasons is left as it was."""
+    conn.execute("CREATE TEMP TABLE legal_outcome (id bigint, status text, errors jsonb) ON COMMIT DROP")
+    with conn.cursor().copy("COPY legal_outcome (id, status, errors) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row((r.staging_id, "error" if r.errors else "processed", json.dumps(r.errors)))
     conn.execute(
-        "UPDATE legal_case_import_staging s SET status = CASE WHEN o.errors = '[]'::jsonb THEN 'processed' ELSE 'error' END, "
-        "errors = o.errors, processed_at = now(), run_id = %s FROM legal_outcome o WHERE s.id = o.id", (run_id,))
+        "UPDATE legal_case_import_staging s SET status = o.status, errors = o.errors, processed_at = now(), "
+        "run_id = %s FROM legal_outcome o WHERE s.id = o.id "
+        "AND (s.status, s.errors) IS DISTINCT FROM (o.status, o.errors)", (run_id,))
     conn.execute("DROP TABLE legal_outcome")

@@ -1,4 +1,5 @@
-"""Reading the legal team's workbook: sheet ``Cases``, header on row 1, one case per row.
+"""Reading the legal team's workbook: sheet ``Cases`` (one case per row) and the optional
+sheet ``Bills`` (one invoice per row), each with its header on row 1.
 
 Header names match case-insensitively, ignoring spaces, underscores and hyphens; columns
 we do not know are kept in the row's raw JSON. Formulas are read as their cached values.
@@ -24,6 +25,7 @@ from typing import Any, Iterator
 from xml.etree.ElementTree import ParseError
 
 CASES_SHEET = "Cases"
+BILLS_SHEET = "Bills"
 MAX_FILE_BYTES = 20 << 20
 MAX_UNPACKED_BYTES = 80 << 20  # the sheet's XML parses at about 6 MB/s: ~15 s at worst
 MAX_ROWS = 50_000  # non-empty data rows
@@ -40,10 +42,19 @@ COLUMNS: dict[str, str] = {
     "amountowed": "amount_owed", "judgmentamount": "judgment_amount", "attorney": "attorney",
     "documents": "documents", "notes": "notes",
 }
+BILL_COLUMNS: dict[str, str] = {
+    "invoicenumber": "invoice_number", "casekey": "case_key", "invoicedate": "invoice_date", "duedate": "due_date",
+    "amount": "amount", "paidamount": "paid_amount",
+}
+# sheet → (header (normalized) → field, the header a sheet cannot do without)
+SHEETS: dict[str, tuple[dict[str, str], str]] = {
+    CASES_SHEET: (COLUMNS, "Case Key"),
+    BILLS_SHEET: (BILL_COLUMNS, "Invoice Number"),
+}
 
 
 class WorkbookError(ValueError):
-    """The file as a whole cannot be read (wrong type, no Cases sheet, no Case Key column)."""
+    """The file as a whole cannot be read (wrong type, no Cases sheet, a sheet without its key column)."""
 
 
 def header_key(text: object) -> str:
@@ -68,6 +79,7 @@ class SheetRow:
 
     row_number: int
     raw: dict[str, Any]
+    sheet: str = CASES_SHEET
 
     @property
     def row_hash(self) -> str:
@@ -77,8 +89,9 @@ class SheetRow:
     def _fields(self) -> dict[str, tuple[str, Any]]:
         """Known field → (the header as written, the value); a header names one column (``read_cases``)."""
         fields: dict[str, tuple[str, Any]] = {}
+        columns = SHEETS[self.sheet][0]
         for header, value in self.raw.items():
-            name = COLUMNS.get(header_key(header))
+            name = columns.get(header_key(header))
             if name is not None:
                 fields[name] = (header, value)
         return fields
@@ -90,6 +103,12 @@ class SheetRow:
 
 def read_cases(path: Path) -> Iterator[SheetRow]:
     """The rows of sheet ``Cases``, streamed (read-only mode: big workbooks stay out of memory)."""
+    return read_workbook(path, bills=False)
+
+
+def read_workbook(path: Path, bills: bool = True) -> Iterator[SheetRow]:
+    """The rows of sheet ``Cases``, then (``bills``) those of sheet ``Bills`` when the workbook
+    has one, streamed (read-only mode: big workbooks stay out of memory). Each sheet is bounded alike."""
     from openpyxl import load_workbook
 
     if path.suffix.lower() != ".xlsx":
@@ -104,27 +123,35 @@ def read_cases(path: Path) -> Iterator[SheetRow]:
     try:
         if CASES_SHEET not in book.sheetnames:
             raise WorkbookError(f"{path.name}: no sheet named {CASES_SHEET!r} (found {', '.join(book.sheetnames)})")
-        sheet = book[CASES_SHEET]
+        yield from _sheet_rows(path, book, CASES_SHEET)
+        if bills and BILLS_SHEET in book.sheetnames:
+            yield from _sheet_rows(path, book, BILLS_SHEET)
+    finally:
+        book.close()
+
+
+def _sheet_rows(path: Path, book: Any, name: str) -> Iterator[SheetRow]:
+    """The non-empty rows of one sheet, bounded in rows, columns and cell length."""
+    try:
+        sheet = book[name]
         sheet.reset_dimensions()  # the declared used range may be wrong (rows past it would be skipped) or hostile
-        header = _header(path, next(sheet.iter_rows(max_row=1, values_only=True), ()))
+        header = _header(path, name, next(sheet.iter_rows(max_row=1, values_only=True), ()))
         kept = 0
         for number, cells in enumerate(sheet.iter_rows(min_row=2, max_col=len(header), values_only=True), start=2):
             if number > EXCEL_LAST_ROW:
-                raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} goes past Excel's last row")
+                raise WorkbookError(f"{path.name}: sheet {name!r} goes past Excel's last row")
             if cells.count(None) == len(cells):  # cheap: gaps in the sheet come as rows of None
                 continue
             raw = {h: _cell(path, h, number, i, v) for i, (h, v) in enumerate(zip(header, cells)) if h}
             if any(v is not None for v in raw.values()):
                 kept += 1
                 if kept > MAX_ROWS:
-                    raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} has more than {MAX_ROWS:,} rows; split it")
-                yield SheetRow(number, raw)
+                    raise WorkbookError(f"{path.name}: sheet {name!r} has more than {MAX_ROWS:,} rows; split it")
+                yield SheetRow(number, raw, name)
     except WorkbookError:
         raise
     except (ValueError, ParseError, zipfile.BadZipFile) as exc:
-        raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} cannot be read ({type(exc).__name__})") from None
-    finally:
-        book.close()
+        raise WorkbookError(f"{path.name}: sheet {name!r} cannot be read ({type(exc).__name__})") from None
 
 
 def _check_archive(path: Path) -> None:
@@ -165,14 +192,15 @@ def _what_it_is(head: bytes) -> str:
     return "a text file (a CSV or text export renamed .xlsx?)"
 
 
-def _header(path: Path, cells: tuple) -> list[str]:
-    """Row 1 as header texts, trailing empty cells dropped; refused if too wide, if it has no
-    Case Key, or if two columns carry the same name (the row would silently keep one of them)."""
+def _header(path: Path, sheet: str, cells: tuple) -> list[str]:
+    """Row 1 as header texts, trailing empty cells dropped; refused if too wide, if it lacks the
+    sheet's key column (Case Key, Invoice Number), or if two columns carry the same name (the row
+    would silently keep one of them)."""
     header = [str(h).strip() if h is not None else "" for h in cells]
     while header and not header[-1]:
         header.pop()
     if len(header) > MAX_COLUMNS:
-        raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} has {len(header):,} columns, over the limit of "
+        raise WorkbookError(f"{path.name}: sheet {sheet!r} has {len(header):,} columns, over the limit of "
                             f"{MAX_COLUMNS}")
     seen: dict[str, int] = {}
     for index, text in enumerate(header):
@@ -183,10 +211,11 @@ def _header(path: Path, cells: tuple) -> list[str]:
         if key in seen:
             first = seen[key]
             raise WorkbookError(f"{path.name}: columns {_letter(first)} ({header[first]!r}) and {_letter(index)} "
-                                f"({text!r}) of sheet {CASES_SHEET!r} are the same column; keep one")
+                                f"({text!r}) of sheet {sheet!r} are the same column; keep one")
         seen[key] = index
-    if "casekey" not in seen:
-        raise WorkbookError(f"{path.name}: sheet {CASES_SHEET!r} has no 'Case Key' column on row 1")
+    required = SHEETS[sheet][1]
+    if header_key(required) not in seen:
+        raise WorkbookError(f"{path.name}: sheet {sheet!r} has no {required!r} column on row 1")
     return header
 
 

@@ -50,12 +50,10 @@ import psycopg
 from altus_pipeline.ops.retry import RetryPolicy
 from altus_pipeline.normalized.spec import (GONE, PENDING, REFERENCE_KINDS, TABLES, WATERMARKS, Child, Column, Table,
                                             key_of)
+from altus_pipeline.warehouse.casts import ZONE_PATTERN, date_ok, for_server, timestamp_ok
 
 STAGE = "normalize"
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
-_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_STAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
-_ZONE = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
 def lit(value: str) -> str:
@@ -139,12 +137,11 @@ def typed(c: Column, base: str, field_sql: str, alias: str | None = None) -> Typ
             ok, value, expected = is_num, f"CASE WHEN {is_num} THEN {n} END", "a number"
         errors.append(bad(ok, expected))
     elif c.kind in ("date", "timestamptz"):
-        stamp_ok = f"({s} ~ {lit(_STAMP)} AND pg_input_is_valid({s}, 'timestamptz'))"
-        stamp = (f"(CASE WHEN {s} ~ {lit(_ZONE)} THEN {s}::timestamptz "
+        stamp_ok = timestamp_ok(s)
+        stamp = (f"(CASE WHEN {s} ~ {lit(ZONE_PATTERN)} THEN {s}::timestamptz "
                  f"ELSE {s}::timestamp AT TIME ZONE 'UTC' END)")
         if c.kind == "date":
-            ok = (f"(CASE WHEN {t} = 'string' THEN ({s} ~ {lit(_DATE)} AND pg_input_is_valid({s}, 'date')) "
-                  f"OR {stamp_ok} ELSE false END)")
+            ok = f"(CASE WHEN {t} = 'string' THEN {date_ok(s)} OR {stamp_ok} ELSE false END)"
             value = f"CASE WHEN {ok} THEN CASE WHEN length({s}) = 10 THEN {s}::date ELSE ({stamp} AT TIME ZONE 'UTC')::date END END"
             errors.append(bad(ok, "a date (YYYY-MM-DD)"))
         else:
@@ -388,6 +385,10 @@ class Normalizer:
         return self.conn.execute(query)
 
     def run(self) -> NormalizeResult:
+        with for_server(self.conn):  # the server's own date parser when it offers one (16+)
+            return self._run()
+
+    def _run(self) -> NormalizeResult:
         started = time.monotonic()
         t, run = self.t, lit(self.run_id)
         result = NormalizeResult(t.name, objects={name: ObjectCounts() for name in t.objects})

@@ -5,6 +5,9 @@ Pages stream from the client straight into ``COPY`` on a temporary staging table
 changed, and one ``UPDATE`` soft-deletes what the listing no longer returns. A crash at
 any point rolls the whole transaction back, leaving the previous state intact.
 
+Master data is read as a full snapshot, or in a daily run newest-changed first down to
+what the last run saw (``incremental.py``): that read upserts only and soft-deletes nothing.
+
 A transaction is read either by date (DoorLoop filters a partition range) or, in a
 reconcile, unfiltered: then the loader itself sorts each record into its partition, and a
 record no partition can hold (business date missing, unparseable or outside them) goes
@@ -16,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +31,9 @@ from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats
 from altus_pipeline.doorloop.errors import DoorLoopListingError
 from altus_pipeline.doorloop.registry import Entity
 from altus_pipeline.ops.dlq import Failure, record_failures
+from altus_pipeline.raw import incremental
+from altus_pipeline.raw.incremental import Plan, Scan
+from altus_pipeline.warehouse import casts
 
 MAX_READS = 2  # a listing that moved under us is read once more before it fails
 # Master data whose change moves the KPIs only from a date the record carries: a lease from
@@ -64,10 +71,15 @@ class LoadResult:
     reads: int = 0
     touched_from: dt.date | None = None  # earliest date the load's changes affect; None: it changed nothing
     stats: ListingStats = field(default_factory=ListingStats)
+    listing: str | None = None  # master data: how it was read (incremental, or full and why)
+    high_water_mark: str | None = None  # master data read incrementally: the newest updatedAt raw held
 
     def as_metadata(self) -> dict[str, Any]:
-        counts = {k: v for k, v in asdict(self).items() if k not in ("stats", "touched_from")}
+        listing = {k: v for k in ("listing", "high_water_mark") if (v := getattr(self, k)) is not None}
+        skip = ("stats", "touched_from", "listing", "high_water_mark")
+        counts = {k: v for k, v in asdict(self).items() if k not in skip}
         return {
+            **listing,
             **counts,
             "touched_from": self.touched_from.isoformat() if self.touched_from else None,
             "api_requests": self.stats.requests,
@@ -140,10 +152,13 @@ class RawLoader:
         self.run_id = run_id
         self.table = sql.Identifier(entity.raw_table)
 
-    def load(self, dates: DateRange | None = None, *, filtered: bool = True) -> LoadResult:
+    def load(self, dates: DateRange | None = None, *, filtered: bool = True, newest_first: bool = False
+             ) -> LoadResult:
         """Read the listing and apply it; the caller commits.
 
-        Without ``dates`` the listing is a full snapshot (master data). With ``dates``,
+        Without ``dates`` the listing is a full snapshot (master data), or with
+        ``newest_first`` the changes since the high-water mark when the server lets it be
+        read so (``incremental.plan``; any doubt reads the full snapshot). With ``dates``,
         ``filtered`` asks DoorLoop for those business dates only, and only stored rows of
         that range can be soft-deleted; unfiltered (the reconcile), ``dates`` are every
         partition: the whole listing is read, a record dated outside them goes to the DLQ,
@@ -161,12 +176,18 @@ class RawLoader:
         scope = dates if filtered else None
         params = scope and self.entity.date_params(scope.start.isoformat(), scope.end.isoformat())
         bounds = None if filtered else dates
+        plan = self._plan(dates, newest_first)
         for read in range(1, MAX_READS + 1):
             result.reads = read
             try:
-                rejects = self._stage(params, scope, bounds, result)
+                scan = plan.scan() if plan else None
+                rejects = self._stage(params, scope, bounds, result, scan)
+                if rejects is None:  # the listing cannot be read incrementally: read it all
+                    plan, scan = Plan.full(scan.problem), None
+                    rejects = self._stage(params, scope, bounds, result)
                 distinct = self.conn.execute("SELECT count(DISTINCT id) FROM raw_stage").fetchone()[0]
-                if distinct + len(rejects) < (result.api_total or 0):
+                whole = scan is None or not scan.stopped
+                if whole and distinct + len(rejects) < (result.api_total or 0):
                     raise DoorLoopListingError(
                         f"{distinct} distinct ids and {len(rejects)} rejected records fall short of "
                         f"total {result.api_total}",
@@ -179,16 +200,26 @@ class RawLoader:
         result.duplicates = result.rows_listed - distinct - len(rejects)
         result.rejected = len(rejects)
         record_failures(self.conn, rejects)
-        self._apply(scope, result)
+        if plan:
+            result.listing, result.high_water_mark = plan.listing, plan.high_water_mark
+        self._apply(scope, result, soft_delete=not (plan and plan.incremental))
         result.stats.seconds = time.monotonic() - started
         return result
 
+    def _plan(self, dates: DateRange | None, newest_first: bool) -> Plan | None:
+        """How master data is read (None for transactions, which are read by date)."""
+        if self.entity.partitioned or dates is not None:
+            return None
+        return incremental.plan(self.conn, self.entity) if newest_first else Plan.full("full")
+
     def _stage(self, params: dict[str, str] | None, scope: DateRange | None, bounds: DateRange | None,
-               result: LoadResult) -> list[Failure]:
+               result: LoadResult, scan: Scan | None = None) -> list[Failure] | None:
         """COPY one read of the listing into the (emptied) staging table; return the records rejected.
 
         ``bounds`` (an unfiltered listing of a partitioned entity) are the business dates a
-        record must have to be staged; the others are rejected with their reason.
+        record must have to be staged; the others are rejected with their reason. With a
+        ``scan`` the listing is read newest-changed first and no page is asked for once the
+        scan is done; None means the served order refused it (``scan.problem`` says why).
         """
         self.conn.execute("TRUNCATE raw_stage")
         date_field = self.entity.date_field
@@ -197,20 +228,28 @@ class RawLoader:
         listed = 0
         stats = ListingStats()
         copy_stmt = "COPY raw_stage (ord, id, payload, business_date) FROM STDIN"
+        query = {**(params or {}), **(incremental.NEWEST_FIRST if scan else {})}
         try:
             # A savepoint: a listing error aborts the COPY, and the next read must still run.
-            with self.conn.transaction(), self.conn.cursor().copy(copy_stmt) as copy:
-                for record in self.client.iter_records(self.entity, params, stats):
-                    listed += 1
-                    key = _key_of(record)
-                    if key is None:
-                        rejects.append(_rejection(self.entity, record, partition_key, self.run_id))
-                        continue
-                    day = business_date(record.get(date_field)) if date_field else None
-                    if bounds and (day is None or not bounds.start <= day <= bounds.end):
-                        rejects.append(_date_rejection(self.entity, record, key, day, bounds, self.run_id))
-                        continue
-                    copy.write_row((listed, key, json.dumps(record), day))
+            with (self.conn.transaction(), self.conn.cursor().copy(copy_stmt) as copy,
+                  closing(self.client.iter_pages(self.entity, query, stats)) as pages):
+                for page in pages:
+                    for record in page.records:
+                        listed += 1
+                        if scan and not scan.admit(record):
+                            return None
+                        key = _key_of(record)
+                        if key is None:
+                            rejects.append(_rejection(self.entity, record, partition_key, self.run_id))
+                            continue
+                        day = business_date(record.get(date_field)) if date_field else None
+                        if bounds and (day is None or not bounds.start <= day <= bounds.end):
+                            rejects.append(_date_rejection(self.entity, record, key, day, bounds, self.run_id))
+                            continue
+                        copy.write_row((listed, key, json.dumps(record), day))
+                    if scan and scan.done:
+                        scan.stopped = True
+                        break
         finally:
             result.stats.add(stats)
         self.conn.execute("ANALYZE raw_stage")
@@ -235,11 +274,13 @@ class RawLoader:
         if self.entity.name not in AFFECTS_FROM_FIELD:
             return sql.SQL("%(history)s::date")
         text = sql.SQL("left({row}.payload ->> %(field)s::text, 10)").format(row=row)
-        return sql.SQL("coalesce(CASE WHEN pg_input_is_valid({text}, 'date') THEN {text}::date END, %(history)s::date)"
-                       ).format(text=text)
+        return sql.SQL("coalesce(CASE WHEN {ok} THEN {text}::date END, %(history)s::date)").format(
+            ok=casts.composed(casts.date_ok, text), text=text)
 
-    def _apply(self, dates: DateRange | None, result: LoadResult) -> None:
+    def _apply(self, dates: DateRange | None, result: LoadResult, *, soft_delete: bool = True) -> None:
         """Upsert changed rows, soft-delete vanished ones, count each kind and the earliest date touched.
+
+        Without ``soft_delete`` (an incremental read) a row not listed is left as it is.
 
         The upsert's CTE returns what each written row affects now; the outer query joins the
         table as it was before the statement, so a row moved to another date (or a lease to
@@ -273,7 +314,7 @@ class RawLoader:
         scope = sql.SQL("")
         if dates is not None:
             scope = sql.SQL("AND t.business_date BETWEEN %(start)s AND %(end)s")
-        soft_delete = sql.SQL(
+        vanished = sql.SQL(
             """
             WITH gone AS (
             UPDATE {table} AS t SET deleted_at = now(), last_run_id = %(run)s
@@ -286,7 +327,9 @@ class RawLoader:
         ).format(table=self.table, scope=scope, affects=self._affects_from("t"))
         bounds = {"start": dates.start, "end": dates.end} if dates else {}
         params = {"run": self.run_id, **self._dated(), **bounds}
-        result.soft_deleted, deleted_from = self.conn.execute(soft_delete, params).fetchone()
+        deleted_from = None
+        if soft_delete:
+            result.soft_deleted, deleted_from = self.conn.execute(vanished, params).fetchone()
         touched = [d for d in (upserted_from, deleted_from) if d is not None]
         result.touched_from = min(touched, default=None)
         count = sql.SQL("SELECT count(*) FROM {table} WHERE deleted_at IS NULL").format(table=self.table)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +57,8 @@ class SandboxConfig:
     answer 405, as DoorLoop does for endpoints outside the token's role.
     ``reference_shape`` serves references as stored, all in the other shape (bare id ↔
     object with ``id``) or some of them, picked by ``seed`` (see ``shapes.py``).
+    ``ignore_sort`` serves lists in stored order whatever ``sort_by`` asks, as an API that
+    does not sort would: the pipeline must notice and read the whole listing instead.
     """
 
     token: str = "sandbox-token"
@@ -66,6 +69,7 @@ class SandboxConfig:
     seed: int = 0
     denied_paths: frozenset[str] = frozenset()
     reference_shape: str = AS_GENERATED
+    ignore_sort: bool = False
 
     def __post_init__(self) -> None:
         check_shape(self.reference_shape)
@@ -205,6 +209,32 @@ def _record_id(record: Any) -> Any:
     return record.get("id") if isinstance(record, dict) else None
 
 
+def _stamp_of(record: Any) -> datetime | None:
+    """A record's ``updatedAt`` as an aware datetime (None when missing or unreadable)."""
+    value = record.get("updatedAt") if isinstance(record, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def _change_stamp(records: Sequence[Any]) -> str:
+    """The ``updatedAt`` of a change made now: the UTC clock in DoorLoop's format (ISO, milliseconds).
+
+    Never at or before the newest stamp the entity already holds (generated data may be
+    dated after the wall clock), so the change sorts first in a newest-changed listing.
+    """
+    newest = max(filter(None, map(_stamp_of, records)), default=None)
+    now = datetime.now(timezone.utc)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if newest is not None and now <= newest:
+        now = newest + timedelta(milliseconds=1)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
 class Sandbox:
     """A DoorLoop account in memory, served over HTTP.
 
@@ -214,7 +244,9 @@ class Sandbox:
     without copying it while drift or ``mutate`` swap in a new one.
     """
 
-    def __init__(self, dataset: Mapping[str, Sequence[Any]], config: SandboxConfig = SandboxConfig()) -> None:
+    def __init__(self, dataset: Mapping[str, Sequence[Any]], config: SandboxConfig = SandboxConfig(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` times the rate limits: tests pass their own to move time without waiting."""
         unknown = set(dataset) - set(ENTITIES)
         if unknown:
             raise ValueError(f"dataset names unknown entities {sorted(unknown)}; known: {', '.join(ENTITIES)}")
@@ -229,7 +261,7 @@ class Sandbox:
         self._version = 0
         self._listings: dict[tuple[Any, ...], list[Any]] = {}
         self._limiter = RateLimiter(
-            config.rate_limit_per_minute, config.rate_limit_per_hour, config.rate_window_seconds
+            config.rate_limit_per_minute, config.rate_limit_per_hour, config.rate_window_seconds, clock
         )
         self._denied = {p[len(API_PREFIX) :] if p.startswith(API_PREFIX + "/") else p for p in config.denied_paths}
         self.requests: list[RequestLogEntry] = []
@@ -263,20 +295,27 @@ class Sandbox:
     def mutate(
         self, entity_name: str, *, upsert: Sequence[dict[str, Any]] = (), delete_ids: Sequence[str] = ()
     ) -> None:
-        """Change the account between syncs: replace-or-append records by id, delete ids."""
+        """Change the account between syncs: replace-or-append records by id, delete ids.
+
+        An upserted record that carries ``updatedAt`` gets it set to the moment of the change
+        (``_change_stamp``), as DoorLoop stamps every edit: an incremental sync finds
+        changes by that field. Records without it (lease tenants) stay as given.
+        """
         name = entity(entity_name).name
         if any(not isinstance(r, dict) or "id" not in r for r in upsert):
             raise ValueError("upserted records must be dicts with an 'id'")
         doomed = set(delete_ids)
         with self._data_lock:
+            stamp = _change_stamp(self._data[name])
             records = [r for r in self._data[name] if _record_id(r) not in doomed]
             positions = {_record_id(r): i for i, r in enumerate(records) if _record_id(r) is not None}
-            for record in upsert:
+            for given in upsert:
+                record = {**given, "updatedAt": stamp} if "updatedAt" in given else dict(given)
                 if record["id"] in positions:
-                    records[positions[record["id"]]] = dict(record)
+                    records[positions[record["id"]]] = record
                 else:
                     positions[record["id"]] = len(records)
-                    records.append(dict(record))
+                    records.append(record)
             self._data[name] = records
             self._version += 1
 
@@ -298,7 +337,7 @@ class Sandbox:
         if cached is not None:
             return cached
         matched = apply_filters(target.name, self._snapshot(target.name), query, Related(self._snapshot))
-        ordered = sort_records(matched, query.get("sort_by"), descending)
+        ordered = list(matched) if self.config.ignore_sort else sort_records(matched, query.get("sort_by"), descending)
         with self._data_lock:
             if key[2] == self._version:
                 if len(self._listings) >= 64:

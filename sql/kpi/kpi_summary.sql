@@ -2,7 +2,7 @@
 -- requires: kpi_daily_snapshot
 CREATE OR REPLACE VIEW kpi_summary AS
 SELECT s.as_of_date, s.scope, s.property_id,
-       CASE WHEN s.scope = 'portfolio' THEN 'Portfolio' ELSE p.name END AS property_name,
+       CASE WHEN s.scope = 'portfolio' THEN 'Portfolio' ELSE p.name END AS property_name,  -- the property's name; 'Portfolio' on the portfolio row
        s.units_total, s.units_occupied, s.units_vacant, s.physical_occupancy, s.gross_potential_rent,
        s.scheduled_rent, s.economic_occupancy, s.avg_market_rent, s.avg_lease_rent, s.delinquent_balance,
        s.prepaid_balance, s.delinquent_leases, s.delinquency_rate, s.aging_0_30, s.aging_31_60, s.aging_61_90,

@@ -4,18 +4,18 @@
 -- sent again; a stored path belongs to one (case, phase, source file).
 -- requires: legal_cases
 CREATE TABLE IF NOT EXISTS legal_case_documents (
-    id bigserial PRIMARY KEY,
-    case_id uuid NOT NULL REFERENCES legal_cases (id),
-    phase text NOT NULL,
-    local_name text NOT NULL,
-    source_path text NOT NULL,
-    dropbox_path text NOT NULL,
-    file_id text NOT NULL,
-    rev text NOT NULL,
-    content_hash text NOT NULL,
-    size bigint NOT NULL,
-    uploaded_at timestamptz NOT NULL DEFAULT now(),
-    source_row_id bigint REFERENCES legal_case_import_staging (id),
+    id bigserial PRIMARY KEY,  -- order of filing
+    case_id uuid NOT NULL REFERENCES legal_cases (id),  -- the case
+    phase text NOT NULL,  -- the phase the row listing it moved the case to
+    local_name text NOT NULL,  -- the file's name
+    source_path text NOT NULL,  -- its path relative to the documents folder
+    dropbox_path text NOT NULL,  -- where it is filed: /Legal/<property>/<case>/<phase>/<file>
+    file_id text NOT NULL,  -- the store's file id
+    rev text NOT NULL,  -- the store's revision
+    content_hash text NOT NULL,  -- sha256 of the content; the same content is not sent again
+    size bigint NOT NULL,  -- bytes
+    uploaded_at timestamptz NOT NULL DEFAULT now(),  -- when it was last sent
+    source_row_id bigint REFERENCES legal_case_import_staging (id),  -- the staging row that listed it
     CONSTRAINT legal_case_documents_path_key UNIQUE (dropbox_path)
 );
 CREATE INDEX IF NOT EXISTS legal_case_documents_case_idx ON legal_case_documents (case_id);

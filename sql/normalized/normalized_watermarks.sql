@@ -4,8 +4,8 @@
 -- than the start of a transaction that was still open when the run read raw, so a raw
 -- load committing late is not skipped.
 CREATE TABLE IF NOT EXISTS normalized_watermarks (
-    table_name text PRIMARY KEY,
-    changed_since timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    last_run_id text
+    table_name text PRIMARY KEY,  -- the normalized table
+    changed_since timestamptz NOT NULL,  -- raw rows changed at or after this are re-read on its next run
+    updated_at timestamptz NOT NULL DEFAULT now(),  -- when the watermark last moved
+    last_run_id text  -- the run that moved it
 );

@@ -1,8 +1,8 @@
 -- The KPIs of each owner's properties (through property.owners[]), one row per
 -- (as_of_date, owner, property): counts and amounts unweighted, with the ownership percentage shown.
 CREATE MATERIALIZED VIEW IF NOT EXISTS get_full_kpi_by_owner AS
-SELECT s.as_of_date, po.owner_id, coalesce(o.full_name, o.name) AS owner_name, s.property_id,
-       p.name AS property_name, po.ownership_percentage,
+SELECT s.as_of_date, po.owner_id, coalesce(o.full_name, o.name) AS owner_name,  -- the owner's full name, else its name
+       s.property_id, p.name AS property_name, po.ownership_percentage,
        s.units_total, s.units_occupied, s.units_vacant, s.physical_occupancy, s.gross_potential_rent,
        s.scheduled_rent, s.economic_occupancy, s.avg_market_rent, s.avg_lease_rent, s.delinquent_balance,
        s.prepaid_balance, s.delinquent_leases, s.delinquency_rate, s.aging_0_30, s.aging_31_60, s.aging_61_90,

@@ -19,11 +19,12 @@ covering AS (
                           WHEN l.status = 'ACTIVE' THEN 'infinity'::date
                           ELSE coalesce(l."end", t.last_out) END
 )
-SELECT (SELECT d FROM as_of) AS as_of_date, u.property_id, p.name AS property_name, u.id AS unit_id,
+SELECT (SELECT d FROM as_of) AS as_of_date,  -- the latest as_of_date of kpi_daily_snapshot
+       u.property_id, p.name AS property_name, u.id AS unit_id,
        u.name AS unit_name, l.id AS lease_id, l.name AS lease_name,
        (SELECT string_agg(coalesce(t.full_name, t.name), ', ' ORDER BY coalesce(t.full_name, t.name))
           FROM normalized_lease_tenants lt JOIN normalized_tenants t ON t.id = lt.tenant_id
-         WHERE lt.lease_id = l.id AND lt.gone_at IS NULL AND t.gone_at IS NULL) AS tenants,
+         WHERE lt.lease_id = l.id AND lt.gone_at IS NULL AND t.gone_at IS NULL) AS tenants,  -- the lease's tenants by name, comma-separated
        u.market_rent, l.total_recurring_rent AS lease_rent, l.total_deposits_held AS deposits_held,
        CASE WHEN l.id IS NULL THEN NULL ELSE
        coalesce((SELECT sum(coalesce((SELECT sum(x.amount) FROM normalized_lease_charge_lines x
@@ -39,9 +40,9 @@ SELECT (SELECT d FROM as_of) AS as_of_date, u.property_id, p.name AS property_na
                                        WHERE x.lease_reversed_payment_id = r.id), r.total_amount, 0))
                  FROM normalized_lease_reversed_payments r, as_of WHERE r.lease_id = l.id AND r.date <= as_of.d
                    AND r.gone_at IS NULL), 0)
-       END AS balance,
+       END AS balance,  -- the lease's balance on as_of_date: charges less credits and payments, plus reversed payments
        l.start AS lease_start, l."end" AS lease_end,
-       CASE WHEN l.id IS NULL THEN 'VACANT' ELSE 'OCCUPIED' END AS status
+       CASE WHEN l.id IS NULL THEN 'VACANT' ELSE 'OCCUPIED' END AS status  -- OCCUPIED when a lease covers the unit on as_of_date, else VACANT
 FROM normalized_units u
 JOIN normalized_properties p ON p.id = u.property_id AND p.gone_at IS NULL
 LEFT JOIN LATERAL (

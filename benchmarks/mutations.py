@@ -1,0 +1,140 @@
+"""Mutation check: does each test catch the break it claims to guard against?
+
+Run: ``.venv/bin/python benchmarks/mutations.py [--only NAME ...] [--no-baseline]``
+(with ``ALTUS_TEST_DATABASE_URL`` set, as for the tests).
+
+The tree is copied to a scratch folder (the working tree is never edited). Each entry of
+``BREAKS`` replaces one exact piece of text in one file of the copy, runs only the test
+files that guard it against the copy (``PYTHONPATH`` and the working directory point at
+it, so CLI subprocesses run the broken code too), then puts the file back. A break whose
+tests fail is *caught*; one whose tests pass is *missed*. A baseline run of every listed
+test file on the unbroken copy comes first, so a catch means the break, not a test that
+already failed. Exit 1 when anything is missed or the baseline fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SKIP = shutil.ignore_patterns(".git", ".venv", ".altus", "__pycache__", "*.egg-info", ".pytest_cache")
+KPI = "altus_pipeline/kpi/compute.py"
+BOUNDARIES = ("altus_pipeline_tests/test_kpi_boundaries.py",)
+
+
+@dataclass(frozen=True)
+class Break:
+    """One deliberate bug: ``old`` (found exactly once in ``path``) becomes ``new``."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+BREAKS: tuple[Break, ...] = (
+    Break("aging 61-95 / >95 instead of 61-90 / >90", KPI,
+          "BETWEEN 61 AND 90), 0) AS aging_61_90,\n"
+          "           coalesce(sum(o.amount) FILTER (WHERE o.age > 90)",
+          "BETWEEN 61 AND 95), 0) AS aging_61_90,\n"
+          "           coalesce(sum(o.amount) FILTER (WHERE o.age > 95)", BOUNDARIES),
+    Break("aging 0-29 instead of 0-30", KPI, "FILTER (WHERE o.age <= 30)", "FILTER (WHERE o.age < 30)", BOUNDARIES),
+    Break("expiring_30 excludes D + 30", KPI, 'AND c."end" <= c.as_of_date + 30) AS leases_expiring_30',
+          'AND c."end" < c.as_of_date + 30) AS leases_expiring_30', BOUNDARIES),
+    Break("expiring_90 reaches D + 91", KPI, 'AND c."end" <= c.as_of_date + 90) AS leases_expiring_90',
+          'AND c."end" <= c.as_of_date + 91) AS leases_expiring_90', BOUNDARIES),
+    Break("move-outs t12m include D - 365", KPI, "li.eff_end > d.as_of_date - 365",
+          "li.eff_end >= d.as_of_date - 365", BOUNDARIES),
+    Break("work orders t90 include D - 90", KPI, "w.completed_day > d.as_of_date - 90",
+          "w.completed_day >= d.as_of_date - 90", BOUNDARIES),
+    Break("delinquency window includes D - 30", KPI, "FILTER (WHERE p.date > d.as_of_date - 30)",
+          "FILTER (WHERE p.date >= d.as_of_date - 30)", BOUNDARIES),
+    Break("month-to-date starts the day after the 1st", KPI,
+          "FILTER (WHERE p.date >= date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd",
+          "FILTER (WHERE p.date > date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd", BOUNDARIES),
+    Break("views refresh without CONCURRENTLY", "altus_pipeline/assets/views.py",
+          'sql.SQL("CONCURRENTLY ") if populated[0] else sql.SQL("")', 'sql.SQL("")',
+          ("altus_pipeline_tests/test_views_concurrently.py",)),
+    Break("a closed case may move to settled", "altus_pipeline/legal/phases.py",
+          "    if current in CLOSED:\n",
+          '    if current in CLOSED and not (current == "closed" and target == "settled"):\n',
+          ("altus_pipeline_tests/test_legal_terminal_phases.py",)),
+    Break("a refused request's error names the token", "altus_pipeline/doorloop/client.py",
+          "message = self._scrub(_error_message(response))",
+          'message = f"{_error_message(response)} (token {self.token})"',
+          ("altus_pipeline_tests/test_token_never_leaks.py",)),
+    Break("the sandbox ignores a shortened minute window", "altus_pipeline/sandbox/server.py",
+          "config.rate_window_seconds, clock", "60.0, clock",
+          ("altus_pipeline_tests/test_sandbox_server.py::test_a_shortened_minute_window_clears_in_seconds",)),
+    Break("the client retries a 429 without waiting out Retry-After", "altus_pipeline/doorloop/client.py",
+          "wait = _retry_after(response)", "wait = 0.0",
+          ("altus_pipeline_tests/test_client.py::test_rate_limit_429_waits_out_retry_after",)),
+    Break("ALTUS_UPDATE_SNAPSHOTS rewrites the snapshot in CI", "altus_pipeline_tests/test_asset_specs.py",
+          '    if os.environ.get("CI"):\n', '    if False:\n',
+          ("altus_pipeline_tests/test_asset_specs.py::test_ci_refuses_to_rewrite_the_snapshot",)),
+)
+
+
+def run_tests(tree: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
+    """Run pytest on ``tests`` inside ``tree``; the exit code, the seconds and the summary line."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                          cwd=tree, env=env, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return done.returncode, time.monotonic() - started, lines[-1] if lines else done.stderr.strip()[-200:]
+
+
+def check_copy_is_imported(tree: Path) -> None:
+    """The copy, not the editable install of the working tree, must be what the tests import."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    where = subprocess.run([sys.executable, "-c", "import altus_pipeline; print(altus_pipeline.__file__)"],
+                           cwd=tree, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    if not Path(where).is_relative_to(tree):
+        raise SystemExit(f"the tests would import {where}, not the scratch copy under {tree}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="run only the breaks whose name contains one of these")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run on the unbroken copy")
+    args = parser.parse_args()
+    breaks = [b for b in BREAKS if not args.only or any(o in b.name for o in args.only)]
+    with tempfile.TemporaryDirectory(prefix="altus-mutations-") as scratch:
+        tree = Path(scratch) / "tree"
+        shutil.copytree(REPO, tree, ignore=SKIP)
+        check_copy_is_imported(tree)
+        for b in breaks:
+            if (tree / b.path).read_text().count(b.old) != 1:
+                raise SystemExit(f"{b.name}: the text to break is not in {b.path} exactly once")
+        failed = 0
+        if not args.no_baseline:
+            files = tuple(dict.fromkeys(t for b in breaks for t in b.tests))
+            code, seconds, summary = run_tests(tree, files)
+            print(f"baseline (no break): {'ok' if code == 0 else 'FAILED'} in {seconds:.0f}s: {summary}", flush=True)
+            failed += code != 0
+        for b in breaks:
+            target = tree / b.path
+            original = target.read_text()
+            target.write_text(original.replace(b.old, b.new))
+            try:
+                code, seconds, summary = run_tests(tree, b.tests)
+            finally:
+                target.write_text(original)
+            verdict = "caught" if code == 1 else "MISSED" if code == 0 else f"caught? (pytest exit {code})"
+            failed += code != 1
+            print(f"{verdict:8} {b.name} [{b.path}] in {seconds:.0f}s: {summary}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
