@@ -13,10 +13,12 @@ import re
 import psycopg
 
 from altus_pipeline.doorloop.errors import DoorLoopError
-from altus_pipeline.settings import ConfigurationError
+from altus_pipeline.settings import TOKEN_VARIABLE, ConfigurationError
 from altus_pipeline.warehouse.db import mask_url
 
 _URL = re.compile(r"postgres(?:ql)?(?:\+\w+)?://\S+")
+# Dagster's refusal to start a run whose resource reads an unset dg.EnvVar.
+_UNSET_VARIABLE = re.compile(r'environment variable "(\w+)" which is not set')
 
 
 def _first_line(exc: BaseException) -> str:
@@ -47,6 +49,10 @@ def explain(exc: BaseException) -> str | None:
                 "check that it is running and that ALTUS_DATABASE_URL is right (`altus db url` shows which "
                 "database this is; without ALTUS_DATABASE_URL any altus command starts the embedded one), "
                 "then run the command again: what was committed is kept, the rest is redone")
+    unset = _UNSET_VARIABLE.search(str(exc))
+    if unset:
+        hint = " (`altus doctor` checks it)" if unset.group(1) == TOKEN_VARIABLE else ""
+        return f"{unset.group(1)} is not set: the run needs it{hint}; set it and run the command again"
     if isinstance(exc, DoorLoopError):
         return f"DoorLoop: {_first_line(exc)}; run `altus doctor` to check the URL and the token, then try again"
     return None

@@ -21,6 +21,7 @@ from altus_pipeline.checks.raw import raw_checks
 from altus_pipeline.checks.roadmap import roadmap_checks
 from altus_pipeline.freshness import with_kpi_freshness
 from altus_pipeline.resources import DoorLoopResource, LegalStoreResource, WarehouseResource
+from altus_pipeline.settings import TOKEN_VARIABLE
 from altus_pipeline.retention import prune_schedule
 from altus_pipeline.schedules import build_schedules
 from altus_pipeline.sensors import build_sensors
@@ -54,7 +55,7 @@ def build_definitions(
         jobs=jobs,
         schedules=[*build_schedules(assets), prune_schedule],
         sensors=build_sensors(assets),
-        resources={"warehouse": warehouse or WarehouseResource(), "doorloop": doorloop or DoorLoopResource(),
+        resources={"warehouse": warehouse or WarehouseResource(), "doorloop": doorloop or DoorLoopResource(token=dg.EnvVar(TOKEN_VARIABLE)),
                    "legal_store": legal_store or LegalStoreResource()},
         executor=dg.in_process_executor,
     )

@@ -1,7 +1,10 @@
 """Dagster resources: the warehouse, DoorLoop and the legal document store.
 
-Left unset, every field falls back to the environment at run time, so tokens and
-database passwords are never part of the run config shown in the UI.
+The Definitions give DoorLoop's token as ``dg.EnvVar("DOORLOOP_API_TOKEN")``: the UI's
+resource page names the variable, never its value, and Dagster refuses a run that needs it
+while it is unset. Other fields left unset fall back to the environment at run time (the
+database URL is optional: without it the embedded server is used), so no password or token is
+ever part of the run config shown in the UI.
 """
 
 from __future__ import annotations

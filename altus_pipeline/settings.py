@@ -93,8 +93,13 @@ def doorloop_base_url() -> str:
     return os.environ.get("DOORLOOP_BASE_URL", DOORLOOP_DEFAULT_BASE_URL).rstrip("/")
 
 
+# The DoorLoop token's variable: the resource reads it through dg.EnvVar, so the UI names the
+# variable and never shows its value.
+TOKEN_VARIABLE = "DOORLOOP_API_TOKEN"
+
+
 def doorloop_token() -> str | None:
-    return os.environ.get("DOORLOOP_API_TOKEN") or None
+    return os.environ.get(TOKEN_VARIABLE) or None
 
 
 def rate_limit(name: str, default: int) -> int | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from altus_pipeline.warehouse import embedded
 
 from .conftest import TOKEN
+from .support.held import hold_request
 
 ALTUS = str(Path(sys.executable).with_name("altus"))
 
@@ -42,6 +42,15 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path):
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
 
 
+def test_a_sync_without_the_token_is_one_line_naming_its_variable(tmp_path, warehouse):
+    """The token reaches DoorLoop's resource through dg.EnvVar: unset, Dagster refuses the run."""
+    env = _env(ALTUS_HOME=str(tmp_path), ALTUS_DATABASE_URL=warehouse.url, ALTUS_SCHEMA=warehouse.schema)
+    done = _run(env, "sync", "--entity", "owners", cwd=tmp_path)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stdout + done.stderr
+    assert lines[0].startswith("Error: DOORLOOP_API_TOKEN is not set"), lines
+
+
 def test_a_database_stopped_mid_sync_ends_in_one_line_saying_so(tmp_path, sandbox_factory, small_dataset):
     """The database goes away while a sync is paging: no flood, and the last line says what to do."""
     server = sandbox_factory(small_dataset)
@@ -50,15 +59,7 @@ def test_a_database_stopped_mid_sync_ends_in_one_line_saying_so(tmp_path, sandbo
                DOORLOOP_RATE_LIMIT_PER_MINUTE="off", DOORLOOP_RATE_LIMIT_PER_HOUR="off",
                ALTUS_PARTITION_START=os.environ["ALTUS_PARTITION_START"])
     # A deterministic stop point: the fourth request waits, unanswered, until the database is down.
-    held, release, answer = threading.Event(), threading.Event(), server.answer
-
-    def gated(method: str, target: str, authorization: str | None):
-        if len(server.requests) >= 3 and not release.is_set():
-            held.set()
-            release.wait(120)
-        return answer(method, target, authorization)
-
-    server.answer = gated
+    held, release = hold_request(server)
     try:
         _run(env, "db", "url", cwd=tmp_path)
         sync = subprocess.Popen([ALTUS, "sync"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,

@@ -34,6 +34,10 @@ BIN = Path(sys.executable).parent
 # Where the compose file's containers find what this test passes as real paths and ports.
 CONTAINER_WORKSPACE = "/opt/dagster/workspace.yaml"
 CODE_PORT, UI_PORT = "4000", "3000"
+RESOURCE = """
+query($r: ResourceSelector!) { topLevelResourceDetailsOrError(resourceSelector: $r) {
+  __typename ... on ResourceDetails { configuredValues { key value type } } } }
+"""
 
 
 def compose_command(service: str, paths: dict[str, str], ports: dict[str, str]) -> list[str]:
@@ -102,6 +106,10 @@ def test_a_run_goes_through_the_queue_the_daemon_and_the_code_server(tmp_path, w
     try:
         # All three at once: the webserver and the daemon load the location when the code server answers.
         dev.wait("the code location over gRPC", lambda: location_loaded(dev, wait_for_code_server=True), 120)
+        # the UI names the variable that feeds the DoorLoop token, never its value
+        doorloop = dev.gql(RESOURCE, r={**LOCATION, "resourceName": "doorloop"})["topLevelResourceDetailsOrError"]
+        assert {"key": "token", "value": "DOORLOOP_API_TOKEN", "type": "ENV_VAR"} in doorloop["configuredValues"]
+        assert TOKEN not in json.dumps(doorloop)
         launched = dev.gql(LAUNCH_RUN, params={
             "selector": {**LOCATION, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["doorloop_raw_properties"]}]},
             "executionMetadata": {"tags": []}})["launchRun"]

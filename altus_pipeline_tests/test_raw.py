@@ -8,12 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from psycopg import sql
 
 from altus_pipeline.definitions import build_definitions
@@ -24,6 +22,7 @@ from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.warehouse.db import Warehouse
 
 from .conftest import REPO, TOKEN
+from .support.held import hold_request
 
 ALTUS = str(Path(sys.executable).with_name("altus"))
 
@@ -218,15 +217,7 @@ def test_sync_killed_midway_then_rerun_ends_exact(warehouse, sandbox_factory, sm
     names = ("accounts", "properties", "units", "leases", "tenants", "lease_tenants", "lease_charges")
     chosen = [a for n in names for a in ("--entity", n)]
     # A deterministic kill point: the fourth request is held unanswered until the sync is dead.
-    held, release, answer = threading.Event(), threading.Event(), server.answer
-
-    def gated(method: str, target: str, authorization: str | None):
-        if len(server.requests) >= 3 and not release.is_set():
-            held.set()
-            release.wait(120)
-        return answer(method, target, authorization)
-
-    server.answer = gated
+    held, release = hold_request(server)
     proc = subprocess.Popen([ALTUS, "sync", *chosen], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert held.wait(120), "the sync never reached its fourth request"

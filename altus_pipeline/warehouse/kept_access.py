@@ -22,7 +22,8 @@ CROSS JOIN LATERAL aclexplode(c.relacl) a
 JOIN pg_roles r ON r.oid = a.grantee
 WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.grantee <> c.relowner
 """
-_OUTSIDE_DEPENDENTS = """
+# The warehouse objects named by %s and every view built on them, in any schema, transitively.
+DEPENDENTS = """
 WITH RECURSIVE dropped(oid) AS (
     SELECT c.oid FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s)
     UNION
@@ -31,6 +32,8 @@ WITH RECURSIVE dropped(oid) AS (
     JOIN pg_rewrite r ON r.oid = dep.objid
     WHERE r.ev_class <> d.oid
 )
+"""
+_OUTSIDE_DEPENDENTS = DEPENDENTS + """
 SELECT n.nspname, c.relname, pg_get_viewdef(c.oid), coalesce(c.reloptions, '{}'), obj_description(c.oid, 'pg_class')
 FROM dropped JOIN pg_class c ON c.oid = dropped.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relnamespace <> current_schema()::regnamespace AND c.relkind = 'v'

@@ -32,7 +32,7 @@ from psycopg import sql
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.warehouse.comments import apply_comments
 from altus_pipeline.warehouse.db import Warehouse
-from altus_pipeline.warehouse.kept_access import SavedAccess, restore_access, save_access
+from altus_pipeline.warehouse.kept_access import DEPENDENTS, SavedAccess, restore_access, save_access
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS: tuple[str, ...] = ("ops", "raw", "normalized", "legal", "kpi", "views")
@@ -135,15 +135,7 @@ def migrate(warehouse: Warehouse) -> list[str]:
 
 
 _KIND = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
-_DEPENDENT_VIEWS = """
-WITH RECURSIVE dropped(oid) AS (
-    SELECT c.oid FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s)
-    UNION
-    SELECT r.ev_class FROM dropped d
-    JOIN pg_depend dep ON dep.refobjid = d.oid AND dep.classid = 'pg_rewrite'::regclass
-    JOIN pg_rewrite r ON r.oid = dep.objid
-    WHERE r.ev_class <> d.oid
-)
+_DEPENDENT_VIEWS = DEPENDENTS + """
 SELECT c.relname, c.relkind FROM dropped JOIN pg_class c ON c.oid = dropped.oid
 WHERE c.relnamespace = current_schema()::regnamespace
 """
