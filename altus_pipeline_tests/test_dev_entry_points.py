@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,14 +139,11 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         dev.wait("a daily schedule run", lambda: _runs_tagged(dev, "dagster/schedule_name", "daily_sync_schedule"), 150)
         stopped = dev.gql(STOP_SCHEDULE, id=started["scheduleState"]["id"])["stopRunningSchedule"]
         assert stopped.get("scheduleState", {}).get("status") == "STOPPED", stopped  # no later tick heals the DLQ
-        # a daemon that falls behind launches the missed ticks too (catch-up): every one must
-        # be over before the owner is fixed upstream, so only the DLQ sensor can resolve it
-        finished: set[str] = set()
-        while launched_by_tick := {r["runId"] for r in _runs_tagged(dev, "dagster/schedule_name",
-                                                                    "daily_sync_schedule")} - finished:
-            for run_id in launched_by_tick:
-                dev.wait_for_run(run_id, timeout=600)
-            finished |= launched_by_tick
+        # The daemon may still launch the tick of the minute after the stop (seen in CI): every
+        # schedule run, that one included, must be over before the owner is fixed upstream, so
+        # that only the DLQ sensor can resolve it.
+        last_tick = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+        _wait_for_schedule_runs(dev)
         owners = {o["id"] for o in server.records("owners")}
         assert {r[0] for r in rows("SELECT doorloop_id FROM normalized_owners")} == owners - {bad_owner["id"]}
         assert rows("SELECT count(*) FROM get_full_properties") == [(len(expected),)]
@@ -161,6 +159,9 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         dates = rows("SELECT DISTINCT as_of_date FROM kpi_daily_snapshot WHERE as_of_date BETWEEN %s AND %s "
                      "ORDER BY 1", KPI_DAYS[0], KPI_DAYS[-1])
         assert [d for (d,) in dates] == KPI_DAYS
+
+        time.sleep(max(0.0, (last_tick - dt.datetime.now(dt.timezone.utc)).total_seconds() + 15))
+        _wait_for_schedule_runs(dev)
 
         # The DLQ as the CLI shows it; fixed upstream, retried by the daemon's sensor.
         listed = _altus(env, "dlq", "list", "--entity", "owners", cwd=elsewhere)
@@ -187,6 +188,15 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
     assert data_dirs == {tmp_path / "home" / "pgdata"}
     assert not (elsewhere / ".altus").exists() and not (tmp_path / "home" / "dagster" / ".altus").exists()
     assert not list(elsewhere.glob(".tmp_dagster_home_*"))
+
+
+def _wait_for_schedule_runs(dev: Dev) -> None:
+    """Wait until every run the daily schedule launched so far has succeeded."""
+    finished: set[str] = set()
+    while launched := {r["runId"] for r in _runs_tagged(dev, "dagster/schedule_name", "daily_sync_schedule")} - finished:
+        for run_id in launched:
+            dev.wait_for_run(run_id, timeout=600)
+        finished |= launched
 
 
 def _runs_tagged(dev: Dev, key: str, value: str) -> list[dict]:
