@@ -9,22 +9,20 @@ import math
 import uuid
 
 import dagster as dg
-import pytest
 from psycopg import sql
 
 from altus_pipeline.assets.raw import MASTER_KEYS
-from altus_pipeline.definitions import build_definitions
 from altus_pipeline.doorloop.client import PAGE_SIZE, DoorLoopClient
 from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.raw.incremental import NO_MARK, UNSORTED, UNSTAMPED
 from altus_pipeline.raw.load import LoadResult, RawLoader
-from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 from altus_pipeline.schedules import DAILY_SCHEDULE, WEEKLY_SCHEDULE
 from altus_pipeline.sensors.launch import launch
 from altus_pipeline.warehouse.db import Warehouse
 
 from .conftest import TOKEN
+from .test_reconcile import _defs, instance  # noqa: F401  (the instance fixture, and the project on the sandbox)
 
 TENANTS, UNITS = ENTITIES["tenants"], ENTITIES["units"]
 MASTER = [e for e in ENTITIES.values() if not e.partitioned]
@@ -139,27 +137,6 @@ def test_a_daily_run_without_changes_makes_one_request_per_entity(warehouse, san
 
 
 # -- the schedules: the daily run reads incrementally, the weekly run in full ---------------------------
-
-
-@pytest.fixture
-def instance(dagster_storage, tmp_path, monkeypatch):
-    """The instance ``altus`` runs on (storage on PostgreSQL): a run tagged with every partition
-    records them in batches there, where an in-memory instance takes ~10 ms each."""
-    from altus_pipeline.instance import instance_yaml
-
-    monkeypatch.setenv("ALTUS_DAGSTER_STORAGE_URL", dagster_storage)
-    (tmp_path / "dagster.yaml").write_text(instance_yaml())
-    inst = dg.DagsterInstance.from_config(str(tmp_path))
-    yield inst
-    inst.dispose()
-
-
-def _defs(wh: Warehouse, server) -> dg.Definitions:
-    return build_definitions(
-        WarehouseResource(database_url=wh.url, schema_name=wh.schema),
-        DoorLoopResource(base_url=server.base_url, token=TOKEN, rate_limit_per_minute=0, rate_limit_per_hour=0,
-                         backoff_base_seconds=0.01, timeout_seconds=5.0),
-    )
 
 
 def _master_run(defs: dg.Definitions, instance, schedule: str) -> dict[str, dict]:
