@@ -21,7 +21,7 @@ from psycopg import sql
 
 from altus_pipeline import settings
 from altus_pipeline.doorloop import errors
-from altus_pipeline.doorloop.client import DoorLoopClient, RetryPolicy
+from altus_pipeline.doorloop.client import Backoff, DoorLoopClient
 from altus_pipeline.doorloop.ratelimit import Limits
 from altus_pipeline.doorloop.shared_budget import budget_key
 from altus_pipeline.instance import dagster_home
@@ -30,7 +30,7 @@ from altus_pipeline.warehouse.migrations import sql_objects
 
 TOKEN_HELP = "DOORLOOP_API_TOKEN to a key from DoorLoop → Settings → API"
 # One retry, no waiting out a 429: a check should answer in seconds, not pace itself.
-QUICK = RetryPolicy(max_retries=1, base_seconds=0.5, cap_seconds=2.0, max_rate_limit_waits=0)
+QUICK = Backoff(max_retries=1, base_seconds=0.5, cap_seconds=2.0, max_rate_limit_waits=0)
 TIMEOUT_SECONDS = 10.0
 
 

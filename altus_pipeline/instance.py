@@ -21,9 +21,10 @@ import os
 from pathlib import Path
 
 from altus_pipeline import settings
+from altus_pipeline.project_files import project_file
 from altus_pipeline.warehouse.db import Warehouse
 
-REPO_DAGSTER_YAML = settings.PACKAGE_ROOT / "dagster.yaml"
+REPO_DAGSTER_YAML = project_file("dagster.yaml")
 EVENT_SETTINGS = {"DAGSTER_EVENT_BATCH_SIZE": "1000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}
 
 

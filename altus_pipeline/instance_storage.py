@@ -14,14 +14,17 @@ a hand-started webserver or daemon plans and records ranged runs as cheaply as `
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import dagster as dg
+import sqlalchemy
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
@@ -30,6 +33,8 @@ from dagster_postgres.event_log import PostgresEventLogStorage
 from altus_pipeline import settings
 
 STORAGE_URL_ENV = "ALTUS_DAGSTER_STORAGE_URL"
+_EVENT_COLUMNS = ("run_id", "event", "dagster_event_type", "timestamp", "step_key", "asset_key", "partition")
+_EVENT_RECORD = ", ".join(f'"{name}" {"timestamp" if name == "timestamp" else "text"}' for name in _EVENT_COLUMNS)
 
 
 class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
@@ -45,6 +50,45 @@ class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
     so a planned check is stored as the single row its evaluation then completes; the
     event log keeps the planned event as Dagster wrote it.
     """
+
+    def __init__(
+        self, postgres_url: str, should_autocreate_tables: bool = True, inst_data: ConfigurableClassData | None = None
+    ) -> None:
+        super().__init__(postgres_url, should_autocreate_tables, inst_data)
+        # dagster-postgres opens a connection per call (NullPool): a ranged run stores its
+        # events in hundreds of calls, each paying a connection start-up on both sides. One
+        # held connection (as the webserver's), no statement timeout; concurrent callers (the
+        # daemon's threads) get overflow connections closed after use, as before. Run workers
+        # and the multiprocess executor start new processes, never fork a held connection.
+        self.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)
+        self._asset_key_columns: frozenset[str] | None = None
+
+    def _has_asset_key_col_on_connection(self, conn, column_name: str) -> bool:
+        """Dagster reflects the ``asset_keys`` columns on every stored asset event; they only
+        change when ``dagster instance migrate`` runs, in another process."""
+        if self._asset_key_columns is None:
+            self._asset_key_columns = frozenset(
+                c["name"] for c in sqlalchemy.inspect(conn).get_columns(AssetKeyTable.name)
+            )
+        return column_name in self._asset_key_columns
+
+    def prepare_insert_event_batch(self, events: Sequence[EventLogEntry]) -> Any:
+        """The batch as one ``INSERT … SELECT`` from a JSON array bound as a single parameter.
+
+        Dagster builds a multi-row ``VALUES`` statement, which SQLAlchemy compiles anew for
+        every batch, one bind parameter per cell: a reconcile run's materializations (one per
+        partition and asset) spent more time compiling than storing. Rows come back in the
+        array's order, as the caller pairs the returned ids with its events.
+        """
+        rows = [self._event_to_row(event) for event in events]
+        for row in rows:
+            row["timestamp"] = row["timestamp"].isoformat()
+        records = sqlalchemy.select(*(sqlalchemy.column(name) for name in _EVENT_COLUMNS)).select_from(
+            sqlalchemy.text(f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS batch({_EVENT_RECORD})").bindparams(
+                rows=json.dumps(rows)
+            )
+        )
+        return SqlEventLogStorageTable.insert().from_select(list(_EVENT_COLUMNS), records)
 
     def store_asset_check_event(self, event: EventLogEntry, event_id: int | None) -> None:
         dagster_event = event.dagster_event

@@ -1,16 +1,31 @@
-"""The daily business-date partitions shared by transactional raw assets and KPIs."""
+"""The daily business-date partitions shared by transactional raw assets and KPIs.
+
+The partitions are a function of the settings (``ALTUS_PARTITION_START``), read when the
+Definitions are built or a range is checked, never when this module is imported: a command
+may settle its settings first (``altus demo`` starts them where its sandbox's history does).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import cache
 from typing import Mapping
 
 import dagster as dg
 
 from altus_pipeline import settings
 
-# end_offset=1: today's partition exists, so the daily schedule can load today's records.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=settings.partition_start(), end_offset=1)
+
+def daily_partitions() -> dg.DailyPartitionsDefinition:
+    """The daily partitions from ``ALTUS_PARTITION_START`` as it is now, up to today."""
+    return _daily_partitions(settings.partition_start())
+
+
+@cache
+def _daily_partitions(start: str) -> dg.DailyPartitionsDefinition:
+    # end_offset=1: today's partition exists, so the daily schedule can load today's records.
+    return dg.DailyPartitionsDefinition(start_date=start, end_offset=1)
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
@@ -25,6 +40,19 @@ def partition_dates(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Inclusive business-date range of a partitioned load."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def partition_key(self) -> str:
+        first, last = self.start.isoformat(), self.end.isoformat()
+        return first if first == last else f"{first}...{last}"
 
 
 class PartitionRangeError(ValueError):
@@ -50,7 +78,8 @@ def full_range() -> tuple[dt.date, dt.date]:
     Time arithmetic on the partitions definition, never a list of its keys: listing the
     keys from a 1900 start costs seconds and megabytes on every call.
     """
-    first, last = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
+    partitions = daily_partitions()
+    first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
     if first is None or last is None:
         raise PartitionRangeError(f"no daily partitions yet: ALTUS_PARTITION_START={settings.partition_start()} "
                                   "is after today")

@@ -16,7 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from altus_pipeline import settings
-from altus_pipeline.doorloop.client import DoorLoopClient, RetryPolicy
+from altus_pipeline.doorloop.client import Backoff, DoorLoopClient
 from altus_pipeline.doorloop.ratelimit import Limits
 from altus_pipeline.doorloop.shared_budget import PostgresRateBudget, budget_key
 from altus_pipeline.legal.documents import DocumentStore, DropboxAuth, open_store
@@ -70,7 +70,7 @@ class DoorLoopResource(dg.ConfigurableResource):
         if not token:
             raise dg.Failure("DOORLOOP_API_TOKEN is not set: the DoorLoop API needs a token", allow_retries=False)
         budget = PostgresRateBudget(warehouse, budget_key(base_url, token), self.limits())
-        retry = RetryPolicy(max_retries=self.max_retries, base_seconds=self.backoff_base_seconds)
+        retry = Backoff(max_retries=self.max_retries, base_seconds=self.backoff_base_seconds)
         return DoorLoopClient(base_url, token, budget=budget, retry=retry, timeout=self.timeout_seconds)
 
 

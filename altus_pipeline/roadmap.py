@@ -18,14 +18,16 @@ from typing import Any, Iterable, Mapping
 import dagster as dg
 import yaml
 
-from altus_pipeline.doorloop.registry import ENTITIES
+from altus_pipeline.doorloop.registry import DERIVED_ENTITIES, ENTITIES
+from altus_pipeline.project_files import project_root
 from altus_pipeline.warehouse.db import Warehouse
-from altus_pipeline.warehouse.migrations import SQL_DIR, TEMPLATE_MARK
+from altus_pipeline.warehouse.migrations import TEMPLATE_MARK
 
-REPO_ROOT = SQL_DIR.parent
+REPO_ROOT = project_root()
 PLAN_NAME = "roadmap_backend_cleanup_plan.md"
 CHECK_NAME = "roadmap_naming"
 FILE_KIND = "file"  # an asset written outside the warehouse (an export); its file is the module writing it
+CODE_ROOT = Path(__file__).resolve().parents[1]  # where a FILE_KIND object's module is, checkout or installed
 KINDS = frozenset({"table", "view", "materialized_view", FILE_KIND})
 MAX_IDENTIFIER = 63  # PostgreSQL silently truncates longer names
 _BLOCK = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -142,6 +144,9 @@ def _derived_entities(data: Mapping[str, Any]) -> frozenset[str]:
             raise PlanError(f"derived entity {name}: already a registry entity")
         if base not in ENTITIES:
             raise PlanError(f"derived entity {name}: its source {base!r} is not a registry entity")
+    registry = {d.name: d.source for d in DERIVED_ENTITIES.values()}
+    if derived != registry:
+        raise PlanError(f"derived_entities {derived} differ from the registry's {registry}")
     return frozenset(derived)
 
 
@@ -206,7 +211,8 @@ def _file_violations(plan: Plan, root: Path) -> list[str]:
         if file != f"sql/{layer}/{name}.sql"
     ]
     problems += [f"object {name}: its file {file} does not exist"
-                 for name, file in {(o.declared, o.file) for o in plan.objects.values()} if not (root / file).is_file()]
+                 for name, file, kind in {(o.declared, o.file, o.kind) for o in plan.objects.values()}
+                 if not ((CODE_ROOT if kind == FILE_KIND else root) / file).is_file()]
     planned_files = {file for _, _, file in declared}
     present = (p.relative_to(root).as_posix() for p in (root / "sql").rglob("*") if p.is_file())
     problems += [f"file {file}: not the file of any object in the plan" for file in present if file not in planned_files]

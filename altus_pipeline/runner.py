@@ -22,7 +22,7 @@ from altus_pipeline.assets.legal import LEGAL_KEYS
 from altus_pipeline.definitions import (
     KPI_JOB, LEGAL_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB,
 )
-from altus_pipeline.doorloop.registry import Entity
+from altus_pipeline.doorloop.registry import Entity, derived_from
 from altus_pipeline.legal.runs import import_config
 from altus_pipeline.partitions import UNFILTERED_TAG, range_tags, reconcile_tags
 
@@ -176,9 +176,7 @@ def sync_raw(
     without a date filter, so records no date partition lists reach raw or the DLQ too.
     """
     chosen = list(entities)
-    master = [e.raw_table for e in chosen if not e.partitioned]
-    if any(e.name == "tasks" for e in chosen):
-        master.append("doorloop_raw_work_orders")
+    master = [e.raw_table for e in chosen if not e.partitioned] + [d.raw_table for d in derived_from(chosen)]
     transactions = [e.raw_table for e in chosen if e.partitioned]
     summaries = []
     if master:

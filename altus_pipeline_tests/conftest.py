@@ -102,3 +102,11 @@ def dagster_storage(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> st
         else:
             os.environ["ALTUS_DAGSTER_STORAGE_URL"] = previous
     return storage_url
+
+
+@pytest.fixture(scope="session")
+def installed_altus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``altus`` of a non-editable install of the project into a fresh venv (``support/installed.py``)."""
+    from .support.installed import install
+
+    return install(tmp_path_factory.mktemp("installed")) / "altus"

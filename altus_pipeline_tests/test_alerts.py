@@ -15,7 +15,7 @@ from dagster._core.definitions.freshness import FreshnessState, FreshnessStateCh
 
 from altus_pipeline.alerts import DeliveryError
 from altus_pipeline.definitions import build_definitions
-from altus_pipeline.ops.dlq import record_failures
+from altus_pipeline.dlq.statements import record_failures
 from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.sensors.alerts import (
     ALERT_CHECK_SENSOR, ALERT_DLQ_DEAD_SENSOR, ALERT_FRESHNESS_SENSOR, ALERT_RUN_FAILURE_SENSOR, ALERT_SENSORS,

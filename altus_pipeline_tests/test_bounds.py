@@ -17,15 +17,15 @@ import pytest
 from click.testing import CliRunner
 
 from altus_pipeline import partitions
-from altus_pipeline.cli import main
-from altus_pipeline.definitions import defs
-from altus_pipeline.ops.retry import DueGroup
+from altus_pipeline.cli.main import main
+from altus_pipeline.definitions import build_definitions
+from altus_pipeline.dlq.retries import run_request
+from altus_pipeline.dlq.statements import DueGroup
 from altus_pipeline.partitions import (
     PartitionRangeError, check_range, clip_range, full_range, range_tags, reconcile_tags,
 )
 from altus_pipeline.runner import kpis
 from altus_pipeline.schedules import daily_window
-from altus_pipeline.sensors.dlq import run_request
 
 
 def _bounds() -> tuple[str, str]:
@@ -53,7 +53,7 @@ def test_range_tags_and_runs_refuse_out_of_bounds_ranges_before_a_run_exists():
         range_tags(last, first)
     assert range_tags(first, last) == {partitions.RANGE_START_TAG: first.isoformat(),
                                        partitions.RANGE_END_TAG: last.isoformat()}
-    instance = dg.DagsterInstance.ephemeral()
+    instance, defs = dg.DagsterInstance.ephemeral(), build_definitions()
     with pytest.raises(PartitionRangeError):
         kpis(defs, instance, (first - dt.timedelta(days=3), first))
     with pytest.raises(PartitionRangeError):
@@ -71,9 +71,17 @@ def test_the_dlq_sensor_clips_ranges_to_the_partitions():
     assert gone.partition_key is None and partitions.is_reconcile(gone.tags)
 
 
+def test_the_partitions_follow_the_setting_when_the_definitions_are_built(monkeypatch):
+    """No import order matters: the start is read when the Definitions are built, not at import."""
+    monkeypatch.setenv("ALTUS_PARTITION_START", "2025-03-01")
+    graph = build_definitions().resolve_asset_graph()
+    for key in ("kpi_daily_snapshot", "doorloop_raw_lease_charges"):
+        assert graph.get(dg.AssetKey(key)).partitions_def.get_first_partition_key() == "2025-03-01", key
+    assert full_range()[0] == dt.date(2025, 3, 1)
+
+
 def test_planning_a_century_costs_what_a_day_costs(monkeypatch):
-    century = dg.DailyPartitionsDefinition(start_date="1900-01-01", end_offset=1)
-    monkeypatch.setattr(partitions, "daily_partitions", century)
+    monkeypatch.setenv("ALTUS_PARTITION_START", "1900-01-01")  # the partitions follow the setting at once
     today = full_range()[1]
     tracemalloc.start()
     started = time.perf_counter()

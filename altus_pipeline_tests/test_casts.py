@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 from altus_pipeline.warehouse.casts import DATE_PATTERN, NATIVE_FROM, STAMP_PATTERN, date_ok, for_server, timestamp_ok
 
@@ -39,12 +40,15 @@ def test_checks_agree_with_the_servers_parser_and_never_raise(pg_url):
                 copy.write_row((value,))
         with for_server(conn):
             native = conn.info.server_version >= NATIVE_FROM
-            assert ("pg_input_is_valid" in date_ok("s") + timestamp_ok("s")) == native
+            checks = (date_ok(sql.SQL("s")) + timestamp_ok(sql.SQL("s"))).as_string(conn)
+            assert ("pg_input_is_valid" in checks) == native
         for variant in (False, True) if native else (False,):
-            rows = conn.execute(
-                f"SELECT s, {date_ok('s', variant)}, {timestamp_ok('s', variant)}, "
+            rows = conn.execute(sql.SQL(
+                "SELECT s, {date_ok}, {timestamp_ok}, "
                 "s ~ %(date)s AND pg_temp.castable(s, 'date'), s ~ %(stamp)s AND pg_temp.castable(s, 'timestamptz') "
-                "FROM v", {"date": DATE_PATTERN, "stamp": STAMP_PATTERN}).fetchall()
+                "FROM v").format(date_ok=date_ok(sql.SQL("s"), variant),
+                                 timestamp_ok=timestamp_ok(sql.SQL("s"), variant)),
+                {"date": DATE_PATTERN, "stamp": STAMP_PATTERN}).fetchall()
             assert len(rows) == len(values) > 9000
             assert sum(r[2] for r in rows) > 1000 and sum(not r[2] for r in rows) > 1000  # both answers occur
             assert [r for r in rows if (r[1], r[2]) != (r[3], r[4])] == [], f"native={variant}"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from altus_pipeline.assets.kpis import SUMMARY
 from altus_pipeline.assets.views import VIEW_KEYS
-from altus_pipeline.cli import main
+from altus_pipeline.cli.main import main
 from altus_pipeline.definitions import build_definitions
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.runner import legal_import, refresh_views

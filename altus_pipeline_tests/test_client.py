@@ -8,7 +8,7 @@ import math
 import pytest
 
 from altus_pipeline.doorloop import errors
-from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats, RetryPolicy
+from altus_pipeline.doorloop.client import Backoff, DoorLoopClient, ListingStats
 from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.faults import FaultSpec
@@ -17,7 +17,7 @@ from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
 from .conftest import TOKEN
 
 ACCOUNTS = ENTITIES["accounts"]
-FAST_RETRY = RetryPolicy(max_retries=8, base_seconds=0.01, cap_seconds=0.05)
+FAST_RETRY = Backoff(max_retries=8, base_seconds=0.01, cap_seconds=0.05)
 
 
 def _accounts(n: int) -> list[dict]:

@@ -20,7 +20,7 @@ from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import TickStatus
 from psycopg import sql
 
-from altus_pipeline.definitions import build_definitions, defs
+from altus_pipeline.definitions import build_definitions
 from altus_pipeline.instance import instance_yaml
 from altus_pipeline.partitions import daily_partitions, range_tags
 from altus_pipeline.resources import WarehouseResource
@@ -76,7 +76,7 @@ def test_a_ranged_run_records_each_check_once_and_the_ui_sees_it(warehouse, pg_u
 
 def test_no_check_is_partitioned():
     """The storage records a planned check once per run: right only while no check has partitions."""
-    graph = defs.resolve_asset_graph()
+    graph = build_definitions().resolve_asset_graph()
     assert [k for k in graph.asset_check_keys if graph.get(k).partitions_def is not None] == []
 
 
@@ -89,7 +89,7 @@ def test_ticks_are_purged_after_the_days_dagster_yaml_sets(storage, tmp_path, mo
     instance.dispose()
 
 
-@dg.asset(partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(partitions_def=daily_partitions(), backfill_policy=dg.BackfillPolicy.single_run())
 def daily_thing() -> None:
     return None
 

@@ -1,5 +1,7 @@
 """`altus demo` (what `make demo` runs) on a machine with nothing set up: its own embedded
-PostgreSQL and Dagster instance under a fresh ALTUS_HOME, a sandbox, the whole pipeline."""
+PostgreSQL and Dagster instance under a fresh ALTUS_HOME, a sandbox, the whole pipeline. The
+`altus` is a non-editable install run outside the checkout (see test_install.py), so the demo
+also proves the installed package finds everything it reads."""
 
 from __future__ import annotations
 
@@ -7,24 +9,20 @@ import datetime as dt
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import psycopg
 
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.generator import DEFAULT_AS_OF, SCALES
 
-ALTUS = str(Path(sys.executable).with_name("altus"))
-REPO = Path(__file__).resolve().parents[1]
 
-
-def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_pristine):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALTUS_", "DOORLOOP_", "DAGSTER_"))}
+def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_pristine, installed_altus):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALTUS_", "DOORLOOP_", "DAGSTER_", "PYTHON"))}
     env["ALTUS_HOME"] = str(tmp_path / "home")
+    altus, cwd = str(installed_altus), tmp_path
     try:
-        done = subprocess.run([ALTUS, "demo"], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
-        url = subprocess.run([ALTUS, "db", "url"], env=env, cwd=REPO, capture_output=True, text=True,
+        done = subprocess.run([altus, "demo"], env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+        url = subprocess.run([altus, "db", "url"], env=env, cwd=cwd, capture_output=True, text=True,
                              timeout=120).stdout.strip()
         with psycopg.connect(url) as conn:
             conn.execute("SET search_path TO altus")
@@ -33,7 +31,7 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_prist
                                       "WHERE asset_key = 'legal_cases'").fetchall()
             legal_view = conn.execute("SELECT count(*) FROM get_full_legal_cases").fetchone()[0]
     finally:
-        subprocess.run([ALTUS, "db", "stop"], env=env, cwd=REPO, capture_output=True, timeout=120)
+        subprocess.run([altus, "db", "stop"], env=env, cwd=cwd, capture_output=True, timeout=120)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
 

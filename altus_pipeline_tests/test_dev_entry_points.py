@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ query($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) {
 """
 START_SCHEDULE = """
 mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) {
-  __typename ... on ScheduleStateResult { scheduleState { id status } } ... on PythonError { message } } }
+  __typename ... on ScheduleStateResult { scheduleState { id selectorId status } } ... on PythonError { message } } }
 """
 STOP_SCHEDULE = """
 mutation($id: String!) { stopRunningSchedule(id: $id) {
@@ -137,12 +136,12 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         started = dev.gql(START_SCHEDULE, s=schedule)["startSchedule"]
         assert started["__typename"] == "ScheduleStateResult", started
         dev.wait("a daily schedule run", lambda: _runs_tagged(dev, "dagster/schedule_name", "daily_sync_schedule"), 150)
+        selector_id = started["scheduleState"]["selectorId"]
+        dev.wait("the scheduler's iteration to end", lambda: _schedule_checkpointed(url, selector_id), 120)
         stopped = dev.gql(STOP_SCHEDULE, id=started["scheduleState"]["id"])["stopRunningSchedule"]
         assert stopped.get("scheduleState", {}).get("status") == "STOPPED", stopped  # no later tick heals the DLQ
-        # The daemon may still launch the tick of the minute after the stop (seen in CI): every
-        # schedule run, that one included, must be over before the owner is fixed upstream, so
-        # that only the DLQ sensor can resolve it.
-        last_tick = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+        # Every schedule run must be over before the owner is fixed upstream, so that only the
+        # DLQ sensor can resolve it.
         _wait_for_schedule_runs(dev)
         owners = {o["id"] for o in server.records("owners")}
         assert {r[0] for r in rows("SELECT doorloop_id FROM normalized_owners")} == owners - {bad_owner["id"]}
@@ -160,7 +159,7 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
                      "ORDER BY 1", KPI_DAYS[0], KPI_DAYS[-1])
         assert [d for (d,) in dates] == KPI_DAYS
 
-        time.sleep(max(0.0, (last_tick - dt.datetime.now(dt.timezone.utc)).total_seconds() + 15))
+        assert _schedule_status(url, selector_id) == "STOPPED"  # the stop held: no tick since
         _wait_for_schedule_runs(dev)
 
         # The DLQ as the CLI shows it; fixed upstream, retried by the daemon's sensor.
@@ -188,6 +187,34 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
     assert data_dirs == {tmp_path / "home" / "pgdata"}
     assert not (elsewhere / ".altus").exists() and not (tmp_path / "home" / "dagster" / ".altus").exists()
     assert not list(elsewhere.glob(".tmp_dagster_home_*"))
+
+
+def _schedule_state(url: str, selector_id: str):
+    """The schedule's stored ``InstigatorState`` (None before it was first started)."""
+    from dagster._core.scheduler.instigation import InstigatorState
+    from dagster._serdes import deserialize_value
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT instigator_body FROM dagster.instigators WHERE selector_id = %s",
+                           (selector_id,)).fetchone()
+    return deserialize_value(row[0], InstigatorState) if row else None
+
+
+def _schedule_status(url: str, selector_id: str) -> str:
+    return _schedule_state(url, selector_id).status.value
+
+
+def _schedule_checkpointed(url: str, selector_id: str) -> bool:
+    """Whether the scheduler daemon has recorded an iteration of the started schedule.
+
+    The daemon's first iteration of a started schedule ends by writing back the RUNNING state
+    it read when it began, after launching the tick's run: a stop that lands in between is
+    overwritten, and the schedule goes on ticking every minute. Once that iteration is
+    recorded (``last_iteration_timestamp``) the daemon leaves the state alone for an hour, so
+    a stop sent then holds and no later tick can heal the DLQ.
+    """
+    state = _schedule_state(url, selector_id)
+    return state is not None and state.instigator_data.last_iteration_timestamp is not None
 
 
 def _wait_for_schedule_runs(dev: Dev) -> None:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg import sql
 
-from altus_pipeline.cli import main
+from altus_pipeline.cli.main import main
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.migrations import migrate, sql_objects
 from altus_pipeline.warehouse.reader import ReaderError, grant_reader, reporting_objects

@@ -20,13 +20,25 @@ from psycopg import sql
 
 from altus_pipeline.assets.views import VIEWS, refresh_view
 from altus_pipeline.checks.normalized import _dangling_sql, reconciliation_sql
+from altus_pipeline.dlq.model import NORMALIZE
 from altus_pipeline.kpi.compute import write_snapshot
 from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, WATERMARKS, Table
-from altus_pipeline.normalized.transform import STAGE, Normalizer, ident, lit
+from altus_pipeline.normalized.transform import Normalizer
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.migrations import migrate
 
 from .test_normalized import load_raw, normalize_direct, run_normalize
+
+
+def ident(name: str) -> str:
+    """``name`` quoted as an identifier, for this module's own SQL text."""
+    return sql.Identifier(name).as_string()
+
+
+def lit(value: str) -> str:
+    """``value`` as a SQL string literal, for this module's own SQL text."""
+    return sql.Literal(value).as_string()
+
 
 ASSET_OF = {obj: t.name for t in TABLES.values() for obj in t.objects}
 
@@ -57,7 +69,7 @@ def _state(conn: psycopg.Connection, t: Table) -> dict[str, str]:
     sources = {obj: ident(obj) for obj in t.objects}
     sources[f"{PENDING} of {t.name}"] = f"(SELECT * FROM {PENDING} WHERE table_name = {lit(t.name)})"
     sources[f"DLQ of {t.entity}"] = (f"(SELECT * FROM doorloop_error_records WHERE entity = {lit(t.entity)} "
-                                     f"AND stage = {lit(STAGE)})")
+                                     f"AND stage = {lit(NORMALIZE)})")
     sources[f"{WATERMARKS} of {t.name}"] = f"(SELECT * FROM {WATERMARKS} WHERE table_name = {lit(t.name)})"
     return {label: conn.execute(f"SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
                                 f" FROM {source} x").fetchone()[0]

@@ -11,16 +11,16 @@ import pytest
 
 from altus_pipeline.assets.raw import TRANSACTION_KEYS
 from altus_pipeline.definitions import build_definitions
+from altus_pipeline.dlq.failed_runs import run_partition_key
+from altus_pipeline.dlq.model import Failure
+from altus_pipeline.dlq.statements import record_failures, request_retry
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
-from altus_pipeline.ops.dlq import Failure, record_failures
-from altus_pipeline.ops.retry import request_retry
 from altus_pipeline.partitions import full_range, is_reconcile
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 from altus_pipeline.runner import sync_raw
 from altus_pipeline.schedules import WEEKLY_SCHEDULE
 from altus_pipeline.sensors import DLQ_SENSOR
 from altus_pipeline.sensors.launch import launch
-from altus_pipeline.sensors.run_failure import run_partition_key
 from altus_pipeline.warehouse.db import Warehouse
 
 from .conftest import TOKEN

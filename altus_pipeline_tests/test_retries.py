@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from altus_pipeline.definitions import build_definitions
+from altus_pipeline.dlq.model import Failure, RetryPolicy, payload_hash
+from altus_pipeline.dlq.statements import record_failures, request_retry
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.normalized.spec import TABLES
 from altus_pipeline.normalized.transform import _live as live_where
-from altus_pipeline.ops.dlq import Failure, payload_hash, record_failures
-from altus_pipeline.ops.retry import RetryPolicy, request_retry
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.schedules import DAILY_SCHEDULE, WEEKLY_SCHEDULE
@@ -278,7 +278,8 @@ def test_daily_job_under_faults_then_sensors_until_nothing_is_due(warehouse, san
     for table in TABLES.values():
         rejected = {i for (i,) in _all(warehouse, "SELECT doorloop_id FROM doorloop_error_records WHERE stage = "
                                                   "'normalize' AND entity = %s AND status <> 'resolved'", table.entity)}
-        raw_ids = {i for (i,) in _all(warehouse, f'SELECT r.id FROM "{table.raw_table}" r WHERE {live_where(table)}')}
+        live = live_where(table).as_string()
+        raw_ids = {i for (i,) in _all(warehouse, f'SELECT r.id FROM "{table.raw_table}" r WHERE {live}')}
         loaded = {i for (i,) in _all(warehouse, f'SELECT doorloop_id FROM "{table.name}"')}
         assert loaded | rejected == raw_ids and not loaded & rejected, table.name
 
@@ -326,7 +327,7 @@ def test_validation_errors_fixed_in_the_dataset_are_resolved_by_the_next_retry(
     fixed = dict(unit, marketRent=good_rent if good_rent is not None else 1200)
     server.mutate("units", upsert=[fixed])
     runner = CliRunner()
-    from altus_pipeline.dlq_commands import dlq
+    from altus_pipeline.dlq.commands import dlq
 
     env = {"ALTUS_DATABASE_URL": warehouse.url, "ALTUS_SCHEMA": warehouse.schema}
     for record_id in ids.values():
@@ -343,7 +344,7 @@ def test_validation_errors_fixed_in_the_dataset_are_resolved_by_the_next_retry(
 
 
 def test_dlq_cli_lists_and_ignores(warehouse):
-    from altus_pipeline.dlq_commands import dlq
+    from altus_pipeline.dlq.commands import dlq
 
     with warehouse.connect() as conn:
         record_failures(conn, [_failure("permanent", "owners"), _failure("transient", "accounts")])
@@ -369,7 +370,7 @@ def test_dlq_cli_lists_and_ignores(warehouse):
 def test_dlq_retry_now_runs_the_retry_without_a_daemon(
     warehouse, sandbox_factory, small_dataset, dagster_storage, tmp_path, monkeypatch
 ):
-    from altus_pipeline.dlq_commands import dlq
+    from altus_pipeline.dlq.commands import dlq
 
     monkeypatch.setenv("ALTUS_DAGSTER_STORAGE_URL", dagster_storage)  # restored afterwards
 

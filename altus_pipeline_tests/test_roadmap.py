@@ -17,13 +17,19 @@ import pytest
 from click.testing import CliRunner
 
 from altus_pipeline.checks.roadmap import naming_result
-from altus_pipeline.cli import main
-from altus_pipeline.definitions import build_definitions, defs
+from altus_pipeline.cli.main import main
+from altus_pipeline.definitions import build_definitions
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.roadmap import CHECK_NAME, PLAN_NAME, load_plan, validate
 from altus_pipeline.warehouse.db import Warehouse
 
 from .conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    """The pipeline's Definitions, built once for the tests that only read them."""
+    return build_definitions()
 
 
 @pytest.fixture
@@ -96,7 +102,7 @@ def _ops_table_posing_as_raw(root: Path) -> str:
     "breakage",
     [_unplanned_file, _planned_file_missing, _file_named_unlike_its_object, _raw_table_of_no_registry_entity, _ops_table_posing_as_raw],
 )
-def test_repository_drift_is_reported_by_name(root: Path, breakage: Callable[[Path], str]) -> None:
+def test_repository_drift_is_reported_by_name(defs: dg.Definitions, root: Path, breakage: Callable[[Path], str]) -> None:
     expected = breakage(root)
     violations = validate(defs, root=root)
     assert any(v.startswith(expected) for v in violations), violations
@@ -109,11 +115,14 @@ def test_repository_drift_is_reported_by_name(root: Path, breakage: Callable[[Pa
         ("rule: kpi_<name>", "rule: kpi_*", "rule 'kpi_*' is not"),
         ("kind: view", "kind: index", "layer raw object doorloop_raw_work_orders: kind 'index'"),
         ("work_orders: tasks", "work_orders: jobs", "derived entity work_orders: its source 'jobs' is not a registry entity"),
+        ("work_orders: tasks", "work_orders: units",
+         "derived_entities {'work_orders': 'units'} differ from the registry's {'work_orders': 'tasks'}"),
         ("asset_group: kpi", "asset_group: raw", "layer kpi: asset_group 'raw' is already that of layer raw"),
         ("name: doorloop_raw_work_orders", "name: doorloop_error_records", "object doorloop_error_records: planned twice"),
     ],
 )
-def test_a_malformed_plan_is_one_violation_naming_the_plan(root: Path, old: str, new: str, expected: str) -> None:
+def test_a_malformed_plan_is_one_violation_naming_the_plan(defs: dg.Definitions, root: Path, old: str, new: str,
+                                                          expected: str) -> None:
     _replace_in_plan(root, old, new)
     violations = validate(defs, root=root)
     assert len(violations) == 1 and violations[0].startswith(f"{PLAN_NAME}: {expected}"), violations
@@ -158,7 +167,7 @@ def test_roadmap_naming_fails_on_a_misnamed_asset_with_the_reason() -> None:
 # -- the database ---------------------------------------------------------------------
 
 
-def test_database_drift_is_reported_by_name(warehouse: Warehouse) -> None:
+def test_database_drift_is_reported_by_name(defs: dg.Definitions, warehouse: Warehouse) -> None:
     with warehouse.connect() as conn:
         conn.execute("DROP TABLE doorloop_raw_notes")
         conn.execute("CREATE TABLE doorloop_scratch (id int)")

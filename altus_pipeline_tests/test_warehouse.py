@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from altus_pipeline import settings
-from altus_pipeline.cli import main
+from altus_pipeline.cli.main import main
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.warehouse import embedded
 from altus_pipeline.warehouse.db import Warehouse, mask_url

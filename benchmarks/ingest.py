@@ -80,7 +80,7 @@ def main() -> None:
             WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema),
             DoorLoopResource(base_url=base_url, token=token, rate_limit_per_minute=0, rate_limit_per_hour=0),
         )
-        partitions = len(daily_partitions.get_partition_keys())
+        partitions = len(daily_partitions().get_partition_keys())
         partitioned = [e for e in ENTITIES.values() if e.partitioned]
         dagster_schema = f"{warehouse.schema}_dagster"
         with tempfile.TemporaryDirectory() as home:

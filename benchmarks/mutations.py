@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP = shutil.ignore_patterns(".git", ".venv", ".altus", "__pycache__", "*.egg-info", ".pytest_cache")
-KPI = "altus_pipeline/kpi/compute.py"
+KPI = "altus_pipeline/kpi/snapshot.sql"
 BOUNDARIES = ("altus_pipeline_tests/test_kpi_boundaries.py",)
 
 
@@ -48,12 +48,10 @@ BREAKS: tuple[Break, ...] = (
           "BETWEEN 61 AND 95), 0) AS aging_61_90,\n"
           "           coalesce(sum(o.amount) FILTER (WHERE o.age > 95)", BOUNDARIES),
     Break("aging 0-29 instead of 0-30", KPI, "FILTER (WHERE o.age <= 30)", "FILTER (WHERE o.age < 30)", BOUNDARIES),
-    Break("expiring_30 excludes D + 30", KPI, 'AND c."end" <= c.as_of_date + 30) AS leases_expiring_30',
-          'AND c."end" < c.as_of_date + 30) AS leases_expiring_30', BOUNDARIES),
-    Break("expiring_90 reaches D + 91", KPI, 'AND c."end" <= c.as_of_date + 90) AS leases_expiring_90',
-          'AND c."end" <= c.as_of_date + 91) AS leases_expiring_90', BOUNDARIES),
-    Break("move-outs t12m include D - 365", KPI, "li.eff_end > d.as_of_date - 365",
-          "li.eff_end >= d.as_of_date - 365", BOUNDARIES),
+    Break("expiring_30 excludes D + 30", KPI, 'greatest(start, "end" - 30)', 'greatest(start, "end" - 29)', BOUNDARIES),
+    Break("expiring_90 reaches D + 91", KPI, 'greatest(start, "end" - 90)', 'greatest(start, "end" - 91)', BOUNDARIES),
+    Break("move-outs t12m include D - 365", KPI, "property_id, eff_end, eff_end + 364",
+          "property_id, eff_end, eff_end + 365", BOUNDARIES),
     Break("work orders t90 include D - 90", KPI, "w.completed_day > d.as_of_date - 90",
           "w.completed_day >= d.as_of_date - 90", BOUNDARIES),
     Break("delinquency window includes D - 30", KPI, "FILTER (WHERE p.date > d.as_of_date - 30)",
@@ -61,6 +59,12 @@ BREAKS: tuple[Break, ...] = (
     Break("month-to-date starts the day after the 1st", KPI,
           "FILTER (WHERE p.date >= date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd",
           "FILTER (WHERE p.date > date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd", BOUNDARIES),
+    Break("rent roll picks the earliest-starting covering lease", "sql/views/get_full_rent_roll.sql",
+          "ORDER BY lu.unit_id, c.start DESC, c.id", "ORDER BY lu.unit_id, c.start, c.id",
+          ("altus_pipeline_tests/test_rent_roll.py",)),
+    Break("rent roll balance leaves out payments", "sql/views/get_full_rent_roll.sql",
+          "SELECT p.lease_id, -p.amount_received", "SELECT p.lease_id, 0 * p.amount_received",
+          ("altus_pipeline_tests/test_rent_roll.py",)),
     Break("views refresh without CONCURRENTLY", "altus_pipeline/assets/views.py",
           'sql.SQL("CONCURRENTLY ") if populated[0] else sql.SQL("")', 'sql.SQL("")',
           ("altus_pipeline_tests/test_views_concurrently.py",)),

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from altus_pipeline.audit import record_audit, record_run
 from altus_pipeline.kpi.compute import KPI_COLUMNS, write_snapshot
-from altus_pipeline.ops.audit import record_audit, record_run
-from altus_pipeline.partitions import daily_partitions, partition_dates
+from altus_pipeline.partitions import partition_dates
 from altus_pipeline.raw.load import LoadResult
 from altus_pipeline.resources import WarehouseResource
 
@@ -36,32 +36,37 @@ _SCHEMA = dg.TableSchema(columns=[
 ])
 
 
-@dg.asset(
-    name=SNAPSHOT, group_name=KPI_GROUP, kinds={"postgres"}, deps=list(KPI_SOURCES),
-    partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-    description="Every KPI of docs/kpis.md per (as_of_date, scope, property); a range of "
-                "dates is computed in one set-based statement.",
-    metadata={"dagster/table_name": SNAPSHOT, "dagster/column_schema": _SCHEMA},
-)
-def kpi_daily_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    start, end = partition_dates(context)
-    started = datetime.now(timezone.utc)
-    clock = time.monotonic()
-    with warehouse.warehouse().connect() as conn:
-        counts = write_snapshot(conn, start, end)
-        total = conn.execute("SELECT count(*) FROM kpi_daily_snapshot").fetchone()[0]
-        key = start.isoformat() if start == end else f"{start.isoformat()}...{end.isoformat()}"
-        record_audit(conn, context.run_id, SNAPSHOT, key, started, LoadResult(
-            rows_listed=counts["inserted"], inserted=counts["inserted"], updated=0, unchanged=0,
-            soft_deleted=0, rejected=0, rows_in_table=total,
-        ))
-        conn.commit()
-    seconds = round(time.monotonic() - clock, 3)
-    context.log.info(f"kpi_daily_snapshot {start}..{end}: {counts['inserted']} rows in {seconds}s")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": total, "rows_written": counts["inserted"], "rows_replaced": counts["deleted"],
-        "first_date": start.isoformat(), "last_date": end.isoformat(), "duration_seconds": seconds,
-    })
+def build_kpi_snapshot(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """``kpi_daily_snapshot``, partitioned by as-of date with ``partitions``."""
+
+    @dg.asset(
+        name=SNAPSHOT, group_name=KPI_GROUP, kinds={"postgres"}, deps=list(KPI_SOURCES),
+        partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+        description="Every KPI of docs/kpis.md per (as_of_date, scope, property); a range of "
+                    "dates is computed in one set-based statement.",
+        metadata={"dagster/table_name": SNAPSHOT, "dagster/column_schema": _SCHEMA},
+    )
+    def kpi_daily_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        start, end = partition_dates(context)
+        started = datetime.now(timezone.utc)
+        clock = time.monotonic()
+        with warehouse.warehouse().connect() as conn:
+            counts = write_snapshot(conn, start, end)
+            total = conn.execute("SELECT count(*) FROM kpi_daily_snapshot").fetchone()[0]
+            key = start.isoformat() if start == end else f"{start.isoformat()}...{end.isoformat()}"
+            record_audit(conn, context.run_id, SNAPSHOT, key, started, LoadResult(
+                rows_listed=counts["inserted"], inserted=counts["inserted"], updated=0, unchanged=0,
+                soft_deleted=0, rejected=0, rows_in_table=total,
+            ))
+            conn.commit()
+        seconds = round(time.monotonic() - clock, 3)
+        context.log.info(f"kpi_daily_snapshot {start}..{end}: {counts['inserted']} rows in {seconds}s")
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": total, "rows_written": counts["inserted"], "rows_replaced": counts["deleted"],
+            "first_date": start.isoformat(), "last_date": end.isoformat(), "duration_seconds": seconds,
+        })
+
+    return kpi_daily_snapshot
 
 
 @dg.asset(
@@ -78,4 +83,6 @@ def kpi_summary(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "as_of_date": str(as_of)})
 
 
-kpi_assets: list[dg.AssetsDefinition] = [kpi_daily_snapshot, kpi_summary]
+def build_kpi_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The KPI assets, the snapshot partitioned by ``partitions``."""
+    return [build_kpi_snapshot(partitions), kpi_summary]

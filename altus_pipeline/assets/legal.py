@@ -13,10 +13,10 @@ from pathlib import Path
 import dagster as dg
 
 from altus_pipeline import settings
+from altus_pipeline.audit import record_run
 from altus_pipeline.legal.documents import DocumentStoreError
 from altus_pipeline.legal.importer import import_workbook
 from altus_pipeline.legal.workbook import WorkbookError
-from altus_pipeline.ops.audit import record_run
 from altus_pipeline.raw.load import LoadResult
 from altus_pipeline.resources import LegalStoreResource, WarehouseResource
 

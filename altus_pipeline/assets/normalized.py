@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from altus_pipeline.audit import record_audit
 from altus_pipeline.normalized.ddl import _SQL_TYPES
 from altus_pipeline.normalized.spec import TABLES, Table
 from altus_pipeline.normalized.transform import Normalizer
-from altus_pipeline.ops.audit import record_audit
 from altus_pipeline.raw.load import LoadResult
 from altus_pipeline.resources import WarehouseResource
 

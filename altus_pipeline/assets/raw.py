@@ -14,15 +14,16 @@ lists still reaches raw or the DLQ.
 from datetime import datetime, timezone
 
 import dagster as dg
+from psycopg import sql
 
+from altus_pipeline.audit import record_audit
+from altus_pipeline.dlq.model import Failure
+from altus_pipeline.dlq.statements import record_failures, resolve_loaded
 from altus_pipeline.doorloop.errors import DoorLoopError
-from altus_pipeline.doorloop.registry import ENTITIES, Entity
+from altus_pipeline.doorloop.registry import DERIVED_ENTITIES, ENTITIES, DerivedEntity, Entity
 from altus_pipeline.freshness import RAW_FRESHNESS
-from altus_pipeline.ops.audit import record_audit
-from altus_pipeline.ops.dlq import Failure, record_failures
-from altus_pipeline.ops.retry import resolve_loaded
-from altus_pipeline.partitions import daily_partitions, full_range, is_reconcile, partition_dates
-from altus_pipeline.raw.load import DateRange, RawLoader
+from altus_pipeline.partitions import DateRange, full_range, is_reconcile, partition_dates
+from altus_pipeline.raw.load import RawLoader
 from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 
 RAW_GROUP = "raw"
@@ -52,8 +53,9 @@ def _extract_failure(entity: Entity, partition_key: str | None, run_id: str, exc
     )
 
 
-def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
-    """The asset that mirrors one DoorLoop list endpoint into ``doorloop_raw_<entity>``."""
+def build_raw_asset(entity: Entity, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The asset that mirrors one DoorLoop list endpoint into ``doorloop_raw_<entity>``, by
+    ``partitions`` when the entity is read by business date."""
     key = dg.AssetKey(entity.raw_table)
     kind = "transactions by business date" if entity.partitioned else "master data, newest-changed first"
 
@@ -62,7 +64,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         group_name=RAW_GROUP,
         kinds={"postgres"},
         pool=API_POOL,
-        partitions_def=daily_partitions if entity.partitioned else None,
+        partitions_def=partitions if entity.partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
         freshness_policy=RAW_FRESHNESS,
         description=f"DoorLoop `GET {entity.path}` ({kind}), every record as returned.",
@@ -100,22 +102,35 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
     return _raw
 
 
-raw_assets: list[dg.AssetsDefinition] = [build_raw_asset(e) for e in ENTITIES.values()]
-WORK_ORDERS_KEY = "doorloop_raw_work_orders"
-# The raw keys of master data (with the work-order view) and those read by date.
-MASTER_KEYS = [e.raw_table for e in ENTITIES.values() if not e.partitioned] + [WORK_ORDERS_KEY]
+def build_raw_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """One raw asset per registry entity, the transactional ones by ``partitions``."""
+    return [build_raw_asset(e, partitions) for e in ENTITIES.values()]
+
+
+# The raw keys of master data (with the views of derived entities) and those read by date.
+MASTER_KEYS = ([e.raw_table for e in ENTITIES.values() if not e.partitioned]
+               + [d.raw_table for d in DERIVED_ENTITIES.values()])
 TRANSACTION_KEYS = [e.raw_table for e in ENTITIES.values() if e.partitioned]
 
 
-@dg.asset(
-    key=WORK_ORDERS_KEY,
-    group_name=RAW_GROUP,
-    kinds={"postgres"},
-    deps=[ENTITIES["tasks"].raw_table],
-    description="View over raw tasks of type WORK_ORDER (DoorLoop has no work-order endpoint).",
-    metadata={"dagster/table_name": "doorloop_raw_work_orders"},
-)
-def doorloop_raw_work_orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with warehouse.warehouse().connect() as conn:
-        rows = conn.execute("SELECT count(*) FROM doorloop_raw_work_orders WHERE deleted_at IS NULL").fetchone()[0]
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+def build_derived_asset(derived: DerivedEntity) -> dg.AssetsDefinition:
+    """The raw view of a derived entity, downstream of its source's raw table."""
+
+    @dg.asset(
+        key=derived.raw_table,
+        group_name=RAW_GROUP,
+        kinds={"postgres"},
+        deps=[ENTITIES[derived.source].raw_table],
+        description=derived.description,
+        metadata={"dagster/table_name": derived.raw_table},
+    )
+    def _derived(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        query = sql.SQL("SELECT count(*) FROM {} WHERE deleted_at IS NULL").format(sql.Identifier(derived.raw_table))
+        with warehouse.warehouse().connect() as conn:
+            rows = conn.execute(query).fetchone()[0]
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+
+    return _derived
+
+
+derived_raw_assets: list[dg.AssetsDefinition] = [build_derived_asset(d) for d in DERIVED_ENTITIES.values()]

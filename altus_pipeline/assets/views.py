@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import dagster as dg
 from psycopg import sql
 
-from altus_pipeline.ops.audit import record_run
+from altus_pipeline.audit import record_run
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.warehouse.db import Warehouse
 

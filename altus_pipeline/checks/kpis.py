@@ -10,6 +10,7 @@ which also reports this check between KPI runs, so the UI shows them before it r
 from __future__ import annotations
 
 import dagster as dg
+from psycopg import sql
 
 from altus_pipeline.assets.views import VIEWS
 from altus_pipeline.kpi.compute import COUNTS, MONEY
@@ -21,15 +22,17 @@ HISTORY_CHECK = dg.AssetCheckKey(dg.AssetKey(SNAPSHOT), "history_current")
 # Additive KPIs: the portfolio row equals the sum of the property rows.
 ADDITIVE = tuple(c for c in (*COUNTS, *MONEY) if not c.startswith("avg_"))
 
-_PORTFOLIO_SQL = f"""
+_PORTFOLIO_SQL = sql.SQL("""
 SELECT count(*), min(f.as_of_date) FROM (
     SELECT s.as_of_date FROM kpi_daily_snapshot s
-    LEFT JOIN (SELECT as_of_date, {', '.join(f'sum({c}) AS {c}' for c in ADDITIVE)}
+    LEFT JOIN (SELECT as_of_date, {sums}
                FROM kpi_daily_snapshot WHERE scope = 'property' GROUP BY as_of_date) p
            ON p.as_of_date = s.as_of_date
-    WHERE s.scope = 'portfolio' AND ({' OR '.join(f's.{c} IS DISTINCT FROM coalesce(p.{c}, 0)' for c in ADDITIVE)})
+    WHERE s.scope = 'portfolio' AND ({differs})
 ) f
-"""
+""").format(sums=sql.SQL(", ").join(sql.SQL("sum({c}) AS {c}").format(c=sql.Identifier(c)) for c in ADDITIVE),
+            differs=sql.SQL(" OR ").join(
+                sql.SQL("s.{c} IS DISTINCT FROM coalesce(p.{c}, 0)").format(c=sql.Identifier(c)) for c in ADDITIVE))
 _AGING_SQL = """
 SELECT count(*), min(as_of_date) FROM kpi_daily_snapshot
 WHERE aging_0_30 + aging_31_60 + aging_61_90 + aging_90_plus <> delinquent_balance
@@ -50,7 +53,7 @@ WHERE (SELECT count(*) FROM kpi_daily_snapshot s WHERE s.as_of_date = d.as_of_da
 """
 
 
-def _identity_check(name: str, query: str, description: str) -> dg.AssetChecksDefinition:
+def _identity_check(name: str, query: sql.Composable | str, description: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=SNAPSHOT, name=name, blocking=True, description=description)
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
@@ -88,7 +91,7 @@ def _view_count_check(view: str, base_sql: str) -> dg.AssetChecksDefinition:
                     description=f"Rows of {view} equal its base: {base_sql}")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
-            rows = conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+            rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view))).fetchone()[0]
             base = conn.execute(base_sql).fetchone()[0]
         return dg.AssetCheckResult(passed=rows == base, metadata={"view_rows": rows, "base_rows": base})
 

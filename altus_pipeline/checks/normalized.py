@@ -12,34 +12,40 @@ nowhere: a live row linked to one dangles, and they are not rows of the table.
 from __future__ import annotations
 
 import dagster as dg
+from psycopg import sql
 
+from altus_pipeline.dlq.statements import waiting_sql
 from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, Child, Column, Table
-from altus_pipeline.normalized.transform import STAGE, ident, lit
 from altus_pipeline.resources import WarehouseResource
 
 
-def _count(warehouse: WarehouseResource, query: str) -> int:
+_GONE = sql.Identifier(GONE)
+
+
+def _count(warehouse: WarehouseResource, query: sql.Composable) -> int:
     with warehouse.warehouse().connect() as conn:
         return conn.execute(query).fetchone()[0]
 
 
-def _dangling_sql(table: str, column: str, target: str) -> str:
-    live = f"c.{GONE} IS NULL AND " if table in TABLES else ""
-    return (f"SELECT count(*) FROM {ident(table)} c WHERE {live}c.{ident(column)} IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {ident(target)} p WHERE p.id = c.{ident(column)} AND p.{GONE} IS NULL)")
+def _dangling_sql(table: str, column: str, target: str) -> sql.Composable:
+    live = sql.SQL("c.{} IS NULL AND ").format(_GONE) if table in TABLES else sql.SQL("")
+    return sql.SQL("SELECT count(*) FROM {table} c WHERE {live}c.{column} IS NOT NULL AND NOT EXISTS "
+                   "(SELECT 1 FROM {target} p WHERE p.id = c.{column} AND p.{gone} IS NULL)").format(
+        table=sql.Identifier(table), live=live, column=sql.Identifier(column), target=sql.Identifier(target),
+        gone=_GONE)
 
 
 def _key_check(asset: str, key: list[str]) -> dg.AssetChecksDefinition:
-    cols = ", ".join(ident(k) for k in key)
-    nulls = " OR ".join(f"{ident(k)} IS NULL" for k in key)
+    cols = sql.SQL(", ").join(map(sql.Identifier, key))
+    nulls = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(k)) for k in key)
 
     @dg.asset_check(asset=asset, name="primary_key_unique_non_null", blocking=True,
                     description=f"({', '.join(key)}) is never NULL and never repeated.")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
-            null_keys, dupes = conn.execute(
-                f"SELECT count(*) FILTER (WHERE {nulls}), count(*) - count(DISTINCT ({cols})) FROM {ident(asset)}"
-            ).fetchone()
+            null_keys, dupes = conn.execute(sql.SQL(
+                "SELECT count(*) FILTER (WHERE {nulls}), count(*) - count(DISTINCT ({cols})) FROM {asset}"
+            ).format(nulls=nulls, cols=cols, asset=sql.Identifier(asset))).fetchone()
         return dg.AssetCheckResult(passed=null_keys == 0 and dupes == 0,
                                    metadata={"null_keys": null_keys, "duplicate_keys": dupes})
 
@@ -62,8 +68,8 @@ def _enum_check(asset: str, enums: list[Column]) -> dg.AssetChecksDefinition:
                     description="Enum columns hold only their domain: " + ", ".join(c.name for c in enums))
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         counts = {
-            c.name: _count(warehouse, f"SELECT count(*) FROM {ident(asset)} WHERE {ident(c.name)} NOT IN "
-                                      f"({', '.join(lit(v) for v in c.domain)})")
+            c.name: _count(warehouse, sql.SQL("SELECT count(*) FROM {} WHERE {} NOT IN ({})").format(
+                sql.Identifier(asset), sql.Identifier(c.name), sql.SQL(", ").join(map(sql.Literal, c.domain))))
             for c in enums
         }
         return dg.AssetCheckResult(passed=not any(counts.values()), metadata={f"outside_{k}": v for k, v in counts.items()})
@@ -71,15 +77,14 @@ def _enum_check(asset: str, enums: list[Column]) -> dg.AssetChecksDefinition:
     return _check
 
 
-def reconciliation_sql(t: Table) -> str:
-    live = "r.deleted_at IS NULL" + (f" AND {t.where}" if t.where else "")
-    return (
-        f"SELECT (SELECT count(*) FROM {ident(t.raw_table)} r WHERE {live}), "
-        f"(SELECT count(*) FROM {ident(t.name)} WHERE {GONE} IS NULL), "
-        f"(SELECT count(DISTINCT e.doorloop_id) FROM doorloop_error_records e WHERE e.entity = {lit(t.entity)} "
-        f"AND e.stage = {lit(STAGE)} AND e.status <> 'resolved' AND EXISTS "
-        f"(SELECT 1 FROM {ident(t.raw_table)} r WHERE r.id = e.doorloop_id AND {live}))"
-    )
+def reconciliation_sql(t: Table) -> sql.Composable:
+    """Live raw rows, live normalized rows and records waiting in the DLQ (spec constants inlined: no parameters)."""
+    live = sql.SQL("r.deleted_at IS NULL" + (f" AND {t.where}" if t.where else ""))
+    return sql.SQL(
+        "SELECT (SELECT count(*) FROM {raw} r WHERE {live}), "
+        "(SELECT count(*) FROM {name} WHERE {gone} IS NULL), {waiting}"
+    ).format(raw=sql.Identifier(t.raw_table), live=live, name=sql.Identifier(t.name), gone=_GONE,
+             waiting=waiting_sql(t.entity, sql.Identifier(t.raw_table), live))
 
 
 def _reconcile_check(t: Table) -> dg.AssetChecksDefinition:
@@ -99,9 +104,10 @@ def _pending_check(t: Table) -> dg.AssetChecksDefinition:
                     description=f"No optional reference of {t.name} (or its junctions) waits for a missing target.")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
-            rows = conn.execute(
-                f"SELECT column_name, target_table, count(*), min(doorloop_id || ' -> ' || target_doorloop_id) "
-                f"FROM {PENDING} WHERE table_name = {lit(t.name)} GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+            rows = conn.execute(sql.SQL(
+                "SELECT column_name, target_table, count(*), min(doorloop_id || ' -> ' || target_doorloop_id) "
+                "FROM {} WHERE table_name = %s GROUP BY 1, 2 ORDER BY 1, 2").format(sql.Identifier(PENDING)),
+                (t.name,)).fetchall()
         waiting = {f"{column} -> {target}": f"{count} (e.g. {example})" for column, target, count, example in rows}
         return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"unresolved": sum(r[2] for r in rows), **waiting})

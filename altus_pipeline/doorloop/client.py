@@ -38,7 +38,7 @@ class ListingStats:
     pages: int = 0
     records: int = 0
     total: int | None = None
-    waited: float = 0.0  # seconds slept on 429s and retries, held to RetryPolicy's wait budget
+    waited: float = 0.0  # seconds slept on 429s and retries, held to Backoff's wait budget
 
     def add(self, other: "ListingStats") -> None:
         self.requests += other.requests
@@ -58,7 +58,7 @@ class Page:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class Backoff:
     """Capped exponential backoff with jitter for 5xx, timeouts and broken bodies.
 
     ``retry_after_cap_seconds`` is the longest ``Retry-After`` slept and
@@ -86,7 +86,7 @@ class DoorLoopClient:
     base_url: str
     token: str
     budget: RateBudget = field(default_factory=LocalRateBudget)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: Backoff = field(default_factory=Backoff)
     timeout: float = 30.0
     page_size: int = PAGE_SIZE
     sleep: Callable[[float], None] = time.sleep

@@ -1,14 +1,16 @@
 """The entity registry: the one list of DoorLoop entities in the code.
 
 Every other part (the client, the sandbox, the raw assets, the SQL file names and the
-roadmap) derives what it needs from here, so adding an entity is one entry.
+roadmap) derives what it needs from here, so adding an entity is one entry. The entities
+without an endpoint of their own (work orders are tasks of one type) are listed here too, in
+``DERIVED_ENTITIES``, with the entity they are read from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,42 @@ _ENTITIES: tuple[Entity, ...] = (
 )
 
 ENTITIES: Mapping[str, Entity] = MappingProxyType({e.name: e for e in _ENTITIES})
+
+
+@dataclass(frozen=True)
+class DerivedEntity:
+    """An entity DoorLoop has no endpoint for, read out of the raw records of a registry entity.
+
+    Its raw object is a view over the ``source`` entity's raw table
+    (``sql/raw/doorloop_raw_<name>.sql``), refreshed with it; its normalized tables are built
+    from the source's raw records. ``selects`` says which of them, ``reason`` why there is no
+    endpoint to read instead.
+    """
+
+    name: str
+    source: str
+    selects: str
+    reason: str
+
+    @property
+    def raw_table(self) -> str:
+        return f"doorloop_raw_{self.name}"
+
+    @property
+    def description(self) -> str:
+        return f"View over raw {self.selects} ({self.reason})."
+
+
+DERIVED_ENTITIES: Mapping[str, DerivedEntity] = MappingProxyType({d.name: d for d in (
+    DerivedEntity("work_orders", "tasks", "tasks of type WORK_ORDER", "DoorLoop has no work-order endpoint"),
+)})
+assert all(d.source in ENTITIES and d.name not in ENTITIES for d in DERIVED_ENTITIES.values())
+
+
+def derived_from(entities: Iterable[Entity]) -> list[DerivedEntity]:
+    """The derived entities whose source is one of ``entities``: loading those refreshes these."""
+    names = {e.name for e in entities}
+    return [d for d in DERIVED_ENTITIES.values() if d.source in names]
 
 
 def entity(name: str) -> Entity:

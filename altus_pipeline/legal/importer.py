@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from altus_pipeline.legal.bills import BillRow, import_bills, invoice_of, parse_bill
 from altus_pipeline.legal.cells import RowErrors, parse_date, parse_money
@@ -412,8 +413,8 @@ def _invoice_holders(conn: psycopg.Connection, workbook: str) -> dict[str, int]:
 
 
 def _load_cases(conn: psycopg.Connection, keys: set[str]) -> dict[str, CaseState]:
-    rows = conn.execute(f"SELECT case_key, {', '.join(CASE_COLUMNS)} FROM legal_cases WHERE case_key = ANY(%s)",
-                        (sorted(keys),)).fetchall()
+    rows = conn.execute(sql.SQL("SELECT case_key, {} FROM legal_cases WHERE case_key = ANY(%s)").format(
+        sql.SQL(", ").join(map(sql.Identifier, CASE_COLUMNS))), (sorted(keys),)).fetchall()
     cases = {}
     for key, *values in rows:
         state = dict(zip(CASE_COLUMNS, values))
@@ -488,12 +489,13 @@ def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: lis
 def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[tuple]) -> None:
     changed = [(key, c) for key, c in cases.items() if c.changed]
     if changed:
-        cols = ", ".join(CASE_COLUMNS)
+        cols = [sql.Identifier(c) for c in CASE_COLUMNS]
         with conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO legal_cases AS c (id, case_key, {cols}) VALUES (%s, %s, {', '.join(['%s'] * len(CASE_COLUMNS))}) "
-                f"ON CONFLICT (case_key) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in CASE_COLUMNS)}, "
-                "updated_at = now()",
+                sql.SQL("INSERT INTO legal_cases AS c (id, case_key, {cols}) VALUES (%s, %s, {values}) "
+                        "ON CONFLICT (case_key) DO UPDATE SET {updates}, updated_at = now()").format(
+                    cols=sql.SQL(", ").join(cols), values=sql.SQL(", ").join(sql.Placeholder() for _ in cols),
+                    updates=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=c) for c in cols)),
                 [(case_id(key), key, *(c.values.get(col) for col in CASE_COLUMNS)) for key, c in changed],
             )
     if history:

@@ -3,8 +3,9 @@
 The files are generated so a column is declared once (in ``spec.py``) yet every object
 still has its own readable SQL file, named like it, as the roadmap requires. Run
 ``python -m altus_pipeline.normalized.ddl`` after editing the spec; a test fails while a
-file is out of date. A ``-- requires:`` line names the tables a file's foreign keys point
-at; the migrations create those first.
+file is out of date. Line 1 of each says so (``HEADER``); the layer's two other files, the
+normalizer's bookkeeping, start with ``HAND_WRITTEN`` instead. A ``-- requires:`` line
+names the tables a file's foreign keys point at; the migrations create those first.
 
 A foreign key between the tables of two assets has no ``ON DELETE`` action, so the
 database itself guarantees that no asset's run reaches into another asset's table (a row
@@ -22,6 +23,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from psycopg import sql
+
 from altus_pipeline.normalized.spec import GONE, TABLES, Child, Column, Table
 from altus_pipeline.warehouse.migrations import SQL_DIR
 
@@ -33,14 +36,18 @@ _SQL_TYPES = {
 }
 _RESERVED = frozenset({"end", "from", "to", "order", "user", "table", "default", "check", "primary", "references"})
 HEADER = "-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec."
+# Line 1 of the layer's other files: the normalizer's bookkeeping, written by hand, not rendered.
+HAND_WRITTEN = "-- Hand-written: not generated from altus_pipeline/normalized/spec.py."
 
 
 def quote(name: str) -> str:
-    return f'"{name}"' if name in _RESERVED else name
+    """``name`` as the files show it: quoted only where a reserved word needs it, so the DDL stays readable."""
+    return sql.Identifier(name).as_string() if name in _RESERVED else name
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _literals(values: tuple[str, ...]) -> str:
+    """A ``CHECK … IN (…)`` list: the values as SQL string literals."""
+    return sql.SQL(", ").join(map(sql.Literal, values)).as_string()
 
 
 def column_ddl(c: Column, table: str, key_ref: bool = False) -> str:
@@ -49,7 +56,7 @@ def column_ddl(c: Column, table: str, key_ref: bool = False) -> str:
     if c.not_null or key_ref:
         parts.append("NOT NULL")
     if c.kind == "enum":
-        parts.append(f"CHECK ({quote(c.name)} IN ({', '.join(_literal(v) for v in c.domain)}))")
+        parts.append(f"CHECK ({quote(c.name)} IN ({_literals(c.domain)}))")
     if c.kind == "ref":
         parts.append(f"REFERENCES {c.target} (id)" + (" ON DELETE SET NULL" if c.target == table else ""))
     source = f"  -- {c.source}" if c.source != "*" else ""
@@ -71,7 +78,7 @@ def table_ddl(t: Table) -> str:
     body = _join_columns(cols)
     requires = [r for r in dict.fromkeys(c.target for c in t.columns if c.kind == "ref") if r != t.name]
     return "\n".join([
-        f"-- {t.description}", f"-- Source: {t.raw_table}" + (f" where {t.where}" if t.where else "") + ".", HEADER,
+        HEADER, f"-- {t.description}", f"-- Source: {t.raw_table}" + (f" where {t.where}" if t.where else "") + ".",
         *_requires(requires), f"CREATE TABLE IF NOT EXISTS {t.name} (", body, ");",
         *_indexes(t.name, [c.name for c in t.refs() if c.name != "id"]),
         f"CREATE INDEX IF NOT EXISTS {t.name}_{GONE}_idx ON {t.name} (id) WHERE {GONE} IS NOT NULL;", "",
@@ -81,14 +88,14 @@ def table_ddl(t: Table) -> str:
 def child_ddl(parent: Table, ch: Child) -> str:
     cols = [f"{ch.parent_column} uuid NOT NULL REFERENCES {parent.name} (id) ON DELETE CASCADE"]
     if ch.role:
-        cols.append(f"{ch.role} text NOT NULL CHECK ({ch.role} IN ({', '.join(_literal(a) for a in ch.arrays)}))")
+        cols.append(f"{ch.role} text NOT NULL CHECK ({ch.role} IN ({_literals(ch.arrays)}))")
     if ch.lines:
         cols.append("line_number integer NOT NULL")
     cols += [column_ddl(c, ch.name, key_ref=c.name in ch.key) for c in ch.columns]
     cols.append(f"PRIMARY KEY ({', '.join((ch.parent_column, *ch.key))})")
     requires = [parent.name, *dict.fromkeys(c.target for c in ch.columns if c.kind == "ref")]
     return "\n".join([
-        f"-- {ch.description}", f"-- Source: {parent.raw_table} {', '.join(a + '[]' for a in ch.arrays)}.", HEADER,
+        HEADER, f"-- {ch.description}", f"-- Source: {parent.raw_table} {', '.join(a + '[]' for a in ch.arrays)}.",
         *_requires(list(dict.fromkeys(requires))), f"CREATE TABLE IF NOT EXISTS {ch.name} (", _join_columns(cols), ");",
         *_indexes(ch.name, [c.name for c in ch.columns if c.kind == "ref"]), "",
     ])

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from altus_pipeline.doorloop.registry import ENTITIES
+from altus_pipeline.doorloop.registry import DERIVED_ENTITIES, ENTITIES
 
 # Fixed forever: changing it changes every key in the warehouse.
 NAMESPACE = uuid.UUID("5b0d6f0e-3c1a-5e4b-9a57-a1705000d00f")
@@ -455,7 +455,7 @@ def tables_for(entity_names: list[str] | None) -> list[Table]:
     """The normalized tables fed by these registry entities (all when None), in dependency order."""
     if not entity_names:
         return list(_TABLES)
-    unknown = [n for n in entity_names if n not in ENTITIES and n != "work_orders"]
+    unknown = [n for n in entity_names if n not in ENTITIES and n not in DERIVED_ENTITIES]
     if unknown:
         raise KeyError(f"unknown entity {unknown[0]!r}")
     return [t for t in _TABLES if t.source in entity_names or t.entity in entity_names]

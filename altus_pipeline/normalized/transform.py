@@ -13,7 +13,8 @@ One run, in one transaction:
    parent, rows marked gone), plus rows with a pending reference whose target has now
    arrived, plus rows that (or whose junction or line rows) point at a row marked gone.
    Their uuid5 keys are computed in Python (PostgreSQL has no SHA-1 without an
-   extension) and copied in with the ids: nothing else leaves SQL.
+   extension) and copied in with the ids, a batch at a time, so memory stays flat: nothing
+   else leaves SQL (counts of what was written come back as counts, not rows).
 2. One ``SELECT`` types every column with guarded casts (a bad value never raises) and
    finds each row's first error, field by field, including its array elements and
    references (resolved by joining the live rows of the target tables on
@@ -35,8 +36,10 @@ One run, in one transaction:
 6. DLQ records of rows that now load, whose raw row changed, or that left raw, are
    resolved; the watermark moves on.
 
-SQL is built from spec constants (identifiers and literals quoted here), with no
-parameters, so ``%`` in ``format()`` needs no escaping.
+SQL is composed with ``psycopg.sql`` from spec constants (``sql.Identifier`` for names,
+``sql.Literal`` for the spec's own strings inside the generated checks); a run's values
+(run id, watermark, table name) are bound as parameters. The statements that embed the
+generated checks carry no parameters, so ``%`` in their ``format()`` messages needs no escaping.
 """
 
 from __future__ import annotations
@@ -46,136 +49,154 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
-from altus_pipeline.ops.retry import RetryPolicy
+from altus_pipeline.dlq.statements import count_normalize_retries, record_normalize_rejects, resolve_normalized
 from altus_pipeline.normalized.spec import (GONE, PENDING, REFERENCE_KINDS, TABLES, WATERMARKS, Child, Column, Table,
                                             key_of)
 from altus_pipeline.warehouse.casts import ZONE_PATTERN, date_ok, for_server, timestamp_ok
 
-STAGE = "normalize"
+_KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 keys are computed
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
-
-
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_GONE, _PENDING, _WATERMARKS = sql.Identifier(GONE), sql.Identifier(PENDING), sql.Identifier(WATERMARKS)
+_CHECKED = sql.Identifier("norm_checked")  # the run's typed candidates, each with its first error (or NULL)
 
 
 # -- typed values and their checks ---------------------------------------------------------
 
 
-def jpath(base: str, path: tuple[str, ...]) -> str:
+def jpath(base: sql.Composable, path: tuple[str, ...]) -> sql.Composable:
     """The JSON value at ``path`` of ``base``, SQL NULL for a missing key or JSON null."""
-    inner = f"{base} #> {lit('{' + ','.join(path) + '}')}" if path else base
-    return f"NULLIF({inner}, 'null'::jsonb)"
+    inner = sql.SQL("{} #> {}").format(base, sql.Literal("{" + ",".join(path) + "}")) if path else base
+    return sql.SQL("NULLIF({inner}, 'null'::jsonb)").format(inner=inner)
 
 
-def reference_id(j: str) -> str:
+def reference_id(j: sql.Composable) -> sql.Composable:
     """The DoorLoop id a reference at JSON value ``j`` names, as text; NULL when it names none.
 
     DoorLoop sends the same reference as a bare id string or as an embedded object carrying
     ``id`` (docs/doorloop.md#references-in-either-shape), and not always the same way for a field: both are the same
     reference. This is the one place that says so in SQL.
     """
-    return (f"(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' "
-            f"WHEN 'object' THEN CASE WHEN jsonb_typeof({j} -> 'id') = 'string' THEN {j} ->> 'id' END END)")
+    return sql.SQL("(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' "
+                   "WHEN 'object' THEN CASE WHEN jsonb_typeof({j} -> 'id') = 'string' THEN {j} ->> 'id' END END)"
+                   ).format(j=j)
 
 
 @dataclass(frozen=True)
 class Typed:
     """SQL of one column: its value, and the error conditions in order (condition, message)."""
 
-    value: str
-    errors: tuple[tuple[str, str], ...]
-    ref_text: str | None = None  # refs: the referenced DoorLoop id (text), NULL when the value names none
-    dangling: tuple[tuple[str, str], ...] = ()  # refs that reject: checked after every field's own checks
+    value: sql.Composable
+    errors: tuple[tuple[sql.Composable, sql.Composable], ...]
+    ref_text: sql.Composable | None = None  # refs: the referenced DoorLoop id (text), NULL when the value names none
+    # refs that reject: checked after every field's own checks
+    dangling: tuple[tuple[sql.Composable, sql.Composable], ...] = ()
 
 
-def typed(c: Column, base: str, field_sql: str, alias: str | None = None) -> Typed:
-    """Value and checks of column ``c`` read from JSON ``base``; ``field_sql`` names the field in messages.
-
-    A reference with no ``alias`` (one to its own table) has the value NULL here; the
-    normalizer fills it in once the batch is written.
-    """
+def field_json(c: Column, base: sql.Composable) -> sql.Composable:
+    """The JSON value column ``c`` reads from JSON ``base`` (NULL when its ``when`` condition does not hold)."""
     j = jpath(base, c.path)
     if c.when:
-        j = f"(CASE WHEN ({base} #>> {lit('{' + ','.join(c.when[0]) + '}')}) = {lit(c.when[1])} THEN {j} END)"
-    s = f"({j} #>> '{{}}')"
-    t = f"jsonb_typeof({j})"
-    shown = f"left({j}::text, 80)"
+        j = sql.SQL("(CASE WHEN ({base} #>> {path}) = {value} THEN {j} END)").format(
+            base=base, path=sql.Literal("{" + ",".join(c.when[0]) + "}"), value=sql.Literal(c.when[1]), j=j)
+    return j
 
-    def bad(ok: str, expected: str) -> tuple[str, str]:
-        return (f"({j} IS NOT NULL AND NOT {ok})", f"format('%s %s is not %s', {field_sql}, {shown}, {lit(expected)})")
 
-    errors: list[tuple[str, str]] = []
-    dangling: list[tuple[str, str]] = []
+def typed(c: Column, base: sql.Composable, field_sql: sql.Composable, alias: sql.Identifier | None = None,
+          field: sql.Composable | None = None) -> Typed:
+    """Value and checks of column ``c`` read from JSON ``base``; ``field_sql`` names the field in messages.
+
+    ``field``, when given, is SQL naming the column's JSON value already extracted (see
+    ``checked_sql``). A reference with no ``alias`` (one to its own table) has the value NULL
+    here; the normalizer fills it in once the batch is written.
+    """
+    j = field if field is not None else field_json(c, base)
+    s = sql.SQL("({j} #>> '{{}}')").format(j=j)
+    t = sql.SQL("jsonb_typeof({j})").format(j=j)
+
+    def q(template: str, **parts: sql.Composable) -> sql.Composed:
+        """``template`` with this column's ``j`` (JSON), ``s`` (text) and ``t`` (JSON type) and ``parts`` filled in."""
+        return sql.SQL(template).format(j=j, s=s, t=t, **parts)
+
+    def bad(ok: sql.Composable, expected: str) -> tuple[sql.Composable, sql.Composable]:
+        return (q("({j} IS NOT NULL AND NOT {ok})", ok=ok),
+                q("format('%s %s is not %s', {field}, left({j}::text, 80), {expected})",
+                  field=field_sql, expected=sql.Literal(expected)))
+
+    errors: list[tuple[sql.Composable, sql.Composable]] = []
+    dangling: list[tuple[sql.Composable, sql.Composable]] = []
     ref_text = reference_id(j) if c.kind in REFERENCE_KINDS else None
-    blank = f"btrim({ref_text}) = ''" if ref_text else f"({t} = 'string' AND btrim({s}) = '')"
+    blank = q("btrim({r}) = ''", r=ref_text) if ref_text else q("({t} = 'string' AND btrim({s}) = '')")
     if c.required:
-        errors.append((f"({j} IS NULL OR {blank})", f"format('required field %s is missing', {field_sql})"))
+        errors.append((q("({j} IS NULL OR {blank})", blank=blank),
+                       q("format('required field %s is missing', {field})", field=field_sql)))
     if c.kind in ("text",):
-        ok = f"({t} IN ('string', 'number', 'boolean'))"
-        value = f"CASE WHEN {ok} THEN {s} END"
+        ok = q("({t} IN ('string', 'number', 'boolean'))")
+        value = q("CASE WHEN {ok} THEN {s} END", ok=ok)
         errors.append(bad(ok, "a string"))
     elif c.kind == "enum":
-        ok = f"({t} = 'string' AND {s} IN ({', '.join(lit(v) for v in c.domain)}))"
-        value = f"CASE WHEN {ok} THEN {s} END"
+        ok = q("({t} = 'string' AND {s} IN ({domain}))", domain=sql.SQL(", ").join(map(sql.Literal, c.domain)))
+        value = q("CASE WHEN {ok} THEN {s} END", ok=ok)
         errors.append(bad(ok, "one of " + ", ".join(c.domain)))
     elif c.kind in ("money", "numeric", "integer"):
-        is_num = f"(CASE {t} WHEN 'number' THEN true WHEN 'string' THEN {s} ~ {lit(_NUM)} ELSE false END)"
-        n = f"btrim({s})::numeric"
+        is_num = q("(CASE {t} WHEN 'number' THEN true WHEN 'string' THEN {s} ~ {pattern} ELSE false END)",
+                   pattern=sql.Literal(_NUM))
+        n = q("btrim({s})::numeric")
         if c.kind == "money":
-            ok = f"(CASE WHEN {is_num} THEN abs({n}) < 1e12 ELSE false END)"
-            value, expected = f"CASE WHEN {ok} THEN round({n}, 2) END", "an amount (a number below 1e12)"
+            ok = q("(CASE WHEN {is_num} THEN abs({n}) < 1e12 ELSE false END)", is_num=is_num, n=n)
+            value, expected = q("CASE WHEN {ok} THEN round({n}, 2) END", ok=ok, n=n), "an amount (a number below 1e12)"
         elif c.kind == "integer":
-            ok = f"(CASE WHEN {is_num} THEN {n} = trunc({n}) AND abs({n}) < 1e18 ELSE false END)"
-            value, expected = f"CASE WHEN {ok} THEN {n}::bigint END", "an integer"
+            ok = q("(CASE WHEN {is_num} THEN {n} = trunc({n}) AND abs({n}) < 1e18 ELSE false END)", is_num=is_num, n=n)
+            value, expected = q("CASE WHEN {ok} THEN {n}::bigint END", ok=ok, n=n), "an integer"
         else:
-            ok, value, expected = is_num, f"CASE WHEN {is_num} THEN {n} END", "a number"
+            ok, value, expected = is_num, q("CASE WHEN {is_num} THEN {n} END", is_num=is_num, n=n), "a number"
         errors.append(bad(ok, expected))
     elif c.kind in ("date", "timestamptz"):
         stamp_ok = timestamp_ok(s)
-        stamp = (f"(CASE WHEN {s} ~ {lit(ZONE_PATTERN)} THEN {s}::timestamptz "
-                 f"ELSE {s}::timestamp AT TIME ZONE 'UTC' END)")
+        stamp = q("(CASE WHEN {s} ~ {zone} THEN {s}::timestamptz ELSE {s}::timestamp AT TIME ZONE 'UTC' END)",
+                  zone=sql.Literal(ZONE_PATTERN))
         if c.kind == "date":
-            ok = f"(CASE WHEN {t} = 'string' THEN {date_ok(s)} OR {stamp_ok} ELSE false END)"
-            value = f"CASE WHEN {ok} THEN CASE WHEN length({s}) = 10 THEN {s}::date ELSE ({stamp} AT TIME ZONE 'UTC')::date END END"
+            ok = q("(CASE WHEN {t} = 'string' THEN {date_ok} OR {stamp_ok} ELSE false END)",
+                   date_ok=date_ok(s), stamp_ok=stamp_ok)
+            value = q("CASE WHEN {ok} THEN CASE WHEN length({s}) = 10 THEN {s}::date "
+                      "ELSE ({stamp} AT TIME ZONE 'UTC')::date END END", ok=ok, stamp=stamp)
             errors.append(bad(ok, "a date (YYYY-MM-DD)"))
         else:
-            epoch_ok = f"(CASE WHEN {t} = 'number' THEN abs(({s})::numeric) < 1e14 ELSE false END)"
-            ok = f"(CASE {t} WHEN 'string' THEN {stamp_ok} WHEN 'number' THEN {epoch_ok} ELSE false END)"
-            value = (f"CASE WHEN {ok} THEN CASE WHEN {t} = 'number' THEN to_timestamp(({s})::numeric / 1000) "
-                     f"ELSE {stamp} END END")
+            epoch_ok = q("(CASE WHEN {t} = 'number' THEN abs(({s})::numeric) < 1e14 ELSE false END)")
+            ok = q("(CASE {t} WHEN 'string' THEN {stamp_ok} WHEN 'number' THEN {epoch_ok} ELSE false END)",
+                   stamp_ok=stamp_ok, epoch_ok=epoch_ok)
+            value = q("CASE WHEN {ok} THEN CASE WHEN {t} = 'number' THEN to_timestamp(({s})::numeric / 1000) "
+                      "ELSE {stamp} END END", ok=ok, stamp=stamp)
             errors.append(bad(ok, "a timestamp (ISO 8601)"))
     elif c.kind == "boolean":
-        ok = f"(CASE {t} WHEN 'boolean' THEN true WHEN 'string' THEN lower({s}) IN ('true', 'false') ELSE false END)"
-        value = f"CASE WHEN {ok} THEN lower({s})::boolean END"
+        ok = q("(CASE {t} WHEN 'boolean' THEN true WHEN 'string' THEN lower({s}) IN ('true', 'false') ELSE false END)")
+        value = q("CASE WHEN {ok} THEN lower({s})::boolean END", ok=ok)
         errors.append(bad(ok, "a boolean"))
     elif c.kind == "jsonb":
         value = j
     else:  # ref, ref_id: either shape; an object without a string id names nothing and is an error
-        errors.append(bad(f"({ref_text} IS NOT NULL)", 'an id (a string, or an object with a string "id")'))
-        value = ref_text if c.kind == "ref_id" else (f"{alias}.id" if alias else "NULL::uuid")
+        errors.append(bad(q("({r} IS NOT NULL)", r=ref_text), 'an id (a string, or an object with a string "id")'))
+        value = ref_text if c.kind == "ref_id" else (q("{a}.id", a=alias) if alias else sql.SQL("NULL::uuid"))
         if c.kind == "ref" and c.mode in ("required", "strict"):
             target = c.target.removeprefix("normalized_")
-            dangling.append((f"({ref_text} IS NOT NULL AND {alias}.id IS NULL)",
-                           f"format('%s %s: no such {target} record (missing, or itself rejected)', {field_sql}, {ref_text})"))
+            dangling.append((q("({r} IS NOT NULL AND {a}.id IS NULL)", r=ref_text, a=alias),
+                             q("format({message}, {field}, {r})", field=field_sql, r=ref_text, message=sql.Literal(
+                                 f"%s %s: no such {target} record (missing, or itself rejected)"))))
     return Typed(value, tuple(errors), ref_text, tuple(dangling))
 
 
-def target_join(c: Column, alias: str, ref_text: str) -> str:
+def target_join(c: Column, alias: sql.Identifier, ref_text: sql.Composable) -> sql.Composable:
     """``LEFT JOIN`` of reference ``c``'s target as ``alias``: live rows only (a row marked gone is no target)."""
-    return f"LEFT JOIN {ident(c.target)} {alias} ON {alias}.doorloop_id = {ref_text} AND {alias}.{GONE} IS NULL"
+    return sql.SQL("LEFT JOIN {target} {a} ON {a}.doorloop_id = {r} AND {a}.{gone} IS NULL").format(
+        target=sql.Identifier(c.target), a=alias, r=ref_text, gone=_GONE)
 
 
-def _first_error(errors: list[tuple[str, str]]) -> str:
+def _first_error(errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]]) -> sql.Composable:
     if not errors:
-        return "NULL::text[]"
-    whens = " ".join(f"WHEN {cond} THEN ARRAY[{field}, {msg}]" for cond, field, msg in errors)
-    return f"CASE {whens} END"
+        return sql.SQL("NULL::text[]")
+    whens = sql.SQL(" ").join(sql.SQL("WHEN {} THEN ARRAY[{}, {}]").format(*error) for error in errors)
+    return sql.SQL("CASE {} END").format(whens)
 
 
 # -- children (junctions and lines) -----------------------------------------------------------
@@ -183,33 +204,44 @@ def _first_error(errors: list[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True)
 class ChildSql:
-    errors: str  # scalar subquery: first element error of a row (text[]) or NULL
-    rows: str  # SELECT of the child rows of loaded parents (DISTINCT per key, last wins)
-    pending: list[str]  # SELECTs of (doorloop_id, column, target, target id) for dangling optional references
+    errors: sql.Composable  # scalar subquery: first element error of a row (text[]) or NULL
+    rows: sql.Composable  # SELECT of the child rows of loaded parents (DISTINCT per key, last wins)
+    pending: list[sql.Composable]  # SELECTs of (doorloop_id, column, target, target id) of dangling optional refs
 
 
-def _elements(ch: Child) -> str:
+def _array(array: str) -> sql.Composable:
+    """The JSON value of a candidate's array ``array`` (a dotted path)."""
+    return jpath(sql.SQL("c.payload"), tuple(array.split(".")))
+
+
+def _elements(ch: Child) -> sql.Composable:
     """The elements of a candidate's arrays as ``e(v, n, src)``: value, position from 1, array name."""
     parts = []
     for array in ch.arrays:
-        arr = jpath("c.payload", tuple(array.split(".")))
-        single = f" WHEN 'object' THEN jsonb_build_array({arr})" if ch.role else ""
-        parts.append(f"SELECT x.v, x.n, {lit(array)}::text FROM jsonb_array_elements("
-                     f"CASE jsonb_typeof({arr}) WHEN 'array' THEN {arr}{single} END) WITH ORDINALITY AS x(v, n)")
-    return f"({' UNION ALL '.join(parts)}) AS e(v, n, src)"
+        arr = _array(array)
+        single = sql.SQL(" WHEN 'object' THEN jsonb_build_array({arr})").format(arr=arr) if ch.role else sql.SQL("")
+        parts.append(sql.SQL("SELECT x.v, x.n, {name}::text FROM jsonb_array_elements("
+                             "CASE jsonb_typeof({arr}) WHEN 'array' THEN {arr}{single} END) WITH ORDINALITY AS x(v, n)"
+                             ).format(name=sql.Literal(array), arr=arr, single=single))
+    return sql.SQL("({}) AS e(v, n, src)").format(sql.SQL(" UNION ALL ").join(parts))
 
 
 def child_sql(parent: Table, ch: Child) -> ChildSql:
     elements = _elements(ch)
-    joins, errors, later, keep, values, pending = [], [], [], [], [], []
+    joins: list[sql.Composable] = []
+    errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
+    later: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
+    keep: list[sql.Composable] = []
+    values: list[sql.Composable] = []
+    pending: list[sql.Composable] = []
     if any(c.path for c in ch.columns):
-        errors.append(("jsonb_typeof(e.v) <> 'object'", "format('%s[%s]', e.src, e.n - 1)",
-                       "format('%s[%s] is a %s, expected an object', e.src, e.n - 1, jsonb_typeof(e.v))"))
+        errors.append((sql.SQL("jsonb_typeof(e.v) <> 'object'"), sql.SQL("format('%s[%s]', e.src, e.n - 1)"),
+                       sql.SQL("format('%s[%s] is a %s, expected an object', e.src, e.n - 1, jsonb_typeof(e.v))")))
     for i, c in enumerate(ch.columns):
-        alias = f"x{i}"
+        alias = sql.Identifier(f"x{i}")
         suffix = ("." + ".".join(c.path)) if c.path else ""
-        field_sql = f"format('%s[%s]{suffix}', e.src, e.n - 1)"
-        t = typed(c, "e.v", field_sql, alias)
+        field_sql = sql.SQL("format({}, e.src, e.n - 1)").format(sql.Literal(f"%s[%s]{suffix}"))
+        t = typed(c, sql.SQL("e.v"), field_sql, alias)
         errors += [(cond, field_sql, msg) for cond, msg in t.errors]
         later += [(cond, field_sql, msg) for cond, msg in t.dangling]
         if c.kind == "ref":
@@ -218,78 +250,96 @@ def child_sql(parent: Table, ch: Child) -> ChildSql:
             joins.append(join)
             if c.mode == "optional":
                 if c.name in ch.key:
-                    keep.append(f"{alias}.id IS NOT NULL")
-                pending.append(
-                    f"SELECT c.doorloop_id, {lit(ch.name + '.' + c.name)}, {lit(c.target)}, {t.ref_text} "
-                    f"FROM norm_checked c CROSS JOIN LATERAL {elements} {join} "
-                    f"WHERE c.err IS NULL AND {t.ref_text} IS NOT NULL AND {alias}.id IS NULL")
-        values.append(f"{t.value} AS {ident(c.name)}")
-    join_sql = " ".join(joins)
-    err_case = _first_error(errors + later)
-    first_error = (f"(SELECT x.err FROM (SELECT {err_case} AS err, e.src, e.n FROM {elements} {join_sql}) x "
-                   f"WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)")
-    allowed = "('array', 'object')" if ch.role else "('array')"
+                    keep.append(sql.SQL("{}.id IS NOT NULL").format(alias))
+                pending.append(sql.SQL(
+                    "SELECT c.doorloop_id, {column}, {target}, {r} FROM norm_checked c CROSS JOIN LATERAL {elements} "
+                    "{join} WHERE c.err IS NULL AND {r} IS NOT NULL AND {a}.id IS NULL"
+                ).format(column=sql.Literal(ch.name + "." + c.name), target=sql.Literal(c.target), r=t.ref_text,
+                         elements=elements, join=join, a=alias))
+        values.append(sql.SQL("{} AS {}").format(t.value, sql.Identifier(c.name)))
+    join_sql = sql.SQL(" ").join(joins)
+    first_error = sql.SQL("(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n FROM {elements} {joins}) x "
+                          "WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)").format(
+        err=_first_error(errors + later), elements=elements, joins=join_sql)
+    allowed = sql.SQL("('array', 'object')" if ch.role else "('array')")
     shape = []
     for array in ch.arrays:
-        arr = jpath("c.payload", tuple(array.split(".")))
-        shape.append((f"({arr} IS NOT NULL AND jsonb_typeof({arr}) NOT IN {allowed})", lit(array),
-                      f"format('%s is a %s, expected an array', {lit(array)}, jsonb_typeof({arr}))"))
+        arr, name = _array(array), sql.Literal(array)
+        shape.append((sql.SQL("({arr} IS NOT NULL AND jsonb_typeof({arr}) NOT IN {allowed})").format(
+                          arr=arr, allowed=allowed),
+                      name, sql.SQL("format('%s is a %s, expected an array', {name}, jsonb_typeof({arr}))").format(
+                          name=name, arr=arr)))
     if ch.required:
-        arr = jpath("c.payload", tuple(ch.arrays[0].split(".")))
-        shape.append((f"({arr} IS NULL OR jsonb_array_length({arr}) = 0)", lit(ch.arrays[0]),
-                      f"format('required field %s is missing or empty', {lit(ch.arrays[0])})"))
-    errors_sql = f"COALESCE({_first_error(shape)}, {first_error})"
-    key = ", ".join(["parent", *(ident(k) for k in ch.key)])
-    extra = ([f"e.src AS {ident(ch.role)}"] if ch.role else []) + (["e.n::integer AS line_number"] if ch.lines else [])
-    rows = (f"SELECT DISTINCT ON ({key}) * FROM (SELECT c.id AS parent, {', '.join(extra + values)}, e.n AS ord "
-            f"FROM norm_checked c CROSS JOIN LATERAL {elements} {join_sql} "
-            f"WHERE c.err IS NULL{''.join(' AND ' + k for k in keep)}) s ORDER BY {key}, ord DESC")
+        arr, name = _array(ch.arrays[0]), sql.Literal(ch.arrays[0])
+        shape.append((sql.SQL("({arr} IS NULL OR jsonb_array_length({arr}) = 0)").format(arr=arr), name,
+                      sql.SQL("format('required field %s is missing or empty', {})").format(name)))
+    errors_sql = sql.SQL("COALESCE({}, {})").format(_first_error(shape), first_error)
+    key = sql.SQL(", ").join([sql.SQL("parent"), *map(sql.Identifier, ch.key)])
+    extra = ([sql.SQL("e.src AS {}").format(sql.Identifier(ch.role))] if ch.role else []) + (
+        [sql.SQL("e.n::integer AS line_number")] if ch.lines else [])
+    rows = sql.SQL("SELECT DISTINCT ON ({key}) * FROM (SELECT c.id AS parent, {values}, e.n AS ord "
+                   "FROM norm_checked c CROSS JOIN LATERAL {elements} {joins} "
+                   "WHERE c.err IS NULL{keep}) s ORDER BY {key}, ord DESC").format(
+        key=key, values=sql.SQL(", ").join(extra + values), elements=elements, joins=join_sql,
+        keep=sql.Composed([sql.SQL(" AND {}").format(k) for k in keep]))
     return ChildSql(errors_sql, rows, pending)
 
 
 # -- the whole table -------------------------------------------------------------------------
 
 
-def ref_column(c: Column) -> str:
+def ref_column(c: Column) -> sql.Identifier:
     """The ``norm_checked`` column holding the DoorLoop id an optional reference names."""
-    return ident("ref:" + c.name)
+    return sql.Identifier("ref:" + c.name)
 
 
-def checked_sql(t: Table) -> str:
+def checked_sql(t: Table) -> sql.Composable:
     """``CREATE TEMP TABLE norm_checked``: candidates with typed columns, first error, referenced ids."""
-    joins, errors, later, values = [], [], [], []
+    joins: list[sql.Composable] = []
+    errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
+    later: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
+    values: list[sql.Composable] = []
     for i, c in enumerate(t.columns):
-        alias = f"r{i}" if c.kind == "ref" and c.target != t.name else None
-        ty = typed(c, "c.payload", lit(c.source), alias)
-        errors += [(cond, lit(c.source), msg) for cond, msg in ty.errors]
-        later += [(cond, lit(c.source), msg) for cond, msg in ty.dangling]
+        alias = sql.Identifier(f"r{i}") if c.kind == "ref" and c.target != t.name else None
+        source = sql.Literal(c.source)
+        ty = typed(c, sql.SQL("c.payload"), source, alias, field=sql.SQL("c.{}").format(sql.Identifier(f"j{i}")))
+        errors += [(cond, source, msg) for cond, msg in ty.errors]
+        later += [(cond, source, msg) for cond, msg in ty.dangling]
         if alias:
             joins.append(target_join(c, alias, ty.ref_text))
-        values.append(f"{ty.value} AS {ident(c.name)}")
+        values.append(sql.SQL("{} AS {}").format(ty.value, sql.Identifier(c.name)))
         if c.kind == "ref" and c.mode == "optional":
-            values.append(f"{ty.ref_text} AS {ref_column(c)}")
+            values.append(sql.SQL("{} AS {}").format(ty.ref_text, ref_column(c)))
     children = [child_sql(t, ch) for ch in t.children]
     # a record's own fields first, then its references, then its arrays
-    err = f"COALESCE({_first_error(errors)}, {_first_error(later)}{''.join(', ' + ch.errors for ch in children)})"
-    return (
+    err = sql.SQL("COALESCE({})").format(sql.SQL(", ").join(
+        [_first_error(errors), _first_error(later), *(ch.errors for ch in children)]))
+    # Each field is taken out of the payload once per row (OFFSET 0 keeps PostgreSQL from inlining
+    # the subquery): its checks name it dozens of times, and each `#>` would read the payload again.
+    fields = sql.SQL(", ").join(sql.SQL("{} AS {}").format(field_json(c, sql.SQL("payload")), sql.Identifier(f"j{i}"))
+                                for i, c in enumerate(t.columns))
+    return sql.SQL(
         "CREATE TEMP TABLE norm_checked ON COMMIT DROP AS "
-        f"SELECT c.id, c.doorloop_id, c.payload, c.content_hash, {', '.join(values)}, {err} AS err "
-        f"FROM norm_cand c {' '.join(joins)}"
-    )
+        "SELECT c.id, c.doorloop_id, c.payload, c.content_hash, {values}, {err} AS err "
+        "FROM (SELECT *, {fields} FROM norm_cand OFFSET 0) c {joins}"
+    ).format(values=sql.SQL(", ").join(values), err=err, fields=fields, joins=sql.SQL(" ").join(joins))
 
 
-def pending_sql(t: Table) -> str | None:
+def pending_sql(t: Table) -> sql.Composable | None:
     """``INSERT`` of this batch's optional references that found no target (run after the batch is written)."""
     selects = [
-        f"SELECT c.doorloop_id, {lit(c.name)}, {lit(c.target)}, c.{ref_column(c)} FROM norm_checked c "
-        f"JOIN {ident(t.name)} n ON n.doorloop_id = c.doorloop_id "
-        f"WHERE c.err IS NULL AND c.{ref_column(c)} IS NOT NULL AND n.{ident(c.name)} IS NULL"
+        sql.SQL("SELECT c.doorloop_id, {column}, {target}, c.{ref} FROM norm_checked c "
+                "JOIN {table} n ON n.doorloop_id = c.doorloop_id "
+                "WHERE c.err IS NULL AND c.{ref} IS NOT NULL AND n.{col} IS NULL").format(
+            column=sql.Literal(c.name), target=sql.Literal(c.target), ref=ref_column(c), table=sql.Identifier(t.name),
+            col=sql.Identifier(c.name))
         for c in t.refs() if c.mode == "optional"
     ] + [q for ch in t.children for q in child_sql(t, ch).pending]
     if not selects:
         return None
-    return (f"INSERT INTO {PENDING} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
-            f"SELECT DISTINCT {lit(t.name)}, * FROM ({' UNION ALL '.join(selects)}) p ON CONFLICT DO NOTHING")
+    return sql.SQL("INSERT INTO {pending} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
+                   "SELECT DISTINCT {table}, * FROM ({selects}) p ON CONFLICT DO NOTHING").format(
+        pending=_PENDING, table=sql.Literal(t.name), selects=sql.SQL(" UNION ALL ").join(selects))
 
 
 def _targets(t: Table) -> list[str]:
@@ -297,7 +347,7 @@ def _targets(t: Table) -> list[str]:
                               if c.kind == "ref"))
 
 
-def recheck_sql(t: Table) -> str:
+def recheck_sql(t: Table) -> sql.Composable:
     """DoorLoop ids of held rows to normalize again though their raw row is unchanged.
 
     Either a pending reference's target has arrived (and is live), or the row, or one of
@@ -305,17 +355,23 @@ def recheck_sql(t: Table) -> str:
     as in a fresh run, rejecting the row (required) or leaving the link NULL and pending
     (optional).
     """
-    name, gone = ident(t.name), f"x.{GONE} IS NOT NULL"
-    arrived = [f"(p.target_table = {lit(x)} AND EXISTS (SELECT 1 FROM {ident(x)} x "
-               f"WHERE x.doorloop_id = p.target_doorloop_id AND x.{GONE} IS NULL))" for x in _targets(t)]
-    parts = [f"SELECT p.doorloop_id FROM {PENDING} p WHERE p.table_name = {lit(t.name)} "
-             f"AND ({' OR '.join(arrived) or 'false'})"]
-    parts += [f"SELECT n.doorloop_id FROM {name} n JOIN {ident(c.target)} x ON x.id = n.{ident(c.name)} "
-              f"WHERE {gone} AND n.{GONE} IS NULL" for c in t.refs() if c.target != t.name]
-    parts += [f"SELECT n.doorloop_id FROM {ident(ch.name)} j JOIN {ident(c.target)} x ON x.id = j.{ident(c.name)} "
-              f"JOIN {name} n ON n.id = j.{ident(ch.parent_column)} WHERE {gone}"
-              for ch in t.children for c in ch.columns if c.kind == "ref"]
-    return " UNION ".join(parts)
+    name = sql.Identifier(t.name)
+    arrived = [sql.SQL("(p.target_table = {name} AND EXISTS (SELECT 1 FROM {target} x "
+                       "WHERE x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL))").format(
+        name=sql.Literal(x), target=sql.Identifier(x), gone=_GONE) for x in _targets(t)]
+    parts = [sql.SQL("SELECT p.doorloop_id FROM {pending} p WHERE p.table_name = {name} AND ({arrived})").format(
+        pending=_PENDING, name=sql.Literal(t.name),
+        arrived=sql.SQL(" OR ").join(arrived) if arrived else sql.SQL("false"))]
+    parts += [sql.SQL("SELECT n.doorloop_id FROM {name} n JOIN {target} x ON x.id = n.{col} "
+                      "WHERE x.{gone} IS NOT NULL AND n.{gone} IS NULL").format(
+        name=name, target=sql.Identifier(c.target), col=sql.Identifier(c.name), gone=_GONE)
+        for c in t.refs() if c.target != t.name]
+    parts += [sql.SQL("SELECT n.doorloop_id FROM {child} j JOIN {target} x ON x.id = j.{col} "
+                      "JOIN {name} n ON n.id = j.{parent} WHERE x.{gone} IS NOT NULL").format(
+        child=sql.Identifier(ch.name), target=sql.Identifier(c.target), col=sql.Identifier(c.name), name=name,
+        parent=sql.Identifier(ch.parent_column), gone=_GONE)
+        for ch in t.children for c in ch.columns if c.kind == "ref"]
+    return sql.SQL(" UNION ").join(parts)
 
 
 def referrers(target: str) -> tuple[list[tuple[Table, Column]], list[tuple[Table, Child, Column]]]:
@@ -326,15 +382,20 @@ def referrers(target: str) -> tuple[list[tuple[Table, Column]], list[tuple[Table
     return top, nested
 
 
-def referenced_sql(t: Table, alias: str = "n") -> str:
+def referenced_sql(t: Table, alias: str = "n") -> sql.Composable:
     """True while a row of another table points at row ``alias`` of ``t`` (its foreign key then keeps it)."""
     top, nested = referrers(t.name)
     used = [(u.name, c.name) for u, c in top if u.name != t.name] + [(ch.name, c.name) for _, ch, c in nested]
-    return " OR ".join(f"EXISTS (SELECT 1 FROM {ident(u)} x WHERE x.{ident(c)} = {alias}.id)" for u, c in used) or "false"
+    if not used:
+        return sql.SQL("false")
+    return sql.SQL(" OR ").join(sql.SQL("EXISTS (SELECT 1 FROM {} x WHERE x.{} = {}.id)").format(
+        sql.Identifier(u), sql.Identifier(c), sql.Identifier(alias)) for u, c in used)
 
 
-def _live(t: Table, alias: str = "r") -> str:
-    return f"{alias}.deleted_at IS NULL" + (f" AND {t.where.replace('r.', alias + '.')}" if t.where else "")
+def _live(t: Table, alias: str = "r") -> sql.Composable:
+    """A raw row ``alias`` is live and (when the table has a filter) belongs to ``t``."""
+    where = sql.SQL(" AND " + t.where.replace("r.", alias + ".")) if t.where else sql.SQL("")
+    return sql.SQL("{}.deleted_at IS NULL{}").format(sql.Identifier(alias), where)
 
 
 @dataclass
@@ -381,8 +442,8 @@ class Normalizer:
         self.t = TABLES[table] if isinstance(table, str) else table
         self.run_id = run_id
 
-    def _x(self, query: str) -> psycopg.Cursor:
-        return self.conn.execute(query)
+    def _x(self, query: sql.Composable | str, params: tuple[Any, ...] | None = None) -> psycopg.Cursor:
+        return self.conn.execute(query, params)
 
     def run(self) -> NormalizeResult:
         with for_server(self.conn):  # the server's own date parser when it offers one (16+)
@@ -390,100 +451,83 @@ class Normalizer:
 
     def _run(self) -> NormalizeResult:
         started = time.monotonic()
-        t, run = self.t, lit(self.run_id)
+        t, run = self.t, self.run_id
         result = NormalizeResult(t.name, objects={name: ObjectCounts() for name in t.objects})
-        name, raw = ident(t.name), ident(t.raw_table)
-        self._x(f"SELECT pg_advisory_xact_lock(hashtext({lit('normalize:' + t.name)}))")
+        name, raw = sql.Identifier(t.name), sql.Identifier(t.raw_table)
+        self._x("SELECT pg_advisory_xact_lock(hashtext(%s))", ("normalize:" + t.name,))
         cutoff = self._x(
             "SELECT least(now(), min(xact_start)) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL"
         ).fetchone()[0]
-        row = self._x(f"SELECT changed_since FROM {WATERMARKS} WHERE table_name = {lit(t.name)}").fetchone()
-        changed = f"r.last_changed_at >= {lit(row[0].isoformat())}::timestamptz OR " if row else ""
-        ids = [r[0] for r in self._x(
-            f"SELECT r.id FROM {raw} r WHERE {_live(t)} AND ({changed}"
-            f"NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id AND n.{GONE} IS NULL) "
-            f"OR r.id IN ({recheck_sql(t)}))"
-        ).fetchall()]
+        row = self._x(sql.SQL("SELECT changed_since FROM {} WHERE table_name = %s").format(_WATERMARKS),
+                      (t.name,)).fetchone()
+        changed = sql.SQL("r.last_changed_at >= %s OR " if row else "")
         self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
-        with self.conn.cursor().copy("COPY norm_keys (doorloop_id, id) FROM STDIN") as copy:
-            for doorloop_id in ids:
-                copy.write_row((doorloop_id, key_of(t.entity, doorloop_id)))
-        self._x(f"CREATE TEMP TABLE norm_cand ON COMMIT DROP AS SELECT k.id, k.doorloop_id, r.payload, r.content_hash "
-                f"FROM norm_keys k JOIN {raw} r ON r.id = k.doorloop_id")
+        # The ids stream through a server-side cursor a batch at a time, so memory stays flat however many change.
+        with self.conn.cursor(name="norm_candidate_ids") as ids:
+            ids.execute(sql.SQL(
+                "SELECT r.id FROM {raw} r WHERE {live} AND ({changed}"
+                "NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id AND n.{gone} IS NULL) "
+                "OR r.id IN ({recheck}))"
+            ).format(raw=raw, live=_live(t), changed=changed, name=name, gone=_GONE, recheck=recheck_sql(t)),
+                (row[0],) if row else None)
+            while batch := ids.fetchmany(_KEY_BATCH):
+                with self.conn.cursor().copy("COPY norm_keys (doorloop_id, id) FROM STDIN") as copy:
+                    for (doorloop_id,) in batch:
+                        copy.write_row((doorloop_id, key_of(t.entity, doorloop_id)))
+                result.candidates += len(batch)
+        self._x(sql.SQL("CREATE TEMP TABLE norm_cand ON COMMIT DROP AS SELECT k.id, k.doorloop_id, r.payload, "
+                        "r.content_hash FROM norm_keys k JOIN {} r ON r.id = k.doorloop_id").format(raw))
         self._x(checked_sql(t))
         self._x("ANALYZE norm_checked")
-        result.candidates = len(ids)
         result.rejected = self._x("SELECT count(*) FILTER (WHERE err IS NOT NULL) FROM norm_checked").fetchone()[0]
 
         # failures: to the DLQ (a repeat of the same failure writes nothing) and out of the table
-        self._x(
-            "INSERT INTO doorloop_error_records AS e (entity, doorloop_id, stage, asset_key, partition_key, payload, "
-            "payload_hash, error_class, field, message, run_id) "
-            f"SELECT {lit(t.entity)}, c.doorloop_id, {lit(STAGE)}, {lit(t.name)}, NULL, c.payload, c.content_hash, "
-            f"'validation', c.err[1], {lit(t.entity + ' ')} || c.doorloop_id || ': ' || c.err[2], {run} "
-            "FROM norm_checked c WHERE c.err IS NOT NULL "
-            "ON CONFLICT ON CONSTRAINT doorloop_error_records_failure_key DO UPDATE "
-            "SET attempts = e.attempts + 1, last_seen_at = now(), field = EXCLUDED.field, message = EXCLUDED.message, "
-            "run_id = EXCLUDED.run_id, resolved_at = NULL, "
-            "status = CASE WHEN e.status = 'resolved' THEN 'open' ELSE e.status END "
-            "WHERE e.status = 'resolved' OR e.message IS DISTINCT FROM EXCLUDED.message"
-        )
+        record_normalize_rejects(self.conn, t.entity, t.name, run, _CHECKED)
         main = result.objects[t.name]
         result.rejected_removed, main.deleted = self._remove_leaving_rows(result)
 
         for c in t.self_refs():  # targets already in the table (a target new in this batch follows below)
-            self._x(f"UPDATE norm_checked c SET {ident(c.name)} = x.id FROM {name} x "
-                    f"WHERE x.doorloop_id = c.{ref_column(c)} AND x.{GONE} IS NULL")
-        cols = [ident(c.name) for c in t.columns]
-        revived = self._x(f"SELECT count(*) FROM {name} n JOIN norm_checked c ON c.doorloop_id = n.doorloop_id "
-                          f"WHERE c.err IS NULL AND n.{GONE} IS NOT NULL").fetchone()[0]
-        flags = [r[0] for r in self._x(
-            f"INSERT INTO {name} AS t (id, doorloop_id, {', '.join(cols)}, normalized_at, last_run_id) "
-            f"SELECT id, doorloop_id, {', '.join(cols)}, now(), {run} FROM norm_checked WHERE err IS NULL "
-            f"ON CONFLICT (doorloop_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in cols)}, "
-            f"normalized_at = now(), last_run_id = EXCLUDED.last_run_id, {GONE} = NULL "
-            f"WHERE ({', '.join('t.' + c for c in cols)}) IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in cols)}) "
-            f"OR t.{GONE} IS NOT NULL RETURNING (xmax = 0)"
-        ).fetchall()]
-        main.inserted = sum(flags) + revived  # a gone row back counts as new to its readers
-        main.updated = len(flags) - main.inserted
+            self._x(sql.SQL("UPDATE norm_checked c SET {col} = x.id FROM {name} x "
+                            "WHERE x.doorloop_id = c.{ref} AND x.{gone} IS NULL").format(
+                col=sql.Identifier(c.name), name=name, ref=ref_column(c), gone=_GONE))
+        cols = [sql.Identifier(c.name) for c in t.columns]
+        revived = self._x(sql.SQL("SELECT count(*) FROM {name} n JOIN norm_checked c ON c.doorloop_id = n.doorloop_id "
+                                  "WHERE c.err IS NULL AND n.{gone} IS NOT NULL").format(name=name, gone=_GONE)
+                          ).fetchone()[0]
+        inserted, written = self._x(sql.SQL(
+            "WITH w AS (INSERT INTO {name} AS t (id, doorloop_id, {cols}, normalized_at, last_run_id) "
+            "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL "
+            "ON CONFLICT (doorloop_id) DO UPDATE SET {updates}, "
+            "normalized_at = now(), last_run_id = EXCLUDED.last_run_id, {gone} = NULL "
+            "WHERE ({old}) IS DISTINCT FROM ({new}) "
+            "OR t.{gone} IS NOT NULL RETURNING (xmax = 0) AS new) "
+            "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
+        ).format(name=name, cols=sql.SQL(", ").join(cols), gone=_GONE, **_changed_columns(cols)), (run,)).fetchone()
+        main.inserted = inserted + revived  # a gone row back counts as new to its readers
+        main.updated = written - main.inserted
         for ch in t.children:
             self._sync_child(ch, result.objects[ch.name])
         result.warnings, result.references_resolved = self._record_pending_references()
         result.unresolved_references = self._x(
-            f"SELECT count(*) FROM {PENDING} WHERE table_name = {lit(t.name)}").fetchone()[0]
+            sql.SQL("SELECT count(*) FROM {} WHERE table_name = %s").format(_PENDING), (t.name,)).fetchone()[0]
 
-        result.resolved = self._x(
-            "UPDATE doorloop_error_records e SET status = 'resolved', resolved_at = now(), last_seen_at = now(), "
-            f"run_id = {run} WHERE e.entity = {lit(t.entity)} AND e.stage = {lit(STAGE)} "
-            "AND e.status IN ('open', 'retrying', 'dead') AND ("
-            "EXISTS (SELECT 1 FROM norm_checked c WHERE c.doorloop_id = e.doorloop_id "
-            "AND (c.err IS NULL OR c.content_hash <> e.payload_hash)) "
-            f"OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = e.doorloop_id AND {_live(t)}))"
-        ).rowcount
-        # A retry requested for a record that still fails counts as an attempt; the last one
-        # leaves it dead. Plain re-runs (status open) write nothing, so a no-change run stays empty.
-        self._x(
-            "UPDATE doorloop_error_records e SET attempts = e.attempts + 1, last_seen_at = now(), "
-            f"next_retry_at = NULL, run_id = {run}, status = CASE WHEN e.attempts + 1 >= "
-            f"{RetryPolicy.from_env().max_attempts:d} THEN 'dead' ELSE 'open' END "
-            f"WHERE e.entity = {lit(t.entity)} AND e.stage = {lit(STAGE)} AND e.status = 'retrying'"
-        )
-        self._x(
-            f"INSERT INTO {WATERMARKS} AS w (table_name, changed_since, last_run_id) "
-            f"VALUES ({lit(t.name)}, {lit(cutoff.isoformat())}::timestamptz, {run}) "
+        result.resolved = resolve_normalized(self.conn, t.entity, run, _CHECKED, raw, _live(t))
+        count_normalize_retries(self.conn, t.entity, run)
+        self._x(sql.SQL(
+            "INSERT INTO {} AS w (table_name, changed_since, last_run_id) VALUES (%s, %s, %s) "
             "ON CONFLICT (table_name) DO UPDATE SET changed_since = EXCLUDED.changed_since, "
             "updated_at = now(), last_run_id = EXCLUDED.last_run_id"
-        )
+        ).format(_WATERMARKS), (t.name, cutoff, run))
         for obj, counts in result.objects.items():
-            live = f" WHERE {GONE} IS NULL" if obj == t.name else ""
-            counts.rows_in_table = self._x(f"SELECT count(*) FROM {ident(obj)}{live}").fetchone()[0]
+            live = sql.SQL(" WHERE {} IS NULL").format(_GONE) if obj == t.name else sql.SQL("")
+            counts.rows_in_table = self._x(sql.SQL("SELECT count(*) FROM {}{}").format(sql.Identifier(obj), live)
+                                           ).fetchone()[0]
             if counts.inserted or counts.updated or counts.deleted:
                 # Fresh statistics for the KPI and view queries that read this table next: without
                 # them (autovacuum has not come round yet) PostgreSQL guesses `gone_at IS NULL`
                 # keeps 0.5% of the rows and plans nested loops that take minutes.
-                self._x(f"ANALYZE {ident(obj)}")
+                self._x(sql.SQL("ANALYZE {}").format(sql.Identifier(obj)))
         self._x("DROP TABLE norm_checked, norm_cand, norm_keys")
         result.seconds = time.monotonic() - started
         return result
@@ -497,33 +541,37 @@ class Normalizer:
         rows of other tables that point at it keep true foreign keys until their own runs
         let go of it; then (this run or a later one) a gone row nothing points at is deleted.
         """
-        t, run = self.t, lit(self.run_id)
-        name, raw = ident(t.name), ident(t.raw_table)
-        self._x(
-            f"CREATE TEMP TABLE norm_leaving ON COMMIT DROP AS SELECT n.id, n.doorloop_id, "
-            f"n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected FROM {name} n "
-            f"WHERE n.{GONE} IS NULL AND (n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
-            f"OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {_live(t)}))"
-        )
+        t, run = self.t, self.run_id
+        name, raw = sql.Identifier(t.name), sql.Identifier(t.raw_table)
+        self._x(sql.SQL(
+            "CREATE TEMP TABLE norm_leaving ON COMMIT DROP AS SELECT n.id, n.doorloop_id, "
+            "n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected FROM {name} n "
+            "WHERE n.{gone} IS NULL AND (n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
+            "OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {live}))"
+        ).format(name=name, gone=_GONE, raw=raw, live=_live(t)))
         rejected, leaving = self._x("SELECT count(*) FILTER (WHERE rejected), count(*) FROM norm_leaving").fetchone()
         if leaving:
             for ch in t.children:
                 result.objects[ch.name].deleted += self._x(
-                    f"DELETE FROM {ident(ch.name)} WHERE {ident(ch.parent_column)} IN (SELECT id FROM norm_leaving)"
+                    sql.SQL("DELETE FROM {} WHERE {} IN (SELECT id FROM norm_leaving)").format(
+                        sql.Identifier(ch.name), sql.Identifier(ch.parent_column))
                 ).rowcount
             for c in t.self_refs():
-                col = ident(c.name)
-                self._x(f"INSERT INTO {PENDING} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
-                        f"SELECT {lit(t.name)}, n.doorloop_id, {lit(c.name)}, {lit(t.name)}, l.doorloop_id "
-                        f"FROM {name} n JOIN norm_leaving l ON n.{col} = l.id WHERE n.{GONE} IS NULL "
-                        "AND n.id NOT IN (SELECT id FROM norm_leaving) ON CONFLICT DO NOTHING")
-                self._x(f"UPDATE {name} n SET {col} = NULL, normalized_at = now(), last_run_id = {run} "
-                        f"WHERE n.{col} IN (SELECT id FROM norm_leaving)")
-            self._x(f"UPDATE {name} n SET {GONE} = now(), normalized_at = now(), last_run_id = {run} "
-                    "WHERE n.id IN (SELECT id FROM norm_leaving)")
+                col = sql.Identifier(c.name)
+                self._x(sql.SQL(
+                    "INSERT INTO {pending} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
+                    "SELECT %s, n.doorloop_id, %s, %s, l.doorloop_id "
+                    "FROM {name} n JOIN norm_leaving l ON n.{col} = l.id WHERE n.{gone} IS NULL "
+                    "AND n.id NOT IN (SELECT id FROM norm_leaving) ON CONFLICT DO NOTHING"
+                ).format(pending=_PENDING, name=name, col=col, gone=_GONE), (t.name, c.name, t.name))
+                self._x(sql.SQL("UPDATE {name} n SET {col} = NULL, normalized_at = now(), last_run_id = %s "
+                                "WHERE n.{col} IN (SELECT id FROM norm_leaving)").format(name=name, col=col), (run,))
+            self._x(sql.SQL("UPDATE {name} n SET {gone} = now(), normalized_at = now(), last_run_id = %s "
+                            "WHERE n.id IN (SELECT id FROM norm_leaving)").format(name=name, gone=_GONE), (run,))
         # Locked first, so a referrer committed meanwhile is seen by the DELETE's fresh snapshot.
-        self._x(f"SELECT 1 FROM {name} WHERE {GONE} IS NOT NULL FOR UPDATE")
-        self._x(f"DELETE FROM {name} n WHERE n.{GONE} IS NOT NULL AND NOT ({referenced_sql(t)})")
+        self._x(sql.SQL("SELECT 1 FROM {name} WHERE {gone} IS NOT NULL FOR UPDATE").format(name=name, gone=_GONE))
+        self._x(sql.SQL("DELETE FROM {name} n WHERE n.{gone} IS NOT NULL AND NOT ({referenced})").format(
+            name=name, gone=_GONE, referenced=referenced_sql(t)))
         self._x("DROP TABLE norm_leaving")
         return rejected, leaving
 
@@ -531,50 +579,61 @@ class Normalizer:
         """Re-record the batch's unresolved optional references, link references to this
         same table whose target is now here (and live), and drop entries of rows no longer held live.
         Returns (references of the batch without a target, self-references linked)."""
-        t, run = self.t, lit(self.run_id)
-        name, mine = ident(t.name), f"p.table_name = {lit(t.name)}"
-        self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)")
+        t, run = self.t, self.run_id
+        name = sql.Identifier(t.name)
+        self._x(sql.SQL("DELETE FROM {} p WHERE p.table_name = %s "
+                        "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)").format(_PENDING), (t.name,))
         insert = pending_sql(t)
         if insert:
             self._x(insert)
         linked = 0
         for c in t.self_refs():
-            col = ident(c.name)
-            linked += self._x(
-                f"UPDATE {name} n SET {col} = x.id, normalized_at = now(), last_run_id = {run} FROM {PENDING} p "
-                f"JOIN {name} x ON x.doorloop_id = p.target_doorloop_id AND x.{GONE} IS NULL WHERE {mine} "
-                f"AND p.column_name = {lit(c.name)} AND n.doorloop_id = p.doorloop_id AND n.{col} IS NULL "
-                f"AND n.{GONE} IS NULL").rowcount
-            self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND p.column_name = {lit(c.name)} "
-                    f"AND EXISTS (SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id AND x.{GONE} IS NULL)")
-        self._x(f"DELETE FROM {PENDING} p WHERE {mine} AND NOT EXISTS "
-                f"(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id AND n.{GONE} IS NULL)")
-        dangling = self._x(f"SELECT count(*) FROM {PENDING} p WHERE {mine} "
-                           "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)").fetchone()[0]
+            col = sql.Identifier(c.name)
+            linked += self._x(sql.SQL(
+                "UPDATE {name} n SET {col} = x.id, normalized_at = now(), last_run_id = %s FROM {pending} p "
+                "JOIN {name} x ON x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL WHERE p.table_name = %s "
+                "AND p.column_name = %s AND n.doorloop_id = p.doorloop_id AND n.{col} IS NULL "
+                "AND n.{gone} IS NULL").format(name=name, col=col, pending=_PENDING, gone=_GONE),
+                (run, t.name, c.name)).rowcount
+            self._x(sql.SQL("DELETE FROM {pending} p WHERE p.table_name = %s AND p.column_name = %s AND EXISTS "
+                            "(SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL)"
+                            ).format(pending=_PENDING, name=name, gone=_GONE), (t.name, c.name))
+        self._x(sql.SQL("DELETE FROM {pending} p WHERE p.table_name = %s AND NOT EXISTS "
+                        "(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id AND n.{gone} IS NULL)").format(
+            pending=_PENDING, name=name, gone=_GONE), (t.name,))
+        dangling = self._x(sql.SQL("SELECT count(*) FROM {} p WHERE p.table_name = %s "
+                                   "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)").format(_PENDING),
+                           (t.name,)).fetchone()[0]
         return dangling, linked
 
     def _sync_child(self, ch: Child, counts: ObjectCounts) -> None:
-        rows = child_sql(self.t, ch).rows
-        self._x(f"CREATE TEMP TABLE norm_child ON COMMIT DROP AS {rows}")
-        name, parent = ident(ch.name), ident(ch.parent_column)
-        key = [parent, *(ident(k) for k in ch.key)]
-        match = " AND ".join([f"s.parent = t.{parent}", *(f"s.{k} = t.{k}" for k in key[1:])])
-        counts.deleted += self._x(
-            f"DELETE FROM {name} t WHERE t.{parent} IN (SELECT id FROM norm_checked WHERE err IS NULL) "
-            f"AND NOT EXISTS (SELECT 1 FROM norm_child s WHERE {match})"
-        ).rowcount
-        cols = [ident(c) for c in ch.all_columns]
-        source = ["parent", *cols[1:]]
-        rest = [c for c in cols if c not in key]
-        conflict = (f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in rest)} "
-                    f"WHERE ({', '.join('t.' + c for c in rest)}) IS DISTINCT FROM ({', '.join('EXCLUDED.' + c for c in rest)})"
-                    if len(rest) > 1 else
-                    f"DO UPDATE SET {rest[0]} = EXCLUDED.{rest[0]} WHERE t.{rest[0]} IS DISTINCT FROM EXCLUDED.{rest[0]}"
-                    if rest else "DO NOTHING")
-        flags = [r[0] for r in self._x(
-            f"INSERT INTO {name} AS t ({', '.join(cols)}) SELECT {', '.join(source)} FROM norm_child "
-            f"ON CONFLICT ({', '.join(key)}) {conflict} RETURNING (xmax = 0)"
-        ).fetchall()]
-        counts.inserted = sum(flags)
-        counts.updated = len(flags) - counts.inserted
+        self._x(sql.SQL("CREATE TEMP TABLE norm_child ON COMMIT DROP AS {}").format(child_sql(self.t, ch).rows))
+        name, parent = sql.Identifier(ch.name), sql.Identifier(ch.parent_column)
+        keys = [sql.Identifier(k) for k in ch.key]
+        match = sql.SQL(" AND ").join([sql.SQL("s.parent = t.{}").format(parent),
+                                       *(sql.SQL("s.{k} = t.{k}").format(k=k) for k in keys)])
+        counts.deleted += self._x(sql.SQL(
+            "DELETE FROM {name} t WHERE t.{parent} IN (SELECT id FROM norm_checked WHERE err IS NULL) "
+            "AND NOT EXISTS (SELECT 1 FROM norm_child s WHERE {match})"
+        ).format(name=name, parent=parent, match=match)).rowcount
+        cols = [sql.Identifier(c) for c in ch.all_columns]
+        rest = [c for c in ch.all_columns if c not in (ch.parent_column, *ch.key)]
+        conflict = (sql.SQL("DO UPDATE SET {updates} WHERE ({old}) IS DISTINCT FROM ({new})").format(
+            **_changed_columns([sql.Identifier(c) for c in rest])) if rest else sql.SQL("DO NOTHING"))
+        counts.inserted, written = self._x(sql.SQL(
+            "WITH w AS (INSERT INTO {name} AS t ({cols}) SELECT {source} FROM norm_child "
+            "ON CONFLICT ({key}) {conflict} RETURNING (xmax = 0) AS new) "
+            "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
+        ).format(name=name, cols=sql.SQL(", ").join(cols), source=sql.SQL(", ").join([sql.SQL("parent"), *cols[1:]]),
+                 key=sql.SQL(", ").join([parent, *keys]), conflict=conflict)).fetchone()
+        counts.updated = written - counts.inserted
         self._x("DROP TABLE norm_child")
+
+
+def _changed_columns(cols: list[sql.Identifier]) -> dict[str, sql.Composable]:
+    """``updates`` (``c = EXCLUDED.c``, …), ``old`` (``t.c``, …) and ``new`` (``EXCLUDED.c``, …) of an upsert."""
+    return {
+        "updates": sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=c) for c in cols),
+        "old": sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in cols),
+        "new": sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(c) for c in cols),
+    }

@@ -119,7 +119,7 @@ def plan(conn: psycopg.Connection, entity: Entity) -> Plan:
     missing or unreadable: such a record cannot be found by the newest-changed order.
     """
     text = sql.SQL("(payload ->> {field})").format(field=sql.Literal(STAMP_FIELD))
-    ok = casts.composed(casts.timestamp_ok, text)
+    ok = casts.timestamp_ok(text)
     query = sql.SQL(
         "SELECT max(CASE WHEN {ok} THEN {text}::timestamptz END),"
         " count(*) FILTER (WHERE deleted_at IS NULL AND NOT coalesce({ok}, false))"

@@ -27,10 +27,12 @@ import psycopg
 from psycopg import sql
 
 from altus_pipeline import settings
+from altus_pipeline.dlq.model import Failure
+from altus_pipeline.dlq.statements import record_failures
 from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats
 from altus_pipeline.doorloop.errors import DoorLoopListingError
 from altus_pipeline.doorloop.registry import Entity
-from altus_pipeline.ops.dlq import Failure, record_failures
+from altus_pipeline.partitions import DateRange
 from altus_pipeline.raw import incremental
 from altus_pipeline.raw.incremental import Plan, Scan
 from altus_pipeline.warehouse import casts
@@ -40,19 +42,6 @@ MAX_READS = 2  # a listing that moved under us is read once more before it fails
 # its start, a work order from its creation. Any other master record (a unit, a property, a
 # lease tenant's move-out that reopens a lease's coverage) may change KPIs of every date.
 AFFECTS_FROM_FIELD: dict[str, str] = {"leases": "start", "tasks": "createdAt"}
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """Inclusive business-date range of a partitioned load."""
-
-    start: dt.date
-    end: dt.date
-
-    @property
-    def partition_key(self) -> str:
-        first, last = self.start.isoformat(), self.end.isoformat()
-        return first if first == last else f"{first}...{last}"
 
 
 @dataclass
@@ -275,7 +264,7 @@ class RawLoader:
             return sql.SQL("%(history)s::date")
         text = sql.SQL("left({row}.payload ->> %(field)s::text, 10)").format(row=row)
         return sql.SQL("coalesce(CASE WHEN {ok} THEN {text}::date END, %(history)s::date)").format(
-            ok=casts.composed(casts.date_ok, text), text=text)
+            ok=casts.date_ok(text), text=text)
 
     def _apply(self, dates: DateRange | None, result: LoadResult, *, soft_delete: bool = True) -> None:
         """Upsert changed rows, soft-delete vanished ones, count each kind and the earliest date touched.

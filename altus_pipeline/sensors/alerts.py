@@ -17,8 +17,9 @@ import dagster as dg
 from dagster._core.definitions.freshness import FreshnessState
 
 from altus_pipeline.alerts import Alert, Channel, channels_from_env, deliver
+from altus_pipeline.dlq.failed_runs import run_partition_key
+from altus_pipeline.dlq.statements import dead_since
 from altus_pipeline.resources import WarehouseResource
-from altus_pipeline.sensors.run_failure import run_partition_key
 
 ALERT_RUN_FAILURE_SENSOR = "alert_run_failure_sensor"
 ALERT_DLQ_DEAD_SENSOR = "alert_dlq_dead_sensor"
@@ -83,13 +84,7 @@ def dead_record_alerts(conn, since_micros: int) -> tuple[list[Alert], int]:
 
     The key holds the attempts: a dead record retried by hand that dies again is a new event.
     """
-    rows = conn.execute(
-        "SELECT id, attempts, entity, stage, error_class, asset_key, partition_key, message, run_id, "
-        "(extract(epoch FROM last_seen_at) * 1000000)::bigint FROM doorloop_error_records "
-        f"WHERE status = 'dead' AND last_seen_at > to_timestamp(%s / 1000000.0) - interval '{DLQ_OVERLAP}' "
-        "ORDER BY last_seen_at, id LIMIT %s",
-        (since_micros, BATCH),
-    ).fetchall()
+    rows = dead_since(conn, since_micros, DLQ_OVERLAP, BATCH)
     alerts = [
         Alert(key=f"dlq:{rid}:{attempts}", title=f"dead-letter record {rid} is dead after {attempts} attempt(s)",
               asset=asset, partitions=partition, reason=f"{entity} {stage} ({error_class}): {_first_line(message, '')}",

@@ -11,16 +11,16 @@ is rounded to microseconds, half to even as the server does) and the offset (at 
 times the cost per value, so it is used only where it must be: SQL built inside
 ``for_server(conn)`` uses the built-in when ``conn``'s server has it.
 
-The checks are SQL text around a value expression, evaluated once per use of the value;
-``composed`` wraps one around a ``psycopg.sql`` composable. They contain no ``%``, so
-they are safe in statements with bound parameters.
+Each check is a ``psycopg.sql`` composable around a value expression (itself a composable),
+evaluated once per use of the value. They contain no ``%``, so they are safe in statements
+with bound parameters.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Callable, Iterator
+from typing import Iterator
 
 import psycopg
 from psycopg import sql
@@ -31,7 +31,6 @@ ZONE_PATTERN = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 _FRACTION = r"^.{19}(\.\d+)"  # the fraction of a second, after YYYY-MM-DDTHH:MM:SS
 _ZONE_HOURS = r"[+-](\d{2}):?\d{0,2}$"
 _ZONE_MINUTES = r"[+-]\d{2}:?(\d{2})$"
-_MARK = "\x00"
 NATIVE_FROM = 160000  # server_version_num of the first server with pg_input_is_valid
 _NATIVE: ContextVar[bool] = ContextVar("altus_native_input_check", default=False)
 
@@ -50,52 +49,50 @@ def _native(native: bool | None) -> bool:
     return _NATIVE.get() if native is None else native
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _calendar_ok(s: str) -> str:
+def _calendar_ok(s: sql.Composable) -> sql.Composable:
     """``s``'s leading ``YYYY-MM-DD`` is a day of the calendar (``s`` already matched a pattern)."""
-    y, m, d = (f"substr({s}, {start}, {length})::int" for start, length in ((1, 4), (6, 2), (9, 2)))
-    leap = f"(mod({y}, 4) = 0 AND (mod({y}, 100) <> 0 OR mod({y}, 400) = 0))::int"
-    days = f"CASE WHEN {m} = 2 THEN 28 + {leap} ELSE 30 + mod({m} + {m} / 8, 2) END"
-    return f"(CASE WHEN {y} = 0 OR {m} NOT BETWEEN 1 AND 12 THEN false ELSE {d} BETWEEN 1 AND {days} END)"
+    y, m, d = (sql.SQL("substr({}, {}, {})::int").format(s, sql.Literal(start), sql.Literal(length))
+               for start, length in ((1, 4), (6, 2), (9, 2)))
+    leap = sql.SQL("(mod({y}, 4) = 0 AND (mod({y}, 100) <> 0 OR mod({y}, 400) = 0))::int").format(y=y)
+    days = sql.SQL("CASE WHEN {m} = 2 THEN 28 + {leap} ELSE 30 + mod({m} + {m} / 8, 2) END").format(m=m, leap=leap)
+    return sql.SQL("(CASE WHEN {y} = 0 OR {m} NOT BETWEEN 1 AND 12 THEN false "
+                   "ELSE {d} BETWEEN 1 AND {days} END)").format(y=y, m=m, d=d, days=days)
 
 
-def date_ok(s: str, native: bool | None = None) -> str:
+def date_ok(s: sql.Composable, native: bool | None = None) -> sql.Composable:
     """SQL: text ``s`` is a ``YYYY-MM-DD`` that casts to ``date``; false otherwise, never an error.
 
     ``native``: use ``pg_input_is_valid`` (PostgreSQL 16+); by default as ``for_server`` says.
     """
-    valid = f"pg_input_is_valid({s}, 'date')" if _native(native) else _calendar_ok(s)
-    return f"(CASE WHEN {s} ~ {_lit(DATE_PATTERN)} THEN {valid} ELSE false END)"
+    valid = sql.SQL("pg_input_is_valid({}, 'date')").format(s) if _native(native) else _calendar_ok(s)
+    return sql.SQL("(CASE WHEN {s} ~ {pattern} THEN {valid} ELSE false END)").format(
+        s=s, pattern=sql.Literal(DATE_PATTERN), valid=valid)
 
 
-def timestamp_ok(s: str, native: bool | None = None) -> str:
+def timestamp_ok(s: sql.Composable, native: bool | None = None) -> sql.Composable:
     """SQL: text ``s`` is an ISO 8601 timestamp (``STAMP_PATTERN``) that casts to ``timestamptz``."""
     if _native(native):
-        return f"(CASE WHEN {s} ~ {_lit(STAMP_PATTERN)} THEN pg_input_is_valid({s}, 'timestamptz') ELSE false END)"
-    seconds = f"(CASE WHEN substr({s}, 17, 1) = ':' THEN substr({s}, 18, 2)::int ELSE 0 END)"
-    micros = f"coalesce(round(('0' || substring({s} from {_lit(_FRACTION)}))::float8 * 1000000), 0)"
-    hour, minute = f"substr({s}, 12, 2)::int", f"substr({s}, 15, 2)::int"
-    day_micros = f"(({hour} * 60 + {minute}) * 60 + {seconds})::float8 * 1000000 + {micros}"
-    zone_hours = f"substring({s} from {_lit(_ZONE_HOURS)})::int"
-    zone_minutes = f"substring({s} from {_lit(_ZONE_MINUTES)})::int"
+        return sql.SQL("(CASE WHEN {s} ~ {pattern} THEN pg_input_is_valid({s}, 'timestamptz') ELSE false END)").format(
+            s=s, pattern=sql.Literal(STAMP_PATTERN))
+
+    def q(template: str, **parts: sql.Composable) -> sql.Composable:
+        return sql.SQL(template).format(s=s, **parts)
+
+    seconds = q("(CASE WHEN substr({s}, 17, 1) = ':' THEN substr({s}, 18, 2)::int ELSE 0 END)")
+    micros = q("coalesce(round(('0' || substring({s} from {fraction}))::float8 * 1000000), 0)",
+               fraction=sql.Literal(_FRACTION))
+    hour, minute = q("substr({s}, 12, 2)::int"), q("substr({s}, 15, 2)::int")
+    day_micros = q("(({hour} * 60 + {minute}) * 60 + {seconds})::float8 * 1000000 + {micros}",
+                   hour=hour, minute=minute, seconds=seconds, micros=micros)
+    zone_hours = q("substring({s} from {pattern})::int", pattern=sql.Literal(_ZONE_HOURS))
+    zone_minutes = q("substring({s} from {pattern})::int", pattern=sql.Literal(_ZONE_MINUTES))
     checks = (
         _calendar_ok(s),
-        f"{minute} <= 59",
-        f"{seconds} <= 60",
-        f"{day_micros} <= 86400000000",
-        f"coalesce({zone_hours} <= 15, true)",
-        f"coalesce({zone_minutes} <= 59, true)",
+        q("{minute} <= 59", minute=minute),
+        q("{seconds} <= 60", seconds=seconds),
+        q("{day_micros} <= 86400000000", day_micros=day_micros),
+        q("coalesce({zone_hours} <= 15, true)", zone_hours=zone_hours),
+        q("coalesce({zone_minutes} <= 59, true)", zone_minutes=zone_minutes),
     )
-    return f"(CASE WHEN {s} ~ {_lit(STAMP_PATTERN)} THEN {' AND '.join(checks)} ELSE false END)"
-
-
-def composed(check: Callable[[str], str], value: sql.Composable) -> sql.Composed:
-    """``check`` (``date_ok``, ``timestamp_ok``) around a ``psycopg.sql`` value expression."""
-    first, *rest = check(_MARK).split(_MARK)
-    parts: list[sql.Composable] = [sql.SQL(first)]
-    for text in rest:
-        parts += [value, sql.SQL(text)]
-    return sql.Composed(parts)
+    return q("(CASE WHEN {s} ~ {pattern} THEN {checks} ELSE false END)",
+             pattern=sql.Literal(STAMP_PATTERN), checks=sql.SQL(" AND ").join(checks))

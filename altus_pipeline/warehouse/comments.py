@@ -26,8 +26,9 @@ from psycopg import pq, sql
 
 from altus_pipeline.normalized.meaning import column_comments
 from altus_pipeline.normalized.spec import TABLES, Child, Table
+from altus_pipeline.project_files import project_file
 
-KPI_DOC = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
+KPI_DOC = project_file("docs/kpis.md")
 KPI_TABLE = "kpi_daily_snapshot"
 _KIND = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
 _IDENT = r'"[^"]+"|[A-Za-z_][A-Za-z0-9_]*'
@@ -44,13 +45,13 @@ class SqlFile(Protocol):
 
 
 def header_comment(path: Path) -> str:
-    """The leading ``--`` lines of a SQL file (less ``requires:``): what the object is for."""
+    """The leading ``--`` lines of a SQL file (less ``requires:`` and how it is written): what the object is for."""
     lines = []
     for line in path.read_text().splitlines():
         if not line.startswith("--"):
             break
         text = line[2:].strip()
-        if not text.startswith(("requires:", "Generated from")):
+        if not text.startswith(("requires:", "Generated from", "Hand-written:")):
             lines.append(text)
     return " ".join(lines)
 

@@ -30,11 +30,12 @@ from typing import Iterator
 from psycopg import sql
 
 from altus_pipeline.doorloop.registry import ENTITIES
+from altus_pipeline.project_files import project_file
 from altus_pipeline.warehouse.comments import apply_comments
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.kept_access import DEPENDENTS, SavedAccess, restore_access, save_access
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR = project_file("sql")
 LAYERS: tuple[str, ...] = ("ops", "raw", "normalized", "legal", "kpi", "views")
 REBUILT_LAYER = "normalized"  # derived from raw through foreign keys: rebuilt as a whole
 TEMPLATE_MARK = "{entity}"

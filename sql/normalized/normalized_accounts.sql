@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Chart of accounts.
 -- Source: doorloop_raw_accounts.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_users
 CREATE TABLE IF NOT EXISTS normalized_accounts (
     id uuid PRIMARY KEY,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Who each communication was from and to (role from, to, cc, bcc), linked to the person.
 -- Source: doorloop_raw_communications from[], to[], cc[], bcc[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_communications, normalized_users, normalized_tenants, normalized_owners, normalized_vendors
 CREATE TABLE IF NOT EXISTS normalized_communication_participants (
     communication_id uuid NOT NULL REFERENCES normalized_communications (id) ON DELETE CASCADE,

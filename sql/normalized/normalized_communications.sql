@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Emails, calls and texts; participants in normalized_communication_participants.
 -- Source: doorloop_raw_communications.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_users
 CREATE TABLE IF NOT EXISTS normalized_communications (
     id uuid PRIMARY KEY,

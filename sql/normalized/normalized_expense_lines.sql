@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lines (account, amount, memo) of expense records.
 -- Source: doorloop_raw_expenses lines[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_expenses, normalized_accounts, normalized_properties
 CREATE TABLE IF NOT EXISTS normalized_expense_lines (
     expense_id uuid NOT NULL REFERENCES normalized_expenses (id) ON DELETE CASCADE,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Expenses; check and e-pay details are not copied; lines in normalized_expense_lines.
 -- Source: doorloop_raw_expenses.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_accounts, normalized_vendors, normalized_owners, normalized_tenants, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_expenses (
     id uuid PRIMARY KEY,

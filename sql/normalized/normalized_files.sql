@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- File metadata (no signed download URLs).
 -- Source: doorloop_raw_files.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_tenants, normalized_owners, normalized_vendors, normalized_properties, normalized_units, normalized_leases, normalized_tasks, normalized_vendor_bills, normalized_vendor_credits, normalized_notes, normalized_communications, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_files (
     id uuid PRIMARY KEY,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lines (account, amount, memo) of lease_charge records.
 -- Source: doorloop_raw_lease_charges lines[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_lease_charges, normalized_accounts
 CREATE TABLE IF NOT EXISTS normalized_lease_charge_lines (
     lease_charge_id uuid NOT NULL REFERENCES normalized_lease_charges (id) ON DELETE CASCADE,

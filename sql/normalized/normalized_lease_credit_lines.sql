@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lines (account, amount, memo) of lease_credit records.
 -- Source: doorloop_raw_lease_credits lines[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_lease_credits, normalized_accounts
 CREATE TABLE IF NOT EXISTS normalized_lease_credit_lines (
     lease_credit_id uuid NOT NULL REFERENCES normalized_lease_credits (id) ON DELETE CASCADE,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lease credits; lines in normalized_lease_credit_lines.
 -- Source: doorloop_raw_lease_credits.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_leases, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_lease_credits (
     id uuid PRIMARY KEY,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lease payments; check and e-pay details (bank, card) are not copied. A reversal links to its payment in normalized_lease_reversed_payments.
 -- Source: doorloop_raw_lease_payments.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_leases, normalized_accounts, normalized_tenants, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_lease_payments (
     id uuid PRIMARY KEY,

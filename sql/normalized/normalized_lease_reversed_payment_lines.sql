@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lines (account, amount, memo) of lease_reversed_payment records.
 -- Source: doorloop_raw_lease_reversed_payments lines[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_lease_reversed_payments, normalized_accounts
 CREATE TABLE IF NOT EXISTS normalized_lease_reversed_payment_lines (
     lease_reversed_payment_id uuid NOT NULL REFERENCES normalized_lease_reversed_payments (id) ON DELETE CASCADE,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Reversed (returned) lease payments; lines in normalized_lease_reversed_payment_lines.
 -- Source: doorloop_raw_lease_reversed_payments.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_leases, normalized_lease_payments, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_lease_reversed_payments (
     id uuid PRIMARY KEY,

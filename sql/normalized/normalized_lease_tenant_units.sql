@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- The units each lease tenant row covers (from units[]).
 -- Source: doorloop_raw_lease_tenants units[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_lease_tenants, normalized_units
 CREATE TABLE IF NOT EXISTS normalized_lease_tenant_units (
     lease_tenant_id uuid NOT NULL REFERENCES normalized_lease_tenants (id) ON DELETE CASCADE,

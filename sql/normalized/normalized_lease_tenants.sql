@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Tenants of each lease (/leases/tenants): status, move-in, move-out, notice.
 -- Source: doorloop_raw_lease_tenants.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_leases, normalized_tenants, normalized_properties
 CREATE TABLE IF NOT EXISTS normalized_lease_tenants (
     id uuid PRIMARY KEY,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- The units of each lease (a lease can span several).
 -- Source: doorloop_raw_leases units[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_leases, normalized_units
 CREATE TABLE IF NOT EXISTS normalized_lease_units (
     lease_id uuid NOT NULL REFERENCES normalized_leases (id) ON DELETE CASCADE,

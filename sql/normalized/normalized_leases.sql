@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Leases; every unit in lease_units.
 -- Source: doorloop_raw_leases.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_properties, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_leases (
     id uuid PRIMARY KEY,

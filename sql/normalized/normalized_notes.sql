@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Notes on any resource: linked_<type>_id per type with a table, the DoorLoop id for the rest.
 -- Source: doorloop_raw_notes.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_tenants, normalized_owners, normalized_vendors, normalized_properties, normalized_units, normalized_leases, normalized_tasks, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_notes (
     id uuid PRIMARY KEY,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Property owners; federal tax info and e-pay details are not copied.
 -- Source: doorloop_raw_owners.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_users
 CREATE TABLE IF NOT EXISTS normalized_owners (
     id uuid PRIMARY KEY,

@@ -1,3 +1,4 @@
+-- Hand-written: not generated from altus_pipeline/normalized/spec.py.
 -- Optional references that point at no live row (kept NULL in their table), including
 -- links lost when their target left. `column_name` is the referencing column, or
 -- `<junction>.<column>` for a junction or line element of the row. Each table records its

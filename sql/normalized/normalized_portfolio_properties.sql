@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Properties of each portfolio (DoorLoop property group).
 -- Source: doorloop_raw_portfolios properties[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_portfolios, normalized_properties
 CREATE TABLE IF NOT EXISTS normalized_portfolio_properties (
     portfolio_id uuid NOT NULL REFERENCES normalized_portfolios (id) ON DELETE CASCADE,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Properties with their address as columns.
 -- Source: doorloop_raw_properties.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_users
 CREATE TABLE IF NOT EXISTS normalized_properties (
     id uuid PRIMARY KEY,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Who owns each property, with the ownership percentage (from property.owners[]).
 -- Source: doorloop_raw_properties owners[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_properties, normalized_owners
 CREATE TABLE IF NOT EXISTS normalized_property_owners (
     property_id uuid NOT NULL REFERENCES normalized_properties (id) ON DELETE CASCADE,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Users each task is assigned to.
 -- Source: doorloop_raw_tasks assignedToUsers[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_tasks, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_task_assignees (
     task_id uuid NOT NULL REFERENCES normalized_tasks (id) ON DELETE CASCADE,

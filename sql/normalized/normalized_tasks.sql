@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Tasks of every type; work orders also in normalized_work_orders.
 -- Source: doorloop_raw_tasks.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_properties, normalized_units, normalized_users, normalized_tenants, normalized_owners, normalized_vendors, normalized_leases
 CREATE TABLE IF NOT EXISTS normalized_tasks (
     id uuid PRIMARY KEY,

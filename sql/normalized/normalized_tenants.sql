@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Tenants and prospects; taxpayer, screening and payment-processor ids are not copied.
 -- Source: doorloop_raw_tenants.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_users
 CREATE TABLE IF NOT EXISTS normalized_tenants (
     id uuid PRIMARY KEY,

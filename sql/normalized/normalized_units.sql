@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Units, active and inactive.
 -- Source: doorloop_raw_units.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_properties, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_units (
     id uuid PRIMARY KEY,

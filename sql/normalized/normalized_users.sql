@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- DoorLoop users (staff); bank accounts are not copied.
 -- Source: doorloop_raw_users.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 CREATE TABLE IF NOT EXISTS normalized_users (
     id uuid PRIMARY KEY,
     doorloop_id text NOT NULL UNIQUE,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lines (account, amount, memo) of vendor_bill records.
 -- Source: doorloop_raw_vendor_bills lines[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_vendor_bills, normalized_accounts, normalized_properties
 CREATE TABLE IF NOT EXISTS normalized_vendor_bill_lines (
     vendor_bill_id uuid NOT NULL REFERENCES normalized_vendor_bills (id) ON DELETE CASCADE,

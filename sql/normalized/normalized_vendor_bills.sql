@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Vendor bills; lines in normalized_vendor_bill_lines. work_order_task_id is the work order's task.
 -- Source: doorloop_raw_vendor_bills.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_vendors, normalized_tasks, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_vendor_bills (
     id uuid PRIMARY KEY,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Lines (account, amount, memo) of vendor_credit records.
 -- Source: doorloop_raw_vendor_credits lines[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_vendor_credits, normalized_accounts, normalized_properties
 CREATE TABLE IF NOT EXISTS normalized_vendor_credit_lines (
     vendor_credit_id uuid NOT NULL REFERENCES normalized_vendor_credits (id) ON DELETE CASCADE,

@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Vendor credits; lines in normalized_vendor_credit_lines.
 -- Source: doorloop_raw_vendor_credits.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_vendors, normalized_users
 CREATE TABLE IF NOT EXISTS normalized_vendor_credits (
     id uuid PRIMARY KEY,

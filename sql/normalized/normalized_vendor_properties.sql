@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Properties each vendor serves (from vendor.properties[]).
 -- Source: doorloop_raw_vendors properties[].
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_vendors, normalized_properties
 CREATE TABLE IF NOT EXISTS normalized_vendor_properties (
     vendor_id uuid NOT NULL REFERENCES normalized_vendors (id) ON DELETE CASCADE,

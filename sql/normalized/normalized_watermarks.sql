@@ -1,3 +1,4 @@
+-- Hand-written: not generated from altus_pipeline/normalized/spec.py.
 -- How far each normalized table has read its raw table: raw rows changed at or after
 -- `changed_since` are re-read on the next run (plus any raw row not yet in the table,
 -- such as one waiting in the DLQ for a missing parent). `changed_since` is never later

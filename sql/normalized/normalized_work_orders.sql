@@ -1,6 +1,6 @@
+-- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- Work orders: tasks of type WORK_ORDER with vendor, owner approval, instructions and linked bill.
 -- Source: doorloop_raw_tasks where r.payload ->> 'type' = 'WORK_ORDER'.
--- Generated from altus_pipeline/normalized/spec.py (python -m altus_pipeline.normalized.ddl): edit the spec.
 -- requires: normalized_tasks, normalized_vendors, normalized_vendor_bills
 CREATE TABLE IF NOT EXISTS normalized_work_orders (
     id uuid PRIMARY KEY,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -12,7 +12,8 @@ from altus_pipeline.raw.load import LoadResult
 
 
 def record_audit(
-    conn: psycopg.Connection, run_id: str, asset_key: str, partition_key: str | None, started: datetime, result: LoadResult
+    conn: psycopg.Connection, run_id: str, asset_key: str, partition_key: str | None, started: datetime,
+    result: LoadResult,
 ) -> None:
     """Write the audit row in the caller's transaction, so it commits with the data."""
     conn.execute(
@@ -29,10 +30,11 @@ def record_audit(
 
 
 def record_run(
-    conn: psycopg.Connection, run_id: str, asset_key: str, started: datetime, rows: int, result: LoadResult | None = None
+    conn: psycopg.Connection, run_id: str, asset_key: str, started: datetime, rows: int,
+    result: LoadResult | None = None,
 ) -> None:
     """The audit row of a run that calls no API (a view refresh, a legal import): every run kind
     leaves one, so the audit answers "what ran, when, how long" for all of them."""
-    seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    seconds = (datetime.now(UTC) - started).total_seconds()
     counts = replace(result or LoadResult(rows_listed=rows), rows_in_table=rows, stats=ListingStats(seconds=seconds))
     record_audit(conn, run_id, asset_key, None, started, counts)

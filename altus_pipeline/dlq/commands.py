@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import click
 
-from altus_pipeline.ops.retry import STATUSES
+from altus_pipeline.cli.session import Session
+from altus_pipeline.dlq.model import STATUSES
 
 
 @click.group("dlq")
 def dlq() -> None:
     """The dead-letter queue (doorloop_error_records)."""
-
-
-def _warehouse():
-    from altus_pipeline.warehouse.db import Warehouse
-    from altus_pipeline.warehouse.migrations import migrate
-
-    warehouse = Warehouse.from_env()
-    migrate(warehouse)
-    return warehouse
 
 
 @dlq.command("list")
@@ -27,9 +19,9 @@ def _warehouse():
 @click.option("--limit", type=int, default=100, show_default=True)
 def dlq_list(entity: str | None, status: str | None, limit: int) -> None:
     """Records, most recently seen first."""
-    from altus_pipeline.ops.retry import list_records
+    from altus_pipeline.dlq.statements import list_records
 
-    with _warehouse().connect() as conn:
+    with Session().warehouse.connect() as conn:
         rows = list_records(conn, entity, status, limit)
     click.echo(f"{'id':>6s} {'entity':22s} {'stage':9s} {'class':10s} {'status':9s} {'att':>3s} "
                f"{'partition':23s} {'next retry':20s} message")
@@ -51,34 +43,32 @@ def dlq_retry(entity: str | None, record_id: int | None, run_now: bool) -> None:
     Permanent (401, 405) and validation failures are only retried this way or when the
     data they came from changes; transient ones are also retried on their own, with backoff.
     """
-    from altus_pipeline.ops.retry import request_retry
+    from altus_pipeline.dlq.statements import request_retry
 
-    warehouse = _warehouse()
-    with warehouse.connect() as conn:
+    session = Session()
+    with session.warehouse.connect() as conn:
         count = request_retry(conn, entity, record_id)
         conn.commit()
     click.echo(f"{count} record(s) due for retry")
     if run_now and count:
-        if not retry_now(warehouse):
+        if not retry_now(session):
             raise SystemExit(1)
 
 
-def retry_now(warehouse) -> bool:
+def retry_now(session: Session) -> bool:
     """Tick the DLQ sensor once and run what it requests, here (the daemon's job otherwise)."""
-    from altus_pipeline.definitions import defs
-    from altus_pipeline.instance import dagster_instance
-    from altus_pipeline.sensors.dlq import Downstream, evaluate
+    from altus_pipeline.dlq.retries import Downstream, evaluate  # loads Dagster: only with --now
     from altus_pipeline.sensors.launch import launch
 
-    instance = dagster_instance(warehouse)
-    with warehouse.connect() as conn:
+    with session.warehouse.connect() as conn:
         requests, _, _ = evaluate(conn, None, Downstream())
         conn.commit()
     ok = True
     for request in requests:
-        summary = launch(defs, request, instance)
+        summary = launch(session.defs, request, session.instance)
         keys = ", ".join(k.to_user_string() for k in request.asset_selection or ())
-        click.echo(f"run {summary.run_id} ({keys} {request.partition_key or ''}): {'success' if summary.success else 'FAILED'}")
+        outcome = "success" if summary.success else "FAILED"
+        click.echo(f"run {summary.run_id} ({keys} {request.partition_key or ''}): {outcome}")
         ok = ok and summary.success
     return ok
 
@@ -88,10 +78,10 @@ def retry_now(warehouse) -> bool:
 @click.option("--reason", required=True, help="Why the record is ignored (kept in its note).")
 def dlq_ignore(record_id: int, reason: str) -> None:
     """Mark one record ignored: it is never retried again."""
-    from altus_pipeline.ops.retry import ignore
+    from altus_pipeline.dlq.statements import ignore
 
     try:
-        with _warehouse().connect() as conn:
+        with Session().warehouse.connect() as conn:
             done = ignore(conn, record_id, reason)
             conn.commit()
     except ValueError as exc:

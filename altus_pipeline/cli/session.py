@@ -1,0 +1,71 @@
+"""What every command that touches the warehouse starts from: the migrated warehouse, then on
+demand the Dagster instance and the Definitions.
+
+Each command used to repeat the same preamble; here it is once. The Definitions are built
+when first asked for, after the command has settled its settings (``altus demo`` points
+DoorLoop and the partitions at its sandbox first), and at most once per command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import click
+
+from altus_pipeline.doorloop.registry import ENTITIES, Entity, entity
+from altus_pipeline.warehouse.db import Warehouse
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import dagster as dg
+
+
+@dataclass
+class Session:
+    """One command's warehouse (migrated), Dagster instance and Definitions."""
+
+    warehouse: Warehouse = field(default_factory=Warehouse.from_env)
+
+    def __post_init__(self) -> None:
+        from altus_pipeline.warehouse.migrations import migrate  # reads sql/ and the specs: not for `altus --help`
+
+        migrate(self.warehouse)
+
+    @cached_property
+    def instance(self) -> dg.DagsterInstance:
+        from altus_pipeline.instance import dagster_instance  # reads the instance settings: only when a run needs it
+
+        return dagster_instance(self.warehouse)
+
+    @cached_property
+    def defs(self) -> dg.Definitions:
+        from altus_pipeline.definitions import build_definitions  # loads Dagster: only for commands that run assets
+
+        return build_definitions()
+
+
+def entities_option(names: tuple[str, ...]) -> list[Entity]:
+    """``--entity`` values as registry entities (all when none), a usage error for an unknown name."""
+    try:
+        return [entity(n) for n in names] if names else list(ENTITIES.values())
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--entity") from None
+
+
+def date_range_option(start, end) -> tuple[dt.date, dt.date] | None:
+    """``--from``/``--to`` as dates, refused at once (with the valid bounds) outside the partitions."""
+    from altus_pipeline.partitions import PartitionRangeError, check_range  # loads Dagster
+
+    if (start is None) != (end is None):
+        raise click.UsageError("--from and --to go together")
+    if start is None:
+        return None
+    if end.date() < start.date():
+        raise click.UsageError("--to is before --from")
+    try:
+        return check_range(start.date(), end.date())
+    except PartitionRangeError as exc:
+        raise click.UsageError(str(exc)) from None

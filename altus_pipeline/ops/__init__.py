@@ -1,1 +1,0 @@
-"""Operations tables: the dead-letter queue and the run audit."""

@@ -1,0 +1,474 @@
+"""``altus sync`` as a whole command against its peers, on the same data and the same PostgreSQL.
+
+Run: ``.venv/bin/python benchmarks/peers.py --scale medium --repetitions 3``
+
+One ``altus sandbox export`` is served (rate limits off) by a sandbox process of this
+benchmark, which counts the requests it answers. Three loaders read it, interleaved, each
+repetition in a fresh schema of one PostgreSQL server started for the benchmark alone (so
+its CPU is theirs):
+
+* ``floor``: a bare loader written below, one ``requests`` session following the pagination
+  and one COPY of the raw JSON per entity: what loading costs with nothing else;
+* ``dlt``: a dlt ``rest_api`` pipeline, merge write disposition, ``dlt[postgres]`` installed
+  by this benchmark into a venv of its own under the cache dir (the project does not depend
+  on dlt);
+* ``altus sync`` as a user runs it (a cold subprocess), then again with nothing changed,
+  and once against an empty account: the command's fixed overhead (start-up, migrations
+  with nothing to apply, run planning, Dagster's bookkeeping) with no data to load.
+
+Printed per loader (medians over the repetitions): records/s, wall, requests, peak RSS of
+the loader's process tree, and CPU per 100k records of the loader, the PostgreSQL server
+and the sandbox. Figures are printed, never asserted. The machine's load average is printed
+with them: on a shared machine the figures are only comparable within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "altus-benchmarks"
+TOKEN = "peers-token"
+PAGE_SIZE = 1000
+DLT_REQUIREMENT = "dlt[postgres]>=1.5,<2"
+
+FLOOR = '''
+"""The floor: one requests session, every page of every listing, one COPY of raw JSON per entity."""
+import json, sys
+import psycopg, requests
+
+base_url, token, db_url, schema, listings = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], json.loads(sys.argv[5])
+session = requests.Session()
+session.headers["Authorization"] = f"bearer {token}"
+with psycopg.connect(db_url, autocommit=True) as conn:
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    for name, path, params in listings:
+        conn.execute(f'CREATE TABLE "{schema}"."{name}" (id text PRIMARY KEY, payload jsonb NOT NULL)')
+        with conn.cursor().copy(f'COPY "{schema}"."{name}" (id, payload) FROM STDIN') as copy:
+            page = 1
+            while True:
+                body = session.get(base_url + path, params={**params, "page_size": 1000, "page_number": page}).json()
+                for record in body["data"]:
+                    copy.write_row((record["id"], json.dumps(record)))
+                if len(body["data"]) < 1000:
+                    break
+                page += 1
+'''
+
+DLT = '''
+"""A dlt rest_api pipeline: every listing, merged on id into PostgreSQL."""
+import json, sys
+import dlt
+from dlt.sources.rest_api import rest_api_source
+
+base_url, token, dataset, listings = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+source = rest_api_source({
+    "client": {
+        "base_url": base_url + "/",
+        "auth": {"type": "bearer", "token": token},
+        "paginator": {"type": "page_number", "base_page": 1, "page_param": "page_number",
+                      "total_path": None, "stop_after_empty_page": True},
+    },
+    "resource_defaults": {"primary_key": "id", "write_disposition": "merge",
+                          "endpoint": {"data_selector": "data", "params": {"page_size": 1000}}},
+    "resources": [{"name": name, "endpoint": {"path": path.lstrip("/"), "params": params}}
+                  for name, path, params in listings],
+})
+pipeline = dlt.pipeline(pipeline_name=dataset, destination="postgres", dataset_name=dataset)
+pipeline.run(source)
+'''
+
+SANDBOX = '''
+"""The sandbox on a port, answering ``count`` on stdin with the requests served since the last count."""
+import sys
+from pathlib import Path
+from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
+
+data, port, token = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+server = Sandbox.from_directory(data, SandboxConfig(token=token, rate_limit_per_minute=None, rate_limit_per_hour=None))
+server.start("127.0.0.1", port)
+print("ready", flush=True)
+for line in sys.stdin:
+    served = len(server.requests)
+    server.reset_requests()
+    print(served, flush=True)
+'''
+
+
+@dataclass
+class Figures:
+    """One loader's run: what it cost, whole process tree, PostgreSQL and sandbox included."""
+
+    wall: float
+    requests: int
+    peak_rss_mb: float
+    loader_cpu: float
+    postgres_cpu: float
+    server_cpu: float
+    rows: int
+
+    @property
+    def cpu(self) -> float:
+        return self.loader_cpu + self.postgres_cpu + self.server_cpu
+
+
+class Sandbox:
+    """The sandbox process serving one data folder, with its request counter."""
+
+    def __init__(self, data: Path) -> None:
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SANDBOX, str(data), str(self.port), TOKEN],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        if self.process.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the sandbox serving {data} did not start")
+        self.psutil = psutil.Process(self.process.pid)
+        self.base_url = f"http://127.0.0.1:{self.port}/api"
+
+    def served(self) -> int:
+        """Requests answered since the last call."""
+        self.process.stdin.write("count\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def cpu(self) -> float:
+        times = self.psutil.cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        self.process.terminate()
+        self.process.wait()
+
+
+class Postgres:
+    """A PostgreSQL server of the benchmark's own, so the CPU of its process tree is the loaders'."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import psycopg
+
+        from altus_pipeline.warehouse.embedded import create_database, ensure_server
+
+        self.data_dir = data_dir
+        server = ensure_server(data_dir)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS peers WITH (FORCE)")  # every benchmark starts cold
+        self.url = create_database(server, "peers")
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+        self.postmaster = psutil.Process(postmaster)
+
+    def cpu(self) -> float:
+        """CPU of the server so far: its live processes and every backend that has exited."""
+        total = 0.0
+        times = self.postmaster.cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+        for child in self.postmaster.children(recursive=True):
+            try:
+                times = child.cpu_times()
+            except psutil.NoSuchProcess:
+                continue  # exited between listing and reading: counted in children_* next time
+            total += times.user + times.system
+        return total
+
+    def stop(self) -> None:
+        from altus_pipeline.warehouse.embedded import stop_server
+
+        stop_server(self.data_dir)
+
+    def dlt_url(self) -> str:
+        """The URL with the host and password dlt insists on (``host=`` wins; trust ignores the password)."""
+        return self.url.replace("postgres:@/", "postgres:unused@localhost/")
+
+    def scalar(self, query: str) -> int:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return conn.execute(query).fetchone()[0] or 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def measure(
+    label: str, command: list[str], env: dict[str, str], sandbox: Sandbox, postgres: Postgres, rows_query: str
+) -> Figures:
+    """Run ``command`` to its end; its wall, requests, tree peak RSS and the CPU it caused."""
+    sandbox.served()
+    server_before, pg_before = sandbox.cpu(), postgres.cpu()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.monotonic()
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
+    reader.start()
+    peak, watched = 0, psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            peak = max(peak, _tree_rss(watched))
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.05)
+    wall = time.monotonic() - began
+    reader.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{label} failed ({process.returncode}):\n{''.join(output)[-3000:]}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    loader_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
+    return Figures(
+        wall=wall,
+        requests=sandbox.served(),
+        peak_rss_mb=peak / 2**20,
+        loader_cpu=loader_cpu,
+        postgres_cpu=postgres.cpu() - pg_before,
+        server_cpu=sandbox.cpu() - server_before,
+        rows=postgres.scalar(rows_query),
+    )
+
+
+def export(scale: str) -> tuple[Path, Path, int]:
+    """The exported dataset of ``scale`` (made once, cached), an empty one beside it, and its record count."""
+    folder = CACHE / f"export-{scale}"
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("altus")), "sandbox", "export", "--scale", scale, str(folder)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        (folder / ".complete").touch()
+    empty = CACHE / "export-empty"
+    empty.mkdir(parents=True, exist_ok=True)
+    records = 0
+    for file in folder.glob("*.json"):
+        (empty / file.name).write_text("[]")
+        records += len(json.loads(file.read_text()))
+    return folder, empty, records
+
+
+def dlt_python() -> Path:
+    """The python of a venv holding ``dlt[postgres]``, created and filled on first use."""
+    venv = CACHE / "dlt-venv"
+    python = venv / "bin" / "python"
+    if not (venv / ".complete").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", DLT_REQUIREMENT], check=True)
+        (venv / ".complete").touch()
+    return python
+
+
+def _listings() -> str:
+    from altus_pipeline.doorloop.registry import ENTITIES
+
+    return json.dumps([[e.name, e.path, dict(e.list_params)] for e in ENTITIES.values()])
+
+
+def _altus_rows_query(schema: str) -> str:
+    from altus_pipeline.doorloop.registry import ENTITIES
+
+    counts = " + ".join(
+        f'(SELECT count(*) FROM "{schema}"."{e.raw_table}" WHERE deleted_at IS NULL)' for e in ENTITIES.values()
+    )
+    return f"SELECT {counts}"
+
+
+def _schema_rows_query(schema: str) -> str:
+    """Rows of the top-level tables of ``schema`` (the floor's; dlt's without its ``_dlt`` and child tables),
+    from the statistics: a check that each loader loaded everything, not an exact count."""
+    return (
+        f"SELECT sum(n_live_tup)::bigint FROM pg_stat_user_tables WHERE schemaname = '{schema}'"
+        f" AND relname NOT LIKE '\\_dlt%' AND relname NOT LIKE '%\\_\\_%'"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["floor", "dlt", "altus"],
+        help="Leave a loader out (repeatable).",
+    )
+    args = parser.parse_args()
+
+    from altus_pipeline.sandbox.generator import DEFAULT_AS_OF, SCALES
+
+    data, empty, records = export(args.scale)
+    python_dlt = None if "dlt" in args.skip else dlt_python()
+    first_day = DEFAULT_AS_OF.replace(year=DEFAULT_AS_OF.year - SCALES[args.scale].years, day=1)
+    listings = _listings()
+    postgres = Postgres(CACHE / "pgdata")
+    sandbox, no_data = Sandbox(data), Sandbox(empty)
+    altus = str(Path(sys.executable).with_name("altus"))
+    results: dict[str, list[Figures]] = {}
+    loads: list[str] = []
+    try:
+        print(
+            f"{args.scale}: {records:,d} records; {args.repetitions} interleaved repetitions; "
+            f"load average before {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        for rep in range(args.repetitions):
+            with tempfile.TemporaryDirectory() as home:
+                base = {**os.environ, "PYTHONUNBUFFERED": "1"}
+                runs: list[tuple[str, list[str], dict[str, str], Sandbox, str]] = []
+                if "floor" not in args.skip:
+                    schema = f"floor_{rep}"
+                    runs.append(
+                        (
+                            "floor",
+                            [sys.executable, "-c", FLOOR, sandbox.base_url, TOKEN, postgres.url, schema, listings],
+                            base,
+                            sandbox,
+                            _schema_rows_query(schema),
+                        )
+                    )
+                if python_dlt is not None:
+                    dataset = f"dlt_{rep}_{int(time.time())}"
+                    env = {
+                        **base,
+                        "DESTINATION__POSTGRES__CREDENTIALS": postgres.dlt_url(),
+                        "DLT_DATA_DIR": str(Path(home) / "dlt"),
+                        "RUNTIME__LOG_LEVEL": "WARNING",
+                    }
+                    runs.append(
+                        (
+                            "dlt rest_api, merge",
+                            [str(python_dlt), "-c", DLT, sandbox.base_url, TOKEN, dataset, listings],
+                            env,
+                            sandbox,
+                            _schema_rows_query(dataset),
+                        )
+                    )
+                if "altus" not in args.skip:
+                    runs += _altus_runs(altus, base, home, rep, postgres, sandbox, no_data, first_day.isoformat())
+                for label, command, env, server, rows_query in runs:
+                    figures = measure(label, command, env, server, postgres, rows_query)
+                    results.setdefault(label, []).append(figures)
+                    loads.append(f"{os.getloadavg()[0]:.1f}")
+                    print(
+                        f"  rep {rep + 1} {label:28s} {figures.wall:7.1f}s  {figures.requests:5d} requests"
+                        f"  {figures.peak_rss_mb:6.0f} MB  rows {figures.rows:,d}",
+                        flush=True,
+                    )
+    finally:
+        sandbox.stop()
+        no_data.stop()
+        postgres.stop()
+    _print_table(args.scale, records, results, loads)
+
+
+def _altus_runs(
+    altus: str,
+    base: dict[str, str],
+    home: str,
+    rep: int,
+    postgres: Postgres,
+    sandbox: Sandbox,
+    no_data: Sandbox,
+    first_day: str,
+) -> list:
+    """``altus sync`` cold, again with nothing changed, and against the empty account.
+
+    The empty account's warehouse schema is migrated beforehand and it shares the Dagster
+    storage of the others, so its run is the fixed overhead of any later ``altus`` run:
+    start-up, migrations with nothing to apply, run planning and Dagster's bookkeeping.
+    """
+    from altus_pipeline.warehouse.db import Warehouse
+    from altus_pipeline.warehouse.migrations import migrate
+
+    migrate(Warehouse(postgres.url, f"altus_empty_{rep}"))
+    storage = Warehouse(postgres.url, f"altus_{rep}").dagster_storage_url(f"altus_{rep}_dagster")
+    runs = []
+    for label, server, schema in (
+        ("altus sync (full, cold)", sandbox, f"altus_{rep}"),
+        ("altus sync, nothing changed", sandbox, f"altus_{rep}"),
+        ("altus sync, empty account", no_data, f"altus_empty_{rep}"),
+    ):
+        env = {
+            **base,
+            "ALTUS_DATABASE_URL": postgres.url,
+            "ALTUS_SCHEMA": schema,
+            "ALTUS_HOME": home,
+            "DAGSTER_HOME": str(Path(home) / "dagster"),
+            "ALTUS_DAGSTER_STORAGE_URL": storage,
+            "DOORLOOP_BASE_URL": server.base_url,
+            "DOORLOOP_API_TOKEN": TOKEN,
+            "DOORLOOP_RATE_LIMIT_PER_MINUTE": "off",
+            "DOORLOOP_RATE_LIMIT_PER_HOUR": "off",
+            "ALTUS_PARTITION_START": first_day,
+        }
+        runs.append((label, [altus, "sync"], env, server, _altus_rows_query(schema)))
+    return runs
+
+
+def _print_table(scale: str, records: int, results: dict[str, list[Figures]], loads: list[str]) -> None:
+    def median(label: str, value) -> float:
+        return statistics.median(value(f) for f in results[label])
+
+    print(
+        f"\n{scale}: {records:,d} records, medians of {max(len(v) for v in results.values())} "
+        f"(load average during the runs: {', '.join(loads)})"
+    )
+    print(
+        "| loader | records/s | wall | requests | peak RSS | CPU per 100k records: all (loader + PostgreSQL + server) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for label in results:
+        wall = median(label, lambda f: f.wall)
+        per = 100_000 / records
+        rate = f"{records / wall:,.0f}" if "empty" not in label else "-"
+        print(
+            f"| {label} | {rate} | {wall:.1f} s | {median(label, lambda f: f.requests):.0f} "
+            f"| {median(label, lambda f: f.peak_rss_mb):.0f} MB "
+            f"| {median(label, lambda f: f.cpu) * per:.1f} s ({median(label, lambda f: f.loader_cpu) * per:.1f}"
+            f" + {median(label, lambda f: f.postgres_cpu) * per:.1f}"
+            f" + {median(label, lambda f: f.server_cpu) * per:.1f}) |"
+        )
+    cold = "altus sync (full, cold)"
+    for peer in ("dlt rest_api, merge", "floor"):
+        if cold in results and peer in results:
+            ratio = median(peer, lambda f: f.wall) / median(cold, lambda f: f.wall)
+            pg = median(cold, lambda f: f.postgres_cpu) / max(median(peer, lambda f: f.postgres_cpu), 1e-9)
+            print(f"altus/{peer.split()[0]}: records/s x{ratio:.2f}; PostgreSQL CPU x{pg:.2f}")
+    if "altus sync, empty account" in results:
+        overhead = median("altus sync, empty account", lambda f: f.wall)
+        print(f"fixed overhead of `altus sync` (empty account): {overhead:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
