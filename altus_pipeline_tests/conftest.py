@@ -107,6 +107,6 @@ def dagster_storage(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> st
 @pytest.fixture(scope="session")
 def installed_altus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``altus`` of a non-editable install of the project into a fresh venv (``support/installed.py``)."""
-    from .support.installed import install
+    from altus_pipeline_tests.support.installed import install
 
     return install(tmp_path_factory.mktemp("installed")) / "altus"

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SKIP = shutil.ignore_patterns(".git", ".venv", ".altus", "__pycache__", "*.egg-info", ".pytest_cache")
 KPI = "altus_pipeline/kpi/snapshot.sql"
-BOUNDARIES = ("altus_pipeline_tests/test_kpi_boundaries.py",)
+BOUNDARIES = ("altus_pipeline_tests/kpi/test_kpi_boundaries.py",)
 
 
 @dataclass(frozen=True)
@@ -61,30 +61,30 @@ BREAKS: tuple[Break, ...] = (
           "FILTER (WHERE p.date > date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd", BOUNDARIES),
     Break("rent roll picks the earliest-starting covering lease", "sql/views/get_full_rent_roll.sql",
           "ORDER BY lu.unit_id, c.start DESC, c.id", "ORDER BY lu.unit_id, c.start, c.id",
-          ("altus_pipeline_tests/test_rent_roll.py",)),
+          ("altus_pipeline_tests/views/test_rent_roll.py",)),
     Break("rent roll balance leaves out payments", "sql/views/get_full_rent_roll.sql",
           "SELECT p.lease_id, -p.amount_received", "SELECT p.lease_id, 0 * p.amount_received",
-          ("altus_pipeline_tests/test_rent_roll.py",)),
+          ("altus_pipeline_tests/views/test_rent_roll.py",)),
     Break("views refresh without CONCURRENTLY", "altus_pipeline/assets/views.py",
           'sql.SQL("CONCURRENTLY ") if populated[0] else sql.SQL("")', 'sql.SQL("")',
-          ("altus_pipeline_tests/test_views_concurrently.py",)),
+          ("altus_pipeline_tests/views/test_views_concurrently.py",)),
     Break("a closed case may move to settled", "altus_pipeline/legal/phases.py",
           "    if current in CLOSED:\n",
           '    if current in CLOSED and not (current == "closed" and target == "settled"):\n',
-          ("altus_pipeline_tests/test_legal_terminal_phases.py",)),
+          ("altus_pipeline_tests/legal/test_legal_terminal_phases.py",)),
     Break("a refused request's error names the token", "altus_pipeline/doorloop/client.py",
           "message = self._scrub(_error_message(response))",
           'message = f"{_error_message(response)} (token {self.token})"',
-          ("altus_pipeline_tests/test_token_never_leaks.py",)),
+          ("altus_pipeline_tests/cli/test_token_never_leaks.py",)),
     Break("the sandbox ignores a shortened minute window", "altus_pipeline/sandbox/server.py",
           "config.rate_window_seconds, clock", "60.0, clock",
-          ("altus_pipeline_tests/test_sandbox_server.py::test_a_shortened_minute_window_clears_in_seconds",)),
+          ("altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_shortened_minute_window_clears_in_seconds",)),
     Break("the client retries a 429 without waiting out Retry-After", "altus_pipeline/doorloop/client.py",
           "wait = _retry_after(response)", "wait = 0.0",
-          ("altus_pipeline_tests/test_client.py::test_rate_limit_429_waits_out_retry_after",)),
-    Break("ALTUS_UPDATE_SNAPSHOTS rewrites the snapshot in CI", "altus_pipeline_tests/test_asset_specs.py",
+          ("altus_pipeline_tests/doorloop/test_client.py::test_rate_limit_429_waits_out_retry_after",)),
+    Break("ALTUS_UPDATE_SNAPSHOTS rewrites the snapshot in CI", "altus_pipeline_tests/dagster/test_asset_specs.py",
           '    if os.environ.get("CI"):\n', '    if False:\n',
-          ("altus_pipeline_tests/test_asset_specs.py::test_ci_refuses_to_rewrite_the_snapshot",)),
+          ("altus_pipeline_tests/dagster/test_asset_specs.py::test_ci_refuses_to_rewrite_the_snapshot",)),
 )
 
 

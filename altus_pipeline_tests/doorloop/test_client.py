@@ -1,0 +1,186 @@
+"""The DoorLoop client against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pytest
+
+from altus_pipeline.doorloop import errors
+from altus_pipeline.doorloop.client import Backoff, DoorLoopClient, ListingStats
+from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget
+from altus_pipeline.doorloop.registry import ENTITIES
+from altus_pipeline.sandbox.faults import FaultSpec
+from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
+
+from altus_pipeline_tests.conftest import TOKEN
+
+ACCOUNTS = ENTITIES["accounts"]
+FAST_RETRY = Backoff(max_retries=8, base_seconds=0.01, cap_seconds=0.05)
+
+
+def _accounts(n: int) -> list[dict]:
+    return [{"id": f"{i:024x}", "name": f"Account {i}", "type": "ASSET_BANK", "active": True} for i in range(n)]
+
+
+def _client(server, token: str = TOKEN, **kwargs) -> DoorLoopClient:
+    options = {"budget": LocalRateBudget(Limits(None, None)), "retry": FAST_RETRY, "timeout": 5.0, "seed": 1}
+    return DoorLoopClient(server.base_url, token, **{**options, **kwargs})
+
+
+@pytest.mark.parametrize("total", [0, 1, 999, 1000, 1001, 2500])
+def test_pagination_reads_every_record_once_with_the_fewest_requests(sandbox_factory, total):
+    server = sandbox_factory({"accounts": _accounts(total)})
+    stats = ListingStats()
+    with _client(server) as client:
+        records = list(client.iter_records(ACCOUNTS, stats=stats))
+    assert [r["id"] for r in records] == [r["id"] for r in _accounts(total)]
+    assert stats.total == total
+    assert stats.requests == max(1, math.ceil(total / 1000))
+    pages = [e for e in server.requests if e.path == "/api/accounts"]
+    assert [int(e.query["page_size"]) for e in pages] == [1000] * len(pages)
+    assert [int(e.query["page_number"]) for e in pages] == list(range(1, len(pages) + 1))
+
+
+def test_list_params_of_the_registry_are_sent(sandbox_factory):
+    units = [
+        {"id": "a" * 24, "name": "1", "property": "p" * 24, "active": True},
+        {"id": "b" * 24, "name": "2", "property": "p" * 24, "active": False},
+    ]
+    server = sandbox_factory({"units": units})
+    with _client(server) as client:
+        ids = {r["id"] for r in client.iter_records(ENTITIES["units"])}
+    assert ids == {"a" * 24, "b" * 24}, "inactive units need filter_active=all"
+
+
+def test_date_filters_from_the_registry_select_the_range(sandbox_factory):
+    payments = [{"id": f"{i:024x}", "lease": "l" * 24, "date": f"2025-01-{i:02d}", "amountReceived": 10} for i in range(1, 31)]
+    server = sandbox_factory({"lease_payments": payments})
+    entity = ENTITIES["lease_payments"]
+    with _client(server) as client:
+        dates = sorted(r["date"] for r in client.iter_records(entity, entity.date_params("2025-01-05", "2025-01-09")))
+    assert dates == [f"2025-01-{d:02d}" for d in range(5, 10)]
+
+
+def test_wrong_token_raises_auth_error_without_the_token(sandbox_factory, caplog):
+    server = sandbox_factory({"accounts": _accounts(3)})
+    secret = "wrong-secret-token-93ab"
+    caplog.set_level(logging.DEBUG)
+    with _client(server, token=secret) as client, pytest.raises(errors.DoorLoopAuthError) as info:
+        list(client.iter_records(ACCOUNTS))
+    assert info.value.status == 401 and "/accounts" in str(info.value) and "page 1" in str(info.value)
+    assert secret not in str(info.value) and secret not in repr(info.value.args)
+    assert secret not in caplog.text
+
+
+def test_denied_endpoint_raises_permission_error(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(3)}, denied_paths=frozenset({"/accounts"}))
+    with _client(server) as client, pytest.raises(errors.DoorLoopPermissionError) as info:
+        list(client.iter_records(ACCOUNTS))
+    assert info.value.status == 405 and not info.value.transient
+
+
+def test_unknown_id_raises_request_error(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(3)})
+    with _client(server) as client:
+        assert client.get_one(ACCOUNTS, f"{1:024x}")["name"] == "Account 1"
+        with pytest.raises(errors.DoorLoopRequestError) as info:
+            client.get_one(ACCOUNTS, "f" * 24)
+    assert info.value.status == 404
+
+
+def test_rate_limit_429_waits_out_retry_after():
+    now = [0.0]  # one clock for the sandbox's limits and the client's sleeps: waiting moves it, instantly
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    config = SandboxConfig(token=TOKEN, rate_limit_per_minute=2, rate_limit_per_hour=None, rate_window_seconds=2.0)
+    stats = ListingStats()
+    with Sandbox({"accounts": _accounts(5000)}, config, clock=lambda: now[0]) as server, \
+            _client(server, sleep=sleep) as client:
+        records = list(client.iter_records(ACCOUNTS, stats=stats))
+    assert len(records) == 5000
+    refused = [e for e in server.requests if e.status == 429]
+    assert refused, "the tiny limit must have refused some requests"
+    assert stats.retries == len(refused)
+    assert all(s >= 1 for s in slept), "each 429 waits what Retry-After says"
+
+
+def test_local_budget_paces_under_the_limit(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(4000)})
+    clock = {"now": 0.0}
+    sent_at: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock["now"] += seconds
+
+    budget = LocalRateBudget(Limits(per_minute=2, per_hour=3), clock=lambda: clock["now"], sleep=sleep)
+    original = budget.acquire
+
+    def acquire() -> float:
+        waited = original()
+        sent_at.append(clock["now"])
+        return waited
+
+    budget.acquire = acquire  # type: ignore[method-assign]
+    with _client(server, budget=budget) as client:
+        assert len(list(client.iter_records(ACCOUNTS))) == 4000
+    assert sent_at[:3] == [0.0, 0.0, 60.0], "the third request waits for the minute window"
+    assert sent_at[3] == 3600.0, "the fourth waits for the hour window"
+
+
+@pytest.mark.parametrize("fault", ["5xx=0.5", "429=0.3", "truncate=0.5", "slow=0.3,slow_seconds=0.3"])
+def test_transient_faults_are_absorbed_and_the_listing_is_exact(sandbox_factory, fault):
+    dataset = _accounts(3500)
+    server = sandbox_factory({"accounts": dataset}, faults=FaultSpec.parse(fault), seed=7)
+    stats = ListingStats()
+    with _client(server, sleep=lambda s: None, timeout=0.2 if "slow" in fault else 5.0) as client:
+        records = list(client.iter_records(ACCOUNTS, stats=stats))
+    assert [r["id"] for r in records] == [r["id"] for r in dataset]
+    assert stats.retries > 0, f"{fault} should have forced at least one retry"
+
+
+def test_persistent_server_errors_raise_unavailable_after_retries(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(10)}, faults=FaultSpec.parse("5xx=1.0"))
+    with _client(server, sleep=lambda s: None) as client, pytest.raises(errors.DoorLoopUnavailableError) as info:
+        list(client.iter_records(ACCOUNTS))
+    assert info.value.transient
+    assert len(server.requests) == FAST_RETRY.max_retries + 1
+
+
+def test_html_body_is_refused(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(10)}, faults=FaultSpec.parse("html=1.0"))
+    with _client(server) as client, pytest.raises(errors.DoorLoopResponseError) as info:
+        list(client.iter_records(ACCOUNTS))
+    assert "text/html" in str(info.value)
+
+
+def test_drift_between_pages_raises_listing_error(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(2500)}, faults=FaultSpec.parse("drift=1.0:1"))
+    with _client(server) as client, pytest.raises(errors.DoorLoopListingError):
+        list(client.iter_records(ACCOUNTS))
+    with _client(server) as client:
+        assert {r["id"] for r in client.iter_records(ACCOUNTS)} == {r["id"] for r in server.records("accounts")}
+
+
+def test_token_never_logged_across_faults(sandbox_factory, caplog):
+    caplog.set_level(logging.DEBUG)
+    server = sandbox_factory({"accounts": _accounts(2500)}, faults=FaultSpec.parse("5xx=0.3,429=0.2,truncate=0.2"), seed=3)
+    with _client(server, sleep=lambda s: None) as client:
+        assert len(list(client.iter_records(ACCOUNTS))) == 2500
+    assert caplog.records, "retries should have been logged"
+    assert TOKEN not in caplog.text
+
+
+def test_export_then_serve_then_client_read_returns_the_generated_records(tmp_path, small_dataset_pristine):
+    from altus_pipeline.sandbox.generator import export
+
+    export(tmp_path, "small", seed=0)
+    config = SandboxConfig(token=TOKEN, rate_limit_per_minute=None, rate_limit_per_hour=None)
+    with Sandbox.from_directory(tmp_path, config) as server, _client(server) as client:
+        for entity in ENTITIES.values():
+            assert list(client.iter_records(entity)) == small_dataset_pristine[entity.name], entity.name
