@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # The warehouse tests again on PostgreSQL 15, the oldest server supported (a throwaway cluster).
 test-pg15: $(STAMP)

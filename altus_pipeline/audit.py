@@ -12,7 +12,11 @@ from altus_pipeline.raw.load import LoadResult
 
 
 def record_audit(
-    conn: psycopg.Connection, run_id: str, asset_key: str, partition_key: str | None, started: datetime,
+    conn: psycopg.Connection,
+    run_id: str,
+    asset_key: str,
+    partition_key: str | None,
+    started: datetime,
     result: LoadResult,
 ) -> None:
     """Write the audit row in the caller's transaction, so it commits with the data."""
@@ -22,15 +26,33 @@ def record_audit(
             unchanged, soft_deleted, rejected, duplicates, api_requests, api_retries, seconds, touched_from)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
-            run_id, asset_key, partition_key, started, result.rows_in_table, result.rows_listed, result.api_total,
-            result.inserted, result.updated, result.unchanged, result.soft_deleted, result.rejected, result.duplicates,
-            result.stats.requests, result.stats.retries, round(result.stats.seconds, 3), result.touched_from,
+            run_id,
+            asset_key,
+            partition_key,
+            started,
+            result.rows_in_table,
+            result.rows_listed,
+            result.api_total,
+            result.inserted,
+            result.updated,
+            result.unchanged,
+            result.soft_deleted,
+            result.rejected,
+            result.duplicates,
+            result.stats.requests,
+            result.stats.retries,
+            round(result.stats.seconds, 3),
+            result.touched_from,
         ),
     )
 
 
 def record_run(
-    conn: psycopg.Connection, run_id: str, asset_key: str, started: datetime, rows: int,
+    conn: psycopg.Connection,
+    run_id: str,
+    asset_key: str,
+    started: datetime,
+    rows: int,
     result: LoadResult | None = None,
 ) -> None:
     """The audit row of a run that calls no API (a view refresh, a legal import): every run kind

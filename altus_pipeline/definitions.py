@@ -23,10 +23,10 @@ from altus_pipeline.checks.roadmap import roadmap_checks
 from altus_pipeline.freshness import with_kpi_freshness
 from altus_pipeline.partitions import daily_partitions
 from altus_pipeline.resources import DoorLoopResource, LegalStoreResource, WarehouseResource
-from altus_pipeline.settings import TOKEN_VARIABLE
 from altus_pipeline.retention import prune_schedule
 from altus_pipeline.schedules import build_schedules
 from altus_pipeline.sensors import build_sensors
+from altus_pipeline.settings import TOKEN_VARIABLE
 
 RAW_MASTER_JOB = "raw_master_data_job"
 RAW_TRANSACTIONS_JOB = "raw_transactions_job"
@@ -36,10 +36,11 @@ VIEWS_JOB = "views_job"
 LEGAL_JOB = "legal_import_job"
 
 
-
 def build_definitions(
-    warehouse: WarehouseResource | None = None, doorloop: DoorLoopResource | None = None,
-    legal_store: LegalStoreResource | None = None, partitions: dg.PartitionsDefinition | None = None,
+    warehouse: WarehouseResource | None = None,
+    doorloop: DoorLoopResource | None = None,
+    legal_store: LegalStoreResource | None = None,
+    partitions: dg.PartitionsDefinition | None = None,
 ) -> dg.Definitions:
     """Every asset, check, job, schedule and sensor, the daily ones by ``partitions`` (default:
     the settings' ``daily_partitions()`` as they are now)."""
@@ -52,16 +53,35 @@ def build_definitions(
         dg.define_asset_job(VIEWS_JOB, selection=dg.AssetSelection.assets(SUMMARY, *VIEW_KEYS)),
         dg.define_asset_job(LEGAL_JOB, selection=dg.AssetSelection.assets(*LEGAL_KEYS)),
     ]
-    assets = with_kpi_freshness([*build_raw_assets(partitions), *derived_raw_assets, *normalized_assets,
-                                 *legal_assets, *build_kpi_assets(partitions), *view_assets, *legal_export_assets])
+    assets = with_kpi_freshness(
+        [
+            *build_raw_assets(partitions),
+            *derived_raw_assets,
+            *normalized_assets,
+            *legal_assets,
+            *build_kpi_assets(partitions),
+            *view_assets,
+            *legal_export_assets,
+        ]
+    )
     return dg.Definitions(
         assets=assets,
-        asset_checks=[*raw_checks, *normalized_checks, *legal_checks, *kpi_checks, *view_checks, *roadmap_checks(assets)],
+        asset_checks=[
+            *raw_checks,
+            *normalized_checks,
+            *legal_checks,
+            *kpi_checks,
+            *view_checks,
+            *roadmap_checks(assets),
+        ],
         jobs=jobs,
         schedules=[*build_schedules(assets), prune_schedule],
         sensors=build_sensors(assets),
-        resources={"warehouse": warehouse or WarehouseResource(), "doorloop": doorloop or DoorLoopResource(token=dg.EnvVar(TOKEN_VARIABLE)),
-                   "legal_store": legal_store or LegalStoreResource()},
+        resources={
+            "warehouse": warehouse or WarehouseResource(),
+            "doorloop": doorloop or DoorLoopResource(token=dg.EnvVar(TOKEN_VARIABLE)),
+            "legal_store": legal_store or LegalStoreResource(),
+        },
         executor=dg.in_process_executor,
     )
 

@@ -85,8 +85,9 @@ def _cell(text: str) -> str:
 
 
 def _spec_rows(columns: tuple[Column, ...]) -> list[str]:
-    return [f"| `{c.name}` | {_SQL_TYPES[c.kind]} | `{_cell(c.source)}` | {_cell(column_meaning(c))} |"
-            for c in columns]
+    return [
+        f"| `{c.name}` | {_SQL_TYPES[c.kind]} | `{_cell(c.source)}` | {_cell(column_meaning(c))} |" for c in columns
+    ]
 
 
 def _fixed_rows(rows: tuple[tuple[str, str, str], ...]) -> list[str]:
@@ -94,11 +95,20 @@ def _fixed_rows(rows: tuple[tuple[str, str, str], ...]) -> list[str]:
 
 
 def _table_section(t: Table) -> list[str]:
-    out = [f"### {t.name}", "", t.description, "",
-           f"Source: `{t.raw_table}`" + (f" where `{t.where}`" if t.where else "") + ". "
-           "Key: `id`; `doorloop_id` unique.", "",
-           "| column | type | DoorLoop key | meaning |", "|---|---|---|---|",
-           *_fixed_rows(FIXED_HEAD), *_spec_rows(t.columns), *_fixed_rows(FIXED_TAIL), ""]
+    out = [
+        f"### {t.name}",
+        "",
+        t.description,
+        "",
+        f"Source: `{t.raw_table}`" + (f" where `{t.where}`" if t.where else "") + ". Key: `id`; `doorloop_id` unique.",
+        "",
+        "| column | type | DoorLoop key | meaning |",
+        "|---|---|---|---|",
+        *_fixed_rows(FIXED_HEAD),
+        *_spec_rows(t.columns),
+        *_fixed_rows(FIXED_TAIL),
+        "",
+    ]
     for ch in t.children:
         out += _child_section(t, ch)
     return out
@@ -106,11 +116,20 @@ def _table_section(t: Table) -> list[str]:
 
 def _child_section(parent: Table, ch: Child) -> list[str]:
     head = _fixed_rows(child_head(parent, ch))
-    return [f"### {ch.name}", "", ch.description, "",
-            f"Source: `{parent.raw_table}` {', '.join(f'`{a}[]`' for a in ch.arrays)}. "
-            f"Key: ({', '.join(f'`{k}`' for k in (ch.parent_column, *ch.key))}).", "",
-            "| column | type | DoorLoop key | meaning |", "|---|---|---|---|",
-            *head, *_spec_rows(ch.columns), ""]
+    return [
+        f"### {ch.name}",
+        "",
+        ch.description,
+        "",
+        f"Source: `{parent.raw_table}` {', '.join(f'`{a}[]`' for a in ch.arrays)}. "
+        f"Key: ({', '.join(f'`{k}`' for k in (ch.parent_column, *ch.key))}).",
+        "",
+        "| column | type | DoorLoop key | meaning |",
+        "|---|---|---|---|",
+        *head,
+        *_spec_rows(ch.columns),
+        "",
+    ]
 
 
 def _mermaid() -> list[str]:
@@ -146,27 +165,43 @@ def _catalog_section(o: SqlObject, catalog: Catalog) -> list[str]:
     if keys:
         out += ["Keys: " + "; ".join(f"`{_cell(k)}`" for k in keys) + ".", ""]
     out += ["| column | type | null | meaning |", "|---|---|---|---|"]
-    out += [f"| `{c}` | {ty} | {'' if not_null else 'yes'} | {_kpi_link(c) or _cell(comment or '')} |"
-            for c, ty, not_null, comment in catalog.columns.get(shown, [])]
+    out += [
+        f"| `{c}` | {ty} | {'' if not_null else 'yes'} | {_kpi_link(c) or _cell(comment or '')} |"
+        for c, ty, not_null, comment in catalog.columns.get(shown, [])
+    ]
     return [*out, ""]
 
 
 def render(catalog: Catalog) -> str:
     """The whole of ``docs/data_model.md``."""
-    out = [HEADER, "", "# Data model", "",
-           "Every table and view of the warehouse, by layer. All live in one schema (`ALTUS_SCHEMA`, default "
-           "`altus`). Regenerate this page with `altus docs` after changing `altus_pipeline/normalized/spec.py` "
-           "or `sql/`; a test fails while it is stale.", "",
-           "## Normalized layer", "",
-           "Typed, joinable tables fed from the raw tables. Every main table is keyed by `id` (uuid5 of the entity "
-           "and the DoorLoop id); every reference is a `<name>_id uuid` with a real foreign key. Rows with "
-           f"`{GONE}` set are not data: views and KPIs read only `{GONE} IS NULL`.", "",
-           *_mermaid()]
+    out = [
+        HEADER,
+        "",
+        "# Data model",
+        "",
+        "Every table and view of the warehouse, by layer. All live in one schema (`ALTUS_SCHEMA`, default "
+        "`altus`). Regenerate this page with `altus docs` after changing `altus_pipeline/normalized/spec.py` "
+        "or `sql/`; a test fails while it is stale.",
+        "",
+        "## Normalized layer",
+        "",
+        "Typed, joinable tables fed from the raw tables. Every main table is keyed by `id` (uuid5 of the entity "
+        "and the DoorLoop id); every reference is a `<name>_id uuid` with a real foreign key. Rows with "
+        f"`{GONE}` set are not data: views and KPIs read only `{GONE} IS NULL`.",
+        "",
+        *_mermaid(),
+    ]
     for t in TABLES.values():
         out += _table_section(t)
     layers = ("ops", "raw", "normalized", "legal", "kpi", "views")
-    titles = {"ops": "Operations", "raw": "Raw layer", "normalized": "Normalized bookkeeping", "legal": "Legal cases",
-              "kpi": "KPIs", "views": "Reporting views"}
+    titles = {
+        "ops": "Operations",
+        "raw": "Raw layer",
+        "normalized": "Normalized bookkeeping",
+        "legal": "Legal cases",
+        "kpi": "KPIs",
+        "views": "Reporting views",
+    }
     by_layer: dict[str, list[SqlObject]] = {}
     for o in _catalog_objects():
         by_layer.setdefault(o.layer, []).append(o)

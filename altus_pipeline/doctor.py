@@ -11,8 +11,9 @@ appears in what it prints.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -72,8 +73,11 @@ def _doorloop(base_url: str, token: str | None) -> Iterator[Line]:
             user = client.me()
     except errors.DoorLoopAuthError:
         yield reachable
-        text = f"DOORLOOP_API_TOKEN is not set: set {TOKEN_HELP}" if not token else \
-            f"DoorLoop refused the token (401): set {TOKEN_HELP}"
+        text = (
+            f"DOORLOOP_API_TOKEN is not set: set {TOKEN_HELP}"
+            if not token
+            else f"DoorLoop refused the token (401): set {TOKEN_HELP}"
+        )
         yield Line("token", text, failed=True)
         return
     except errors.DoorLoopPermissionError:
@@ -85,18 +89,19 @@ def _doorloop(base_url: str, token: str | None) -> Iterator[Line]:
             yield reachable
             yield Line("token", "not confirmed: DoorLoop is rate limiting it (429); try again in a minute", failed=True)
         elif exc.status is None:
-            yield Line("DoorLoop", f"no answer from {base_url} (refused or timed out): check DOORLOOP_BASE_URL",
-                       failed=True)
+            yield Line(
+                "DoorLoop", f"no answer from {base_url} (refused or timed out): check DOORLOOP_BASE_URL", failed=True
+            )
         else:
             yield Line("DoorLoop", f"{base_url} is not answering usably ({exc}): try again later", failed=True)
         return
     except errors.DoorLoopError as exc:
-        yield Line("DoorLoop", f"{base_url} does not answer like DoorLoop ({exc}): check DOORLOOP_BASE_URL",
-                   failed=True)
+        yield Line(
+            "DoorLoop", f"{base_url} does not answer like DoorLoop ({exc}): check DOORLOOP_BASE_URL", failed=True
+        )
         return
     except requests.RequestException as exc:
-        yield Line("DoorLoop", f"cannot reach {base_url} ({type(exc).__name__}): check DOORLOOP_BASE_URL",
-                   failed=True)
+        yield Line("DoorLoop", f"cannot reach {base_url} ({type(exc).__name__}): check DOORLOOP_BASE_URL", failed=True)
         return
     yield reachable
     yield Line("token", f"accepted: the key of {_who(user)}")
@@ -114,8 +119,9 @@ def _warehouse(base_url: str, token: str) -> Iterator[Line]:
     """Reachable and migrated, then the shared rate budget its call log holds."""
     try:
         warehouse = Warehouse.from_env()
-        limits = Limits(settings.rate_limit("minute", 50), settings.rate_limit("hour", 500),
-                        settings.rate_window_seconds())
+        limits = Limits(
+            settings.rate_limit("minute", 50), settings.rate_limit("hour", 500), settings.rate_window_seconds()
+        )
     except Exception as exc:  # a bad setting, or the embedded server failing to start
         yield Line("warehouse", f"not usable: {exc}", failed=True)
         return
@@ -124,8 +130,11 @@ def _warehouse(base_url: str, token: str) -> Iterator[Line]:
         with psycopg.connect(warehouse.url, autocommit=True, connect_timeout=int(TIMEOUT_SECONDS)) as conn:
             tables = _tables(conn, warehouse.schema)
             pending = _pending(conn, warehouse.schema) if "doorloop_schema_migrations" in tables else None
-            used = (_calls(conn, warehouse.schema, budget_key(base_url, token), limits)
-                    if "doorloop_api_call_log" in tables else [0] * len(limits.windows()))
+            used = (
+                _calls(conn, warehouse.schema, budget_key(base_url, token), limits)
+                if "doorloop_api_call_log" in tables
+                else [0] * len(limits.windows())
+            )
     except psycopg.Error as exc:
         yield Line("warehouse", f"{where} not reachable: {_scrub(str(exc), warehouse.url)}", failed=True)
         return
@@ -141,9 +150,11 @@ def _warehouse(base_url: str, token: str) -> Iterator[Line]:
 
 def _tables(conn: psycopg.Connection, schema: str) -> set[str]:
     """Which of the tables the doctor reads exist yet (a migration creates them)."""
-    rows = conn.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE n.nspname = %s AND c.relname IN ('doorloop_schema_migrations', 'doorloop_api_call_log')",
-                        (schema,)).fetchall()
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname IN ('doorloop_schema_migrations', 'doorloop_api_call_log')",
+        (schema,),
+    ).fetchall()
     return {name for (name,) in rows}
 
 
@@ -156,9 +167,9 @@ def _pending(conn: psycopg.Connection, schema: str) -> list[str]:
 
 def _calls(conn: psycopg.Connection, schema: str, key: str, limits: Limits) -> list[int]:
     """Requests this token made in each of ``limits.windows()``, as the shared budget counts them."""
-    query = sql.SQL("SELECT count(*) FROM {} WHERE budget_key = %s "
-                    "AND called_at > clock_timestamp() - make_interval(secs => %s)").format(
-        sql.Identifier(schema, "doorloop_api_call_log"))
+    query = sql.SQL(
+        "SELECT count(*) FROM {} WHERE budget_key = %s AND called_at > clock_timestamp() - make_interval(secs => %s)"
+    ).format(sql.Identifier(schema, "doorloop_api_call_log"))
     return [conn.execute(query, (key, seconds)).fetchone()[0] for seconds, _ in limits.windows()]
 
 
@@ -167,8 +178,10 @@ def _budget_text(limits: Limits, used: list[int]) -> str:
     if not limits.windows():
         return "off (DOORLOOP_RATE_LIMIT_PER_* = off: for the sandbox only)"
     names = {limits.minute_seconds: "this minute", limits.minute_seconds * 60: "this hour"}
-    return ", ".join(f"{max(0, allowed - n)} of {allowed} requests left {names[seconds]}"
-                     for (seconds, allowed), n in zip(limits.windows(), used))
+    return ", ".join(
+        f"{max(0, allowed - n)} of {allowed} requests left {names[seconds]}"
+        for (seconds, allowed), n in zip(limits.windows(), used, strict=True)
+    )
 
 
 def _scrub(text: str, url: str) -> str:

@@ -20,6 +20,7 @@ def with_kpi_freshness(assets: list) -> list:
 
     Lets the KPI assets (built elsewhere) carry the policy without editing their factory.
     """
+
     def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
         if spec.group_name == KPI_GROUP and spec.freshness_policy is None:
             return spec.replace_attributes(freshness_policy=KPI_FRESHNESS)

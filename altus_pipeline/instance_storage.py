@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 import sqlalchemy
@@ -119,7 +120,9 @@ class WarehouseStorage(DagsterPostgresStorage):
         return {"altus_home": dg.Field(str, is_required=False)}
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> "WarehouseStorage":
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> WarehouseStorage:
         from altus_pipeline.instance import apply_event_settings
         from altus_pipeline.warehouse.db import Warehouse
 
@@ -143,6 +146,8 @@ class ProjectComputeLogManager(LocalComputeLogManager):
         return {"base_dir": dg.Field(str, is_required=False)}
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> "ProjectComputeLogManager":
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> ProjectComputeLogManager:
         base_dir = config_value.get("base_dir") or str(settings.project_home() / "dagster" / "logs")
         return cls(base_dir=base_dir, inst_data=inst_data)

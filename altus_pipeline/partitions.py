@@ -8,9 +8,9 @@ may settle its settings first (``altus demo`` starts them where its sandbox's hi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Mapping
 
 import dagster as dg
 
@@ -81,8 +81,9 @@ def full_range() -> tuple[dt.date, dt.date]:
     partitions = daily_partitions()
     first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
     if first is None or last is None:
-        raise PartitionRangeError(f"no daily partitions yet: ALTUS_PARTITION_START={settings.partition_start()} "
-                                  "is after today")
+        raise PartitionRangeError(
+            f"no daily partitions yet: ALTUS_PARTITION_START={settings.partition_start()} is after today"
+        )
     return dt.date.fromisoformat(first), dt.date.fromisoformat(last)
 
 

@@ -10,7 +10,6 @@ ever part of the run config shown in the UI.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -29,11 +28,15 @@ _migrated: set[tuple[str, str]] = set()
 class WarehouseResource(dg.ConfigurableResource):
     """The PostgreSQL warehouse; migrated to the current ``sql/`` once per process."""
 
-    database_url: Optional[str] = None
-    schema_name: Optional[str] = None
+    database_url: str | None = None
+    schema_name: str | None = None
 
     def warehouse(self) -> Warehouse:
-        base = Warehouse.from_env() if self.database_url is None else Warehouse(self.database_url, settings.warehouse_schema())
+        base = (
+            Warehouse.from_env()
+            if self.database_url is None
+            else Warehouse(self.database_url, settings.warehouse_schema())
+        )
         warehouse = Warehouse(base.url, self.schema_name or base.schema)
         if (warehouse.url, warehouse.schema) not in _migrated:
             migrate(warehouse)
@@ -44,17 +47,17 @@ class WarehouseResource(dg.ConfigurableResource):
 class DoorLoopResource(dg.ConfigurableResource):
     """DoorLoop (or the sandbox): where, with which token, under which rate budget."""
 
-    base_url: Optional[str] = None
-    token: Optional[str] = None
+    base_url: str | None = None
+    token: str | None = None
     # None: from the environment (default 50 and 500); 0 lifts the limit (sandbox only).
-    rate_limit_per_minute: Optional[int] = None
-    rate_limit_per_hour: Optional[int] = None
+    rate_limit_per_minute: int | None = None
+    rate_limit_per_hour: int | None = None
     timeout_seconds: float = 30.0
     max_retries: int = 6
     backoff_base_seconds: float = 0.5
 
     def limits(self) -> Limits:
-        def limit(value: Optional[int], name: str, default: int) -> int | None:
+        def limit(value: int | None, name: str, default: int) -> int | None:
             return settings.rate_limit(name, default) if value is None else (value or None)
 
         return Limits(
@@ -81,22 +84,33 @@ class LegalStoreResource(dg.ConfigurableResource):
     that hold them, so the UI shows which variable feeds what and never a value.
     """
 
-    kind: Optional[str] = Field(default=None, description="local or dropbox; unset: ALTUS_LEGAL_STORE, else local")
-    folder: Optional[str] = Field(default=None, description="the local store's folder; unset: "
-                                                            "<ALTUS_HOME>/legal_documents")
-    access_token_env: str = Field(default="DROPBOX_ACCESS_TOKEN",
-                                  description="the variable holding a Dropbox access token")
-    refresh_token_env: str = Field(default="DROPBOX_REFRESH_TOKEN",
-                                   description="the variable holding a Dropbox refresh token (with the app key)")
+    kind: str | None = Field(default=None, description="local or dropbox; unset: ALTUS_LEGAL_STORE, else local")
+    folder: str | None = Field(
+        default=None, description="the local store's folder; unset: <ALTUS_HOME>/legal_documents"
+    )
+    access_token_env: str = Field(
+        default="DROPBOX_ACCESS_TOKEN", description="the variable holding a Dropbox access token"
+    )
+    refresh_token_env: str = Field(
+        default="DROPBOX_REFRESH_TOKEN", description="the variable holding a Dropbox refresh token (with the app key)"
+    )
     app_key_env: str = Field(default="DROPBOX_APP_KEY", description="the variable holding the Dropbox app key")
-    app_secret_env: str = Field(default="DROPBOX_APP_SECRET",
-                                description="the variable holding the Dropbox app secret, for an app that has one")
-    ca_certs: Optional[str] = Field(default=None, description="a PEM bundle of the CAs to trust for Dropbox; "
-                                                              "unset: ALTUS_DROPBOX_CA_CERTS")
-    max_retries_on_error: int = Field(default=3, ge=0, le=10,
-                                      description="retries of a Dropbox call answered with a server error")
+    app_secret_env: str = Field(
+        default="DROPBOX_APP_SECRET", description="the variable holding the Dropbox app secret, for an app that has one"
+    )
+    ca_certs: str | None = Field(
+        default=None, description="a PEM bundle of the CAs to trust for Dropbox; unset: ALTUS_DROPBOX_CA_CERTS"
+    )
+    max_retries_on_error: int = Field(
+        default=3, ge=0, le=10, description="retries of a Dropbox call answered with a server error"
+    )
 
     def store(self) -> DocumentStore:
         auth = DropboxAuth(self.access_token_env, self.refresh_token_env, self.app_key_env, self.app_secret_env)
-        return open_store(self.kind or settings.legal_store(), Path(self.folder) if self.folder else None, auth,
-                          self.ca_certs, self.max_retries_on_error)
+        return open_store(
+            self.kind or settings.legal_store(),
+            Path(self.folder) if self.folder else None,
+            auth,
+            self.ca_certs,
+            self.max_retries_on_error,
+        )

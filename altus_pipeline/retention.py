@@ -69,18 +69,20 @@ def retention_days() -> int:
     return int(env_number("ALTUS_RUN_RETENTION_DAYS", DEFAULT_KEEP_DAYS, minimum=1))
 
 
-def prune_runs(instance: dg.DagsterInstance, keep_days: int = DEFAULT_KEEP_DAYS,
-               now: dt.datetime | None = None) -> PruneResult:
+def prune_runs(
+    instance: dg.DagsterInstance, keep_days: int = DEFAULT_KEEP_DAYS, now: dt.datetime | None = None
+) -> PruneResult:
     """Delete finished runs created more than ``keep_days`` days before ``now``, except the latest ones."""
     if keep_days < 1:
         raise ValueError(f"keep_days={keep_days}: keep at least one day of runs")
-    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=keep_days)
+    cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=keep_days)
     old = set(instance.get_run_ids(dg.RunsFilter(statuses=_FINISHED, created_before=cutoff)))
     first, last = full_range()
     storage = instance.event_log_storage
     with storage.index_connection() as conn:
-        latest = {row[0] for row in conn.execute(text(_LATEST_RUNS), {"first": first.isoformat(),
-                                                                       "last": last.isoformat()})}
+        latest = {
+            row[0] for row in conn.execute(text(_LATEST_RUNS), {"first": first.isoformat(), "last": last.isoformat()})
+        }
     doomed = sorted(old - latest)
     for run_id in doomed:
         instance.delete_run(run_id)
@@ -105,8 +107,10 @@ def schema_bytes(conn, schema: str) -> int:
 def prune_dagster_runs(context: dg.OpExecutionContext) -> None:
     days = retention_days()
     result = prune_runs(context.instance, days)
-    context.log.info(f"deleted {result.runs_deleted} run(s) older than {days} days, kept {result.runs_kept} "
-                     f"still the latest; removed {result.stale_check_rows_deleted} stale check row(s)")
+    context.log.info(
+        f"deleted {result.runs_deleted} run(s) older than {days} days, kept {result.runs_kept} "
+        f"still the latest; removed {result.stale_check_rows_deleted} stale check row(s)"
+    )
 
 
 @dg.job(name="dagster_storage_prune_job", description="Keeps Dagster's run storage in the warehouse small.")

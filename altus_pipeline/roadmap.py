@@ -11,9 +11,10 @@ cannot fall behind the registry.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import dagster as dg
 import yaml
@@ -50,7 +51,7 @@ class Rule:
     placeholder: str
 
     @classmethod
-    def parse(cls, text: str) -> "Rule":
+    def parse(cls, text: str) -> Rule:
         match = _RULE.match(text)
         if match is None:
             raise PlanError(f"rule {text!r} is not '<prefix><entity>' or '<prefix><name>'")
@@ -59,7 +60,7 @@ class Rule:
     def matches(self, name: str, entities: frozenset[str]) -> bool:
         if not name.startswith(self.prefix):
             return False
-        rest = name[len(self.prefix):]
+        rest = name[len(self.prefix) :]
         return rest in entities if self.placeholder == "entity" else bool(_NAME.match(rest))
 
 
@@ -167,7 +168,9 @@ def _layer_objects(layer: str, entry: Mapping[str, Any]) -> list[PlannedObject]:
 
 
 def _layer(name: str, entry: Any) -> Layer:
-    return Layer(name, Rule.parse(_field(entry, "rule", f"layer {name}")), _field(entry, "asset_group", f"layer {name}"))
+    return Layer(
+        name, Rule.parse(_field(entry, "rule", f"layer {name}")), _field(entry, "asset_group", f"layer {name}")
+    )
 
 
 def parse_plan(text: str) -> Plan:
@@ -210,12 +213,16 @@ def _file_violations(plan: Plan, root: Path) -> list[str]:
         for name, layer, file in declared
         if file != f"sql/{layer}/{name}.sql"
     ]
-    problems += [f"object {name}: its file {file} does not exist"
-                 for name, file, kind in {(o.declared, o.file, o.kind) for o in plan.objects.values()}
-                 if not ((CODE_ROOT if kind == FILE_KIND else root) / file).is_file()]
+    problems += [
+        f"object {name}: its file {file} does not exist"
+        for name, file, kind in {(o.declared, o.file, o.kind) for o in plan.objects.values()}
+        if not ((CODE_ROOT if kind == FILE_KIND else root) / file).is_file()
+    ]
     planned_files = {file for _, _, file in declared}
     present = (p.relative_to(root).as_posix() for p in (root / "sql").rglob("*") if p.is_file())
-    problems += [f"file {file}: not the file of any object in the plan" for file in present if file not in planned_files]
+    problems += [
+        f"file {file}: not the file of any object in the plan" for file in present if file not in planned_files
+    ]
     return sorted(problems)
 
 
@@ -265,7 +272,11 @@ def _database_violations(plan: Plan, warehouse: Warehouse) -> list[str]:
         for n, o in planned
         if n in present and present[n] != o.kind
     ]
-    problems += [f"database {schema}.{n} ({kind}): not in the plan" for n, kind in sorted(present.items()) if n not in plan.objects]
+    problems += [
+        f"database {schema}.{n} ({kind}): not in the plan"
+        for n, kind in sorted(present.items())
+        if n not in plan.objects
+    ]
     return problems
 
 

@@ -11,16 +11,21 @@ import datetime as dt
 import os
 import socket
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import dagster as dg
 import psutil
 
 from altus_pipeline.assets.legal import LEGAL_KEYS
 from altus_pipeline.definitions import (
-    KPI_JOB, LEGAL_JOB, NORMALIZED_JOB, RAW_MASTER_JOB, RAW_TRANSACTIONS_JOB, VIEWS_JOB,
+    KPI_JOB,
+    LEGAL_JOB,
+    NORMALIZED_JOB,
+    RAW_MASTER_JOB,
+    RAW_TRANSACTIONS_JOB,
+    VIEWS_JOB,
 )
 from altus_pipeline.doorloop.registry import Entity, derived_from
 from altus_pipeline.legal.runs import import_config
@@ -51,8 +56,9 @@ class RunSummary:
 
     def check_lines(self) -> list[str]:
         """One line per failed check and per warning, for the CLI."""
-        return ([f"check failed: {k}" for k, ok in sorted(self.checks.items()) if not ok]
-                + [f"check warning: {k} {meta}" for k, meta in sorted(self.warnings.items())])
+        return [f"check failed: {k}" for k, ok in sorted(self.checks.items()) if not ok] + [
+            f"check warning: {k} {meta}" for k, meta in sorted(self.warnings.items())
+        ]
 
 
 def run_job(
@@ -79,18 +85,22 @@ def run_job(
             run_config=_with_console_level(run_config),
         )
     materialized = {
-        event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+        event.asset_key.to_user_string(): {
+            k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()
+        }
         for event in result.get_asset_materialization_events()
     }
     evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
     warned = {k: e for k, e in evaluations.items() if not e.passed and e.severity == dg.AssetCheckSeverity.WARN}
     return RunSummary(
-        run_id=result.run_id, success=result.success, materializations=materialized,
+        run_id=result.run_id,
+        success=result.success,
+        materializations=materialized,
         checks={k: e.passed or k in warned for k, e in evaluations.items()},
         warnings={k: {m: v.value for m, v in e.metadata.items()} for k, e in warned.items()},
         errors={e.step_key: _first_error_line(e) for e in result.all_events if e.is_step_failure},
-
-        selected=len(selection), seconds=round(time.monotonic() - clock, 1),
+        selected=len(selection),
+        seconds=round(time.monotonic() - clock, 1),
     )
 
 
@@ -228,8 +238,14 @@ def refresh_views(
     return run_job(defs, VIEWS_JOB, keys, instance, raise_on_error=raise_on_error)
 
 
-def legal_import(defs: dg.Definitions, instance: dg.DagsterInstance, workbook: str,
-                 raise_on_error: bool = True, quiet: bool = False, documents_dir: str | None = None) -> RunSummary:
+def legal_import(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    workbook: str,
+    raise_on_error: bool = True,
+    quiet: bool = False,
+    documents_dir: str | None = None,
+) -> RunSummary:
     """Import a legal workbook into staging, cases and phase history, as one run.
 
     ``documents_dir`` is the folder its Documents column is relative to (default

@@ -36,7 +36,6 @@ WEEKLY_SCHEDULE = "weekly_reconcile_schedule"
 DOWNSTREAM_GROUPS = ("normalized", "kpi", "views")  # refreshed after raw by the daily run, in this order
 
 
-
 def cron(variable: str, default: str) -> str:
     """A schedule's cron string: ``variable`` from the environment, else ``default``.
 
@@ -82,10 +81,10 @@ def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
         target=dg.AssetSelection.assets(*daily_keys, *target_keys(assets)),
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description="Master data, the last N days of transactions, normalized, KPIs and views, and the legal "
-                    "import and export when configured: one run.",
+        "import and export when configured: one run.",
     )
     def _daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        day = context.scheduled_execution_time.astimezone(dt.timezone.utc).date()
+        day = context.scheduled_execution_time.astimezone(dt.UTC).date()
         start, end = daily_window(day)
         workbook = configured_workbook()
         keys = list(dict.fromkeys([*daily_keys, *legal_keys(assets, with_import=workbook is not None)]))
@@ -103,11 +102,11 @@ def build_schedules(assets: list) -> list[dg.ScheduleDefinition]:
         target=dg.AssetSelection.assets(*weekly_keys),
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description="Master data as full snapshots and every partition of the transactional entities in one "
-                    "single-run backfill, each listed once without a date filter, then normalized; kpi_history_sensor then recomputes the KPI "
-                    "dates it changed and the views.",
+        "single-run backfill, each listed once without a date filter, then normalized; kpi_history_sensor then recomputes the KPI "
+        "dates it changed and the views.",
     )
     def _weekly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        day = context.scheduled_execution_time.astimezone(dt.timezone.utc).date()
+        day = context.scheduled_execution_time.astimezone(dt.UTC).date()
         return dg.RunRequest(
             run_key=f"weekly:{day.isoformat()}",
             asset_selection=[dg.AssetKey(k) for k in weekly_keys],

@@ -110,7 +110,9 @@ def rate_limit(name: str, default: int) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ConfigurationError(f"DOORLOOP_RATE_LIMIT_PER_{name.upper()}={text!r}: expected a whole number or 'off'") from None
+        raise ConfigurationError(
+            f"DOORLOOP_RATE_LIMIT_PER_{name.upper()}={text!r}: expected a whole number or 'off'"
+        ) from None
 
 
 def rate_window_seconds() -> float:

@@ -27,8 +27,8 @@ import tempfile
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ingest import _free_port, _wait_for
 
@@ -90,7 +90,9 @@ def main() -> None:
                     os.environ["ALTUS_DAGSTER_STORAGE_URL"] = url
                     (Path(home) / "dagster.yaml").write_text(instance_yaml())
                 else:
-                    (Path(home) / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_url": url}}}))
+                    (Path(home) / "dagster.yaml").write_text(
+                        yaml.safe_dump({"storage": {"postgres": {"postgres_url": url}}})
+                    )
                 instance = dg.DagsterInstance.from_config(home)
 
                 def measure(label: str, step: Callable[[], object]) -> int:
@@ -101,34 +103,44 @@ def main() -> None:
                     return added
 
                 print(f"{storage} storage (schema {dagster_schema}):")
-                total = sum((
-                    measure("altus sync (reconcile)", lambda: sync_raw(defs, list(ENTITIES.values()), instance)),
-                    measure("normalize", lambda: normalize(defs, instance)),
-                    measure(f"KPIs {first}..{last}", lambda: kpis(defs, instance, (first, last))),
-                    measure("views", lambda: refresh_views(defs, instance)),
-                ))
+                total = sum(
+                    (
+                        measure("altus sync (reconcile)", lambda: sync_raw(defs, list(ENTITIES.values()), instance)),
+                        measure("normalize", lambda: normalize(defs, instance)),
+                        measure(f"KPIs {first}..{last}", lambda: kpis(defs, instance, (first, last))),
+                        measure("views", lambda: refresh_views(defs, instance)),
+                    )
+                )
                 print(f"  {'full sync':34s} +{total / MB:7.2f} MB")
                 if storage == "altus":
                     schedule = defs.resolve_schedule_def(DAILY_SCHEDULE)
                     for n in (1, 2):
-                        at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=n - 1)
+                        at = dt.datetime.now(dt.UTC) + dt.timedelta(days=n - 1)
                         [request] = schedule.evaluate_tick(
-                            dg.build_schedule_context(instance=instance, scheduled_execution_time=at)).run_requests
+                            dg.build_schedule_context(instance=instance, scheduled_execution_time=at)
+                        ).run_requests
                         daily = []
                         measure(f"daily run {n}", lambda: daily.append(launch(defs, request, instance)))
                     kinds = conn.execute(
                         f'SELECT dagster_event_type, count(*), sum(pg_column_size(event)) FROM "{dagster_schema}".event_logs '
-                        "WHERE run_id = %s GROUP BY 1 ORDER BY 3 DESC LIMIT 5", (daily[0].run_id,)).fetchall()
-                    print("  daily run 2 events (stored size): "
-                          + ", ".join(f"{kind} {n:,d} ({size / MB:.2f} MB)" for kind, n, size in kinds))
+                        "WHERE run_id = %s GROUP BY 1 ORDER BY 3 DESC LIMIT 5",
+                        (daily[0].run_id,),
+                    ).fetchall()
+                    print(
+                        "  daily run 2 events (stored size): "
+                        + ", ".join(f"{kind} {n:,d} ({size / MB:.2f} MB)" for kind, n, size in kinds)
+                    )
                 rows = conn.execute(f'SELECT count(*) FROM "{dagster_schema}".asset_check_executions').fetchone()[0]
                 largest = conn.execute(
                     "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n "
                     "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 2 DESC LIMIT 4",
-                    (dagster_schema,)).fetchall()
-                print(f"  schema {dagster_schema}: {schema_bytes(conn, dagster_schema) / MB:.2f} MB; "
-                      f"{rows:,d} check-execution rows; largest: "
-                      + ", ".join(f"{name} {size / MB:.2f} MB" for name, size in largest))
+                    (dagster_schema,),
+                ).fetchall()
+                print(
+                    f"  schema {dagster_schema}: {schema_bytes(conn, dagster_schema) / MB:.2f} MB; "
+                    f"{rows:,d} check-execution rows; largest: "
+                    + ", ".join(f"{name} {size / MB:.2f} MB" for name, size in largest)
+                )
                 instance.dispose()
         with base.connect(autocommit=True) as conn:
             conn.execute("DROP SCHEMA " + ", ".join(f'"{s}"' for s in schemas) + " CASCADE")

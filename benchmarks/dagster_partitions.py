@@ -34,8 +34,9 @@ def main() -> None:
     from altus_pipeline.warehouse.db import Warehouse
 
     end = dt.date(2026, 11, 26)
-    parts = dg.DailyPartitionsDefinition(start_date=(end - dt.timedelta(days=args.days)).isoformat(),
-                                         end_date=end.isoformat())
+    parts = dg.DailyPartitionsDefinition(
+        start_date=(end - dt.timedelta(days=args.days)).isoformat(), end_date=end.isoformat()
+    )
 
     def empty_asset(i: int) -> dg.AssetsDefinition:
         @dg.asset(name=f"bench_{i}", partitions_def=parts, backfill_policy=dg.BackfillPolicy.single_run())
@@ -49,8 +50,11 @@ def main() -> None:
     keys = parts.get_partition_keys()
     tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
     warehouse = Warehouse.from_env()
-    for label, postgres, settings in (("SQLite storage", False, {}), ("dagster-postgres", True, {}),
-                                      ("dagster-postgres + event settings", True, EVENT_SETTINGS)):
+    for label, postgres, settings in (
+        ("SQLite storage", False, {}),
+        ("dagster-postgres", True, {}),
+        ("dagster-postgres + event settings", True, EVENT_SETTINGS),
+    ):
         for name in EVENT_SETTINGS:
             os.environ.pop(name, None)
         os.environ.update(settings)
@@ -70,8 +74,10 @@ def main() -> None:
             with warehouse.connect(autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         cells = len(keys) * args.assets
-        print(f"{label:36s} {len(keys)} partitions x {args.assets} assets: {seconds:6.1f} s "
-              f"({1000 * seconds / cells:5.1f} ms per partition per asset)")
+        print(
+            f"{label:36s} {len(keys)} partitions x {args.assets} assets: {seconds:6.1f} s "
+            f"({1000 * seconds / cells:5.1f} ms per partition per asset)"
+        )
 
 
 if __name__ == "__main__":

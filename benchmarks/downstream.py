@@ -63,20 +63,28 @@ def _free_port() -> int:
 def _raw_rows(wh: Warehouse) -> int:
     """Raw rows in the schema (0 when it has no raw tables yet)."""
     with wh.connect() as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE' "
-            "AND table_name = ANY(%s)", (wh.schema, [e.raw_table for e in ENTITIES.values()])).fetchall()]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE' "
+                "AND table_name = ANY(%s)",
+                (wh.schema, [e.raw_table for e in ENTITIES.values()]),
+            ).fetchall()
+        ]
         if len(tables) < len(ENTITIES):
             return 0
-        return sum(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0]
-                   for t in tables)
+        return sum(
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0] for t in tables
+        )
 
 
 def load_raw(wh: Warehouse, scale: str) -> int:
     """Serve ``scale`` from a sandbox process and read every entity with the raw loader; return the rows."""
     port = _free_port()
-    server = subprocess.Popen([ALTUS, "sandbox", "serve", "--scale", scale, "--port", str(port), "--token", TOKEN,
-                               "--no-rate-limit"], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [ALTUS, "sandbox", "serve", "--scale", scale, "--port", str(port), "--token", TOKEN, "--no-rate-limit"],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         base_url = f"http://127.0.0.1:{port}/api"
         deadline = time.monotonic() + 900
@@ -104,8 +112,11 @@ def reset_downstream(wh: Warehouse) -> None:
     """Empty the normalized layer and the KPI snapshot, so normalize starts as on a fresh warehouse."""
     objects = [name for t in TABLES.values() for name in t.objects]
     with wh.connect() as conn:
-        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(
-            sql.SQL(", ").join(sql.Identifier(n) for n in [*objects, PENDING, WATERMARKS, "kpi_daily_snapshot"])))
+        conn.execute(
+            sql.SQL("TRUNCATE {} CASCADE").format(
+                sql.SQL(", ").join(sql.Identifier(n) for n in [*objects, PENDING, WATERMARKS, "kpi_daily_snapshot"])
+            )
+        )
         conn.execute("DELETE FROM doorloop_error_records WHERE stage = 'normalize'")
         conn.commit()
 
@@ -135,18 +146,29 @@ def bench_scale(base: Warehouse, scale: str, keep: str | None) -> dict[str, str]
             print(f"{scale}: raw load {raw:,d} rows in {time.monotonic() - clock:.0f}s", flush=True)
         figures["raw rows"] = f"{raw:,d}"
         with tempfile.TemporaryDirectory() as home:
-            env = {**os.environ, "ALTUS_DATABASE_URL": base.url, "ALTUS_SCHEMA": wh.schema, "ALTUS_HOME": home,
-                   "ALTUS_PARTITION_START": (KPI_START - dt.timedelta(days=1)).isoformat()}
+            env = {
+                **os.environ,
+                "ALTUS_DATABASE_URL": base.url,
+                "ALTUS_SCHEMA": wh.schema,
+                "ALTUS_HOME": home,
+                "ALTUS_PARTITION_START": (KPI_START - dt.timedelta(days=1)).isoformat(),
+            }
             # a first command sets up Dagster's storage in a new database: not part of what is measured
             run_command(["normalize", "--entity", "accounts"], env)
             reset_downstream(wh)
             seconds, rss = run_command(["normalize"], env)
-            figures.update({"normalize s": f"{seconds:.1f}", "normalize raw rows/s": f"{raw / seconds:,.0f}",
-                            "normalize peak RSS MB": f"{rss:.0f}"})
+            figures.update(
+                {
+                    "normalize s": f"{seconds:.1f}",
+                    "normalize raw rows/s": f"{raw / seconds:,.0f}",
+                    "normalize peak RSS MB": f"{rss:.0f}",
+                }
+            )
             print(f"{scale}: normalize {seconds:.1f}s, {rss:.0f} MB", flush=True)
             seconds, rss = run_command(["normalize"], env)
-            figures.update({"normalize again, no change s": f"{seconds:.1f}",
-                            "normalize again peak RSS MB": f"{rss:.0f}"})
+            figures.update(
+                {"normalize again, no change s": f"{seconds:.1f}", "normalize again peak RSS MB": f"{rss:.0f}"}
+            )
             seconds, rss = run_command(["kpis", "--from", KPI_START.isoformat(), "--to", KPI_END.isoformat()], env)
             figures.update({f"kpis {KPI_DAYS} days s": f"{seconds:.1f}", "kpis peak RSS MB": f"{rss:.0f}"})
             print(f"{scale}: kpis {seconds:.1f}s", flush=True)

@@ -42,49 +42,100 @@ class Break:
 
 
 BREAKS: tuple[Break, ...] = (
-    Break("aging 61-95 / >95 instead of 61-90 / >90", KPI,
-          "BETWEEN 61 AND 90), 0) AS aging_61_90,\n"
-          "           coalesce(sum(o.amount) FILTER (WHERE o.age > 90)",
-          "BETWEEN 61 AND 95), 0) AS aging_61_90,\n"
-          "           coalesce(sum(o.amount) FILTER (WHERE o.age > 95)", BOUNDARIES),
+    Break(
+        "aging 61-95 / >95 instead of 61-90 / >90",
+        KPI,
+        "BETWEEN 61 AND 90), 0) AS aging_61_90,\n           coalesce(sum(o.amount) FILTER (WHERE o.age > 90)",
+        "BETWEEN 61 AND 95), 0) AS aging_61_90,\n           coalesce(sum(o.amount) FILTER (WHERE o.age > 95)",
+        BOUNDARIES,
+    ),
     Break("aging 0-29 instead of 0-30", KPI, "FILTER (WHERE o.age <= 30)", "FILTER (WHERE o.age < 30)", BOUNDARIES),
     Break("expiring_30 excludes D + 30", KPI, 'greatest(start, "end" - 30)', 'greatest(start, "end" - 29)', BOUNDARIES),
     Break("expiring_90 reaches D + 91", KPI, 'greatest(start, "end" - 90)', 'greatest(start, "end" - 91)', BOUNDARIES),
-    Break("move-outs t12m include D - 365", KPI, "property_id, eff_end, eff_end + 364",
-          "property_id, eff_end, eff_end + 365", BOUNDARIES),
-    Break("work orders t90 include D - 90", KPI, "w.completed_day > d.as_of_date - 90",
-          "w.completed_day >= d.as_of_date - 90", BOUNDARIES),
-    Break("delinquency window includes D - 30", KPI, "FILTER (WHERE p.date > d.as_of_date - 30)",
-          "FILTER (WHERE p.date >= d.as_of_date - 30)", BOUNDARIES),
-    Break("month-to-date starts the day after the 1st", KPI,
-          "FILTER (WHERE p.date >= date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd",
-          "FILTER (WHERE p.date > date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd", BOUNDARIES),
-    Break("rent roll picks the earliest-starting covering lease", "sql/views/get_full_rent_roll.sql",
-          "ORDER BY lu.unit_id, c.start DESC, c.id", "ORDER BY lu.unit_id, c.start, c.id",
-          ("altus_pipeline_tests/views/test_rent_roll.py",)),
-    Break("rent roll balance leaves out payments", "sql/views/get_full_rent_roll.sql",
-          "SELECT p.lease_id, -p.amount_received", "SELECT p.lease_id, 0 * p.amount_received",
-          ("altus_pipeline_tests/views/test_rent_roll.py",)),
-    Break("views refresh without CONCURRENTLY", "altus_pipeline/assets/views.py",
-          'sql.SQL("CONCURRENTLY ") if populated[0] else sql.SQL("")', 'sql.SQL("")',
-          ("altus_pipeline_tests/views/test_views_concurrently.py",)),
-    Break("a closed case may move to settled", "altus_pipeline/legal/phases.py",
-          "    if current in CLOSED:\n",
-          '    if current in CLOSED and not (current == "closed" and target == "settled"):\n',
-          ("altus_pipeline_tests/legal/test_legal_terminal_phases.py",)),
-    Break("a refused request's error names the token", "altus_pipeline/doorloop/client.py",
-          "message = self._scrub(_error_message(response))",
-          'message = f"{_error_message(response)} (token {self.token})"',
-          ("altus_pipeline_tests/cli/test_token_never_leaks.py",)),
-    Break("the sandbox ignores a shortened minute window", "altus_pipeline/sandbox/server.py",
-          "config.rate_window_seconds, clock", "60.0, clock",
-          ("altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_shortened_minute_window_clears_in_seconds",)),
-    Break("the client retries a 429 without waiting out Retry-After", "altus_pipeline/doorloop/client.py",
-          "wait = _retry_after(response)", "wait = 0.0",
-          ("altus_pipeline_tests/doorloop/test_client.py::test_rate_limit_429_waits_out_retry_after",)),
-    Break("ALTUS_UPDATE_SNAPSHOTS rewrites the snapshot in CI", "altus_pipeline_tests/dagster/test_asset_specs.py",
-          '    if os.environ.get("CI"):\n', '    if False:\n',
-          ("altus_pipeline_tests/dagster/test_asset_specs.py::test_ci_refuses_to_rewrite_the_snapshot",)),
+    Break(
+        "move-outs t12m include D - 365",
+        KPI,
+        "property_id, eff_end, eff_end + 364",
+        "property_id, eff_end, eff_end + 365",
+        BOUNDARIES,
+    ),
+    Break(
+        "work orders t90 include D - 90",
+        KPI,
+        "w.completed_day > d.as_of_date - 90",
+        "w.completed_day >= d.as_of_date - 90",
+        BOUNDARIES,
+    ),
+    Break(
+        "delinquency window includes D - 30",
+        KPI,
+        "FILTER (WHERE p.date > d.as_of_date - 30)",
+        "FILTER (WHERE p.date >= d.as_of_date - 30)",
+        BOUNDARIES,
+    ),
+    Break(
+        "month-to-date starts the day after the 1st",
+        KPI,
+        "FILTER (WHERE p.date >= date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd",
+        "FILTER (WHERE p.date > date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd",
+        BOUNDARIES,
+    ),
+    Break(
+        "rent roll picks the earliest-starting covering lease",
+        "sql/views/get_full_rent_roll.sql",
+        "ORDER BY lu.unit_id, c.start DESC, c.id",
+        "ORDER BY lu.unit_id, c.start, c.id",
+        ("altus_pipeline_tests/views/test_rent_roll.py",),
+    ),
+    Break(
+        "rent roll balance leaves out payments",
+        "sql/views/get_full_rent_roll.sql",
+        "SELECT p.lease_id, -p.amount_received",
+        "SELECT p.lease_id, 0 * p.amount_received",
+        ("altus_pipeline_tests/views/test_rent_roll.py",),
+    ),
+    Break(
+        "views refresh without CONCURRENTLY",
+        "altus_pipeline/assets/views.py",
+        'sql.SQL("CONCURRENTLY ") if populated[0] else sql.SQL("")',
+        'sql.SQL("")',
+        ("altus_pipeline_tests/views/test_views_concurrently.py",),
+    ),
+    Break(
+        "a closed case may move to settled",
+        "altus_pipeline/legal/phases.py",
+        "    if current in CLOSED:\n",
+        '    if current in CLOSED and not (current == "closed" and target == "settled"):\n',
+        ("altus_pipeline_tests/legal/test_legal_terminal_phases.py",),
+    ),
+    Break(
+        "a refused request's error names the token",
+        "altus_pipeline/doorloop/client.py",
+        "message = self._scrub(_error_message(response))",
+        'message = f"{_error_message(response)} (token {self.token})"',
+        ("altus_pipeline_tests/cli/test_token_never_leaks.py",),
+    ),
+    Break(
+        "the sandbox ignores a shortened minute window",
+        "altus_pipeline/sandbox/server.py",
+        "config.rate_window_seconds, clock",
+        "60.0, clock",
+        ("altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_shortened_minute_window_clears_in_seconds",),
+    ),
+    Break(
+        "the client retries a 429 without waiting out Retry-After",
+        "altus_pipeline/doorloop/client.py",
+        "wait = _retry_after(response)",
+        "wait = 0.0",
+        ("altus_pipeline_tests/doorloop/test_client.py::test_rate_limit_429_waits_out_retry_after",),
+    ),
+    Break(
+        "ALTUS_UPDATE_SNAPSHOTS rewrites the snapshot in CI",
+        "altus_pipeline_tests/dagster/test_asset_specs.py",
+        '    if os.environ.get("CI"):\n',
+        "    if False:\n",
+        ("altus_pipeline_tests/dagster/test_asset_specs.py::test_ci_refuses_to_rewrite_the_snapshot",),
+    ),
 )
 
 
@@ -92,8 +143,13 @@ def run_tests(tree: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
     """Run pytest on ``tests`` inside ``tree``; the exit code, the seconds and the summary line."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                          cwd=tree, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     return done.returncode, time.monotonic() - started, lines[-1] if lines else done.stderr.strip()[-200:]
 
@@ -101,8 +157,14 @@ def run_tests(tree: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
 def check_copy_is_imported(tree: Path) -> None:
     """The copy, not the editable install of the working tree, must be what the tests import."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    where = subprocess.run([sys.executable, "-c", "import altus_pipeline; print(altus_pipeline.__file__)"],
-                           cwd=tree, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import altus_pipeline; print(altus_pipeline.__file__)"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not Path(where).is_relative_to(tree):
         raise SystemExit(f"the tests would import {where}, not the scratch copy under {tree}")
 

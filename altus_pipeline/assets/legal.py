@@ -6,8 +6,7 @@ the workbook named by its run config, or by ``ALTUS_LEGAL_WORKBOOK``, and depend
 normalized tables it links cases to.
 """
 
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -22,10 +21,22 @@ from altus_pipeline.resources import LegalStoreResource, WarehouseResource
 
 LEGAL_GROUP = "legal"
 LEGAL_IMPORT = "legal_import"
-LEGAL_KEYS = ["legal_case_import_staging", "legal_cases", "legal_case_phase_history", "legal_case_documents",
-              "legal_case_bills", "legal_bill_allocations"]
-_DEPS = ["normalized_tenants", "normalized_leases", "normalized_lease_tenants", "normalized_lease_units",
-         "normalized_units", "normalized_properties"]
+LEGAL_KEYS = [
+    "legal_case_import_staging",
+    "legal_cases",
+    "legal_case_phase_history",
+    "legal_case_documents",
+    "legal_case_bills",
+    "legal_bill_allocations",
+]
+_DEPS = [
+    "normalized_tenants",
+    "normalized_leases",
+    "normalized_lease_tenants",
+    "normalized_lease_units",
+    "normalized_units",
+    "normalized_properties",
+]
 _DESCRIPTIONS = {
     "legal_case_import_staging": "Every workbook row as read, with its status and validation errors.",
     "legal_cases": "One row per legal case (Case Key), linked to tenant, lease, unit and property.",
@@ -43,23 +54,43 @@ class LegalImportConfig(dg.Config):
 
 @dg.multi_asset(
     name=LEGAL_IMPORT,
-    specs=[dg.AssetSpec(key, group_name=LEGAL_GROUP, kinds={"postgres", "excel"}, deps=_DEPS,
-                        description=_DESCRIPTIONS[key], metadata={"dagster/table_name": key}) for key in LEGAL_KEYS],
+    specs=[
+        dg.AssetSpec(
+            key,
+            group_name=LEGAL_GROUP,
+            kinds={"postgres", "excel"},
+            deps=_DEPS,
+            description=_DESCRIPTIONS[key],
+            metadata={"dagster/table_name": key},
+        )
+        for key in LEGAL_KEYS
+    ],
 )
-def legal_import(context: dg.AssetExecutionContext, config: LegalImportConfig, warehouse: WarehouseResource,
-                 legal_store: LegalStoreResource):
+def legal_import(
+    context: dg.AssetExecutionContext,
+    config: LegalImportConfig,
+    warehouse: WarehouseResource,
+    legal_store: LegalStoreResource,
+):
     path = config.workbook or settings.legal_workbook()
     documents = config.documents_dir or settings.legal_documents_dir()
     if not path:
         raise dg.Failure("no legal workbook: give run config workbook or set ALTUS_LEGAL_WORKBOOK", allow_retries=False)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         with warehouse.warehouse().connect() as conn:
-            result = import_workbook(conn, Path(path), context.run_id, legal_store.store(),
-                                     Path(documents) if documents else None)
+            result = import_workbook(
+                conn, Path(path), context.run_id, legal_store.store(), Path(documents) if documents else None
+            )
             cases = conn.execute("SELECT count(*) FROM legal_cases").fetchone()[0]
-            record_run(conn, context.run_id, "legal_cases", started, cases, LoadResult(
-                rows_listed=result.rows, unchanged=result.rows - result.staged, rejected=result.errors))
+            record_run(
+                conn,
+                context.run_id,
+                "legal_cases",
+                started,
+                cases,
+                LoadResult(rows_listed=result.rows, unchanged=result.rows - result.staged, rejected=result.errors),
+            )
             conn.commit()
     except WorkbookError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from None

@@ -5,7 +5,6 @@ the legal tables (``legal.export``), replacing the file in one rename. Without a
 materializes nothing and says so in the run's log: the export is optional, the import is not.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -25,11 +24,17 @@ class LegalExportConfig(dg.Config):
 
 @dg.multi_asset(
     name=LEGAL_EXPORT,
-    specs=[dg.AssetSpec(
-        LEGAL_EXPORT, group_name=LEGAL_GROUP, kinds={"excel"}, skippable=True,
-        deps=[VIEW, "legal_cases", "legal_case_phase_history", "legal_case_documents"],
-        description="The legal cases as the legal team sees them, one sheet per status: the workbook's columns "
-                    "plus phase history, days in phase, balance, billed/paid/outstanding and document links.")],
+    specs=[
+        dg.AssetSpec(
+            LEGAL_EXPORT,
+            group_name=LEGAL_GROUP,
+            kinds={"excel"},
+            skippable=True,
+            deps=[VIEW, "legal_cases", "legal_case_phase_history", "legal_case_documents"],
+            description="The legal cases as the legal team sees them, one sheet per status: the workbook's columns "
+            "plus phase history, days in phase, balance, billed/paid/outstanding and document links.",
+        )
+    ],
 )
 def legal_cases_export(context: dg.AssetExecutionContext, config: LegalExportConfig, warehouse: WarehouseResource):
     target = config.path or settings.legal_export_path()
@@ -41,9 +46,14 @@ def legal_cases_export(context: dg.AssetExecutionContext, config: LegalExportCon
             result = export_cases(conn, Path(target).expanduser())
     except ExportError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from None
-    yield dg.MaterializeResult(asset_key=LEGAL_EXPORT, metadata={
-        "path": dg.MetadataValue.path(str(result.path)), "cases": result.cases,
-        **{f"sheet {name}": count for name, count in result.sheets.items()}})
+    yield dg.MaterializeResult(
+        asset_key=LEGAL_EXPORT,
+        metadata={
+            "path": dg.MetadataValue.path(str(result.path)),
+            "cases": result.cases,
+            **{f"sheet {name}": count for name, count in result.sheets.items()},
+        },
+    )
 
 
 legal_export_assets = [legal_cases_export]

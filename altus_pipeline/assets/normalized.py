@@ -6,8 +6,7 @@ reads and on the normalized tables its foreign keys point at, so one run materia
 parents before children.
 """
 
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -41,23 +40,42 @@ def _audit(conn, run_id: str, started: datetime, table: Table, result) -> None:
     for name in table.objects:
         counts = result.objects[name]
         main = name == table.name
-        record_audit(conn, run_id, name, None, started, LoadResult(
-            rows_listed=result.candidates if main else 0, inserted=counts.inserted, updated=counts.updated,
-            unchanged=result.metadata(name)["unchanged"] if main else 0, soft_deleted=counts.deleted,
-            rejected=result.rejected if main else 0, rows_in_table=counts.rows_in_table,
-        ))
+        record_audit(
+            conn,
+            run_id,
+            name,
+            None,
+            started,
+            LoadResult(
+                rows_listed=result.candidates if main else 0,
+                inserted=counts.inserted,
+                updated=counts.updated,
+                unchanged=result.metadata(name)["unchanged"] if main else 0,
+                soft_deleted=counts.deleted,
+                rejected=result.rejected if main else 0,
+                rows_in_table=counts.rows_in_table,
+            ),
+        )
 
 
 def build_normalized_asset(table: Table) -> dg.AssetsDefinition:
     deps = [dg.AssetKey(table.raw_table), *(dg.AssetKey(r) for r in table.requires())]
     specs = [
         dg.AssetSpec(
-            table.name, group_name=NORMALIZED_GROUP, kinds={"postgres"}, deps=deps, description=table.description,
+            table.name,
+            group_name=NORMALIZED_GROUP,
+            kinds={"postgres"},
+            deps=deps,
+            description=table.description,
             metadata={"dagster/table_name": table.name, "dagster/column_schema": _schema(table)},
         ),
         *(
             dg.AssetSpec(
-                ch.name, group_name=NORMALIZED_GROUP, kinds={"postgres"}, deps=deps, description=ch.description,
+                ch.name,
+                group_name=NORMALIZED_GROUP,
+                kinds={"postgres"},
+                deps=deps,
+                description=ch.description,
                 metadata={"dagster/table_name": ch.name, "dagster/column_schema": _schema(table, ch)},
             )
             for ch in table.children
@@ -66,7 +84,7 @@ def build_normalized_asset(table: Table) -> dg.AssetsDefinition:
 
     @dg.multi_asset(name=table.name, specs=specs)
     def _normalize(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         with warehouse.warehouse().connect() as conn:
             result = Normalizer(conn, table, context.run_id).run()
             _audit(conn, context.run_id, started, table, result)

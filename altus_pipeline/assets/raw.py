@@ -10,8 +10,7 @@ each transaction entity once without a date filter, so a record that no date par
 lists still reaches raw or the DLQ.
 """
 
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 from psycopg import sql
@@ -47,9 +46,15 @@ def _raw_table_schema() -> dg.TableSchema:
 
 def _extract_failure(entity: Entity, partition_key: str | None, run_id: str, exc: DoorLoopError) -> Failure:
     return Failure.of_raw(
-        entity, partition_key, run_id, stage="extract", payload=None,
+        entity,
+        partition_key,
+        run_id,
+        stage="extract",
+        payload=None,
         hash_source=f"{entity.raw_table}|{partition_key}|{type(exc).__name__}",
-        error_class="transient" if exc.transient else "permanent", field=None, message=f"{entity.name}: {exc}",
+        error_class="transient" if exc.transient else "permanent",
+        field=None,
+        message=f"{entity.name}: {exc}",
     )
 
 
@@ -76,7 +81,7 @@ def build_raw_asset(entity: Entity, partitions: dg.PartitionsDefinition) -> dg.A
         unfiltered = entity.partitioned and reconcile
         dates = DateRange(*partition_dates(context)) if entity.partitioned and not unfiltered else None
         partition_key = dates.partition_key if dates else None  # an unfiltered listing belongs to no partition
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         with doorloop.client(wh) as client, wh.connect() as conn:
             try:
                 loader = RawLoader(conn, client, entity, context.run_id)
@@ -108,8 +113,9 @@ def build_raw_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefin
 
 
 # The raw keys of master data (with the views of derived entities) and those read by date.
-MASTER_KEYS = ([e.raw_table for e in ENTITIES.values() if not e.partitioned]
-               + [d.raw_table for d in DERIVED_ENTITIES.values()])
+MASTER_KEYS = [e.raw_table for e in ENTITIES.values() if not e.partitioned] + [
+    d.raw_table for d in DERIVED_ENTITIES.values()
+]
 TRANSACTION_KEYS = [e.raw_table for e in ENTITIES.values() if e.partitioned]
 
 

@@ -30,9 +30,12 @@ SELECT count(*), min(f.as_of_date) FROM (
            ON p.as_of_date = s.as_of_date
     WHERE s.scope = 'portfolio' AND ({differs})
 ) f
-""").format(sums=sql.SQL(", ").join(sql.SQL("sum({c}) AS {c}").format(c=sql.Identifier(c)) for c in ADDITIVE),
-            differs=sql.SQL(" OR ").join(
-                sql.SQL("s.{c} IS DISTINCT FROM coalesce(p.{c}, 0)").format(c=sql.Identifier(c)) for c in ADDITIVE))
+""").format(
+    sums=sql.SQL(", ").join(sql.SQL("sum({c}) AS {c}").format(c=sql.Identifier(c)) for c in ADDITIVE),
+    differs=sql.SQL(" OR ").join(
+        sql.SQL("s.{c} IS DISTINCT FROM coalesce(p.{c}, 0)").format(c=sql.Identifier(c)) for c in ADDITIVE
+    ),
+)
 _AGING_SQL = """
 SELECT count(*), min(as_of_date) FROM kpi_daily_snapshot
 WHERE aging_0_30 + aging_31_60 + aging_61_90 + aging_90_plus <> delinquent_balance
@@ -68,18 +71,31 @@ def history_evaluation(stale: StaleKpis) -> dg.AssetCheckEvaluation:
 
     One builder for the check and the sensor's runless report, so both read the same in the UI.
     """
-    metadata = {} if stale.dates is None else {
-        "stale_from": stale.dates[0].isoformat(), "stale_to": stale.dates[1].isoformat(),
-        "touched_by": ", ".join(stale.sources),
-    }
-    return dg.AssetCheckEvaluation(asset_key=HISTORY_CHECK.asset_key, check_name=HISTORY_CHECK.name,
-                                   passed=stale.dates is None, metadata=metadata,
-                                   severity=dg.AssetCheckSeverity.WARN)
+    metadata = (
+        {}
+        if stale.dates is None
+        else {
+            "stale_from": stale.dates[0].isoformat(),
+            "stale_to": stale.dates[1].isoformat(),
+            "touched_by": ", ".join(stale.sources),
+        }
+    )
+    return dg.AssetCheckEvaluation(
+        asset_key=HISTORY_CHECK.asset_key,
+        check_name=HISTORY_CHECK.name,
+        passed=stale.dates is None,
+        metadata=metadata,
+        severity=dg.AssetCheckSeverity.WARN,
+    )
 
 
-@dg.asset_check(asset=SNAPSHOT, name=HISTORY_CHECK.name, blocking=False,
-                description="No KPI date is stale: every raw change since the first KPI run is covered by a later "
-                            "kpi_daily_snapshot run (else stale_from..stale_to, touched_by).")
+@dg.asset_check(
+    asset=SNAPSHOT,
+    name=HISTORY_CHECK.name,
+    blocking=False,
+    description="No KPI date is stale: every raw change since the first KPI run is covered by a later "
+    "kpi_daily_snapshot run (else stale_from..stale_to, touched_by).",
+)
 def history_current(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.warehouse().connect() as conn:
         evaluation = history_evaluation(stale_history(conn))
@@ -87,8 +103,7 @@ def history_current(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 def _view_count_check(view: str, base_sql: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=view, name="row_count_matches_base",
-                    description=f"Rows of {view} equal its base: {base_sql}")
+    @dg.asset_check(asset=view, name="row_count_matches_base", description=f"Rows of {view} equal its base: {base_sql}")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
             rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view))).fetchone()[0]
@@ -99,15 +114,27 @@ def _view_count_check(view: str, base_sql: str) -> dg.AssetChecksDefinition:
 
 
 kpi_checks: list[dg.AssetChecksDefinition] = [
-    _identity_check("portfolio_equals_sum_of_properties", _PORTFOLIO_SQL,
-                    "For every date, the portfolio row's counts and money totals equal the sum of the property rows."),
-    _identity_check("aging_sums_to_delinquent_balance", _AGING_SQL,
-                    "On every row, the four aging buckets sum to delinquent_balance to the cent."),
-    _identity_check("ratios_and_balances_in_range", _RANGES_SQL,
-                    "0 <= physical_occupancy <= 1, units_occupied <= units_total, buckets and balances >= 0, "
-                    "within-24h share in [0, 1]."),
-    _identity_check("one_row_per_property_and_portfolio", _COMPLETE_SQL,
-                    "Every stored date has one row per property plus the portfolio row."),
+    _identity_check(
+        "portfolio_equals_sum_of_properties",
+        _PORTFOLIO_SQL,
+        "For every date, the portfolio row's counts and money totals equal the sum of the property rows.",
+    ),
+    _identity_check(
+        "aging_sums_to_delinquent_balance",
+        _AGING_SQL,
+        "On every row, the four aging buckets sum to delinquent_balance to the cent.",
+    ),
+    _identity_check(
+        "ratios_and_balances_in_range",
+        _RANGES_SQL,
+        "0 <= physical_occupancy <= 1, units_occupied <= units_total, buckets and balances >= 0, "
+        "within-24h share in [0, 1].",
+    ),
+    _identity_check(
+        "one_row_per_property_and_portfolio",
+        _COMPLETE_SQL,
+        "Every stored date has one row per property plus the portfolio row.",
+    ),
     history_current,
 ]
 view_checks: list[dg.AssetChecksDefinition] = [_view_count_check(v, base) for v, (_, base, _) in VIEWS.items()]

@@ -38,21 +38,29 @@ WHERE b.paid_amount <> coalesce((SELECT sum(a.amount) FROM legal_bill_allocation
 """
 
 
-@dg.asset_check(asset="legal_case_phase_history", name="phase_matches_history", blocking=True,
-                description="Every case's current phase is the last phase of its history.")
+@dg.asset_check(
+    asset="legal_case_phase_history",
+    name="phase_matches_history",
+    blocking=True,
+    description="Every case's current phase is the last phase of its history.",
+)
 def phase_matches_history(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.warehouse().connect() as conn:
         mismatched = conn.execute(_LAST_STEP).fetchone()[0]
     return dg.AssetCheckResult(passed=mismatched == 0, metadata={"cases_not_matching_history": mismatched})
 
 
-@dg.asset_check(asset="legal_cases", name="links_resolve",
-                description="Every tenant and lease a case names is in the normalized tables.")
+@dg.asset_check(
+    asset="legal_cases",
+    name="links_resolve",
+    description="Every tenant and lease a case names is in the normalized tables.",
+)
 def links_resolve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.warehouse().connect() as conn:
         unlinked = conn.execute(_UNLINKED).fetchone()[0]
-    return dg.AssetCheckResult(passed=unlinked == 0, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"cases_with_missing_links": unlinked})
+    return dg.AssetCheckResult(
+        passed=unlinked == 0, severity=dg.AssetCheckSeverity.WARN, metadata={"cases_with_missing_links": unlinked}
+    )
 
 
 def _count_check(asset: str, name: str, query: str, description: str, metric: str) -> dg.AssetChecksDefinition:
@@ -66,11 +74,26 @@ def _count_check(asset: str, name: str, query: str, description: str, metric: st
 
 
 bill_checks = [
-    _count_check("legal_case_bills", "bill_cases_exist", _ORPHAN_BILLS, "Every bill's case is in legal_cases.",
-                 "bills_without_case"),
-    _count_check("legal_case_bills", "paid_within_amount", _OVERPAID_BILLS,
-                 "No bill is paid past its amount (the import refuses such a row).", "bills_paid_over_amount"),
-    _count_check("legal_bill_allocations", "allocations_sum_to_paid", _UNALLOCATED,
-                 "Each bill's allocations add up to its paid amount.", "bills_not_matching_allocations"),
+    _count_check(
+        "legal_case_bills",
+        "bill_cases_exist",
+        _ORPHAN_BILLS,
+        "Every bill's case is in legal_cases.",
+        "bills_without_case",
+    ),
+    _count_check(
+        "legal_case_bills",
+        "paid_within_amount",
+        _OVERPAID_BILLS,
+        "No bill is paid past its amount (the import refuses such a row).",
+        "bills_paid_over_amount",
+    ),
+    _count_check(
+        "legal_bill_allocations",
+        "allocations_sum_to_paid",
+        _UNALLOCATED,
+        "Each bill's allocations add up to its paid amount.",
+        "bills_not_matching_allocations",
+    ),
 ]
 legal_checks = [phase_matches_history, links_resolve, *bill_checks]

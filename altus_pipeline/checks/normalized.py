@@ -18,7 +18,6 @@ from altus_pipeline.dlq.statements import waiting_sql
 from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, Child, Column, Table
 from altus_pipeline.resources import WarehouseResource
 
-
 _GONE = sql.Identifier(GONE)
 
 
@@ -29,50 +28,73 @@ def _count(warehouse: WarehouseResource, query: sql.Composable) -> int:
 
 def _dangling_sql(table: str, column: str, target: str) -> sql.Composable:
     live = sql.SQL("c.{} IS NULL AND ").format(_GONE) if table in TABLES else sql.SQL("")
-    return sql.SQL("SELECT count(*) FROM {table} c WHERE {live}c.{column} IS NOT NULL AND NOT EXISTS "
-                   "(SELECT 1 FROM {target} p WHERE p.id = c.{column} AND p.{gone} IS NULL)").format(
-        table=sql.Identifier(table), live=live, column=sql.Identifier(column), target=sql.Identifier(target),
-        gone=_GONE)
+    return sql.SQL(
+        "SELECT count(*) FROM {table} c WHERE {live}c.{column} IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM {target} p WHERE p.id = c.{column} AND p.{gone} IS NULL)"
+    ).format(
+        table=sql.Identifier(table), live=live, column=sql.Identifier(column), target=sql.Identifier(target), gone=_GONE
+    )
 
 
 def _key_check(asset: str, key: list[str]) -> dg.AssetChecksDefinition:
     cols = sql.SQL(", ").join(map(sql.Identifier, key))
     nulls = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(k)) for k in key)
 
-    @dg.asset_check(asset=asset, name="primary_key_unique_non_null", blocking=True,
-                    description=f"({', '.join(key)}) is never NULL and never repeated.")
+    @dg.asset_check(
+        asset=asset,
+        name="primary_key_unique_non_null",
+        blocking=True,
+        description=f"({', '.join(key)}) is never NULL and never repeated.",
+    )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
-            null_keys, dupes = conn.execute(sql.SQL(
-                "SELECT count(*) FILTER (WHERE {nulls}), count(*) - count(DISTINCT ({cols})) FROM {asset}"
-            ).format(nulls=nulls, cols=cols, asset=sql.Identifier(asset))).fetchone()
-        return dg.AssetCheckResult(passed=null_keys == 0 and dupes == 0,
-                                   metadata={"null_keys": null_keys, "duplicate_keys": dupes})
+            null_keys, dupes = conn.execute(
+                sql.SQL(
+                    "SELECT count(*) FILTER (WHERE {nulls}), count(*) - count(DISTINCT ({cols})) FROM {asset}"
+                ).format(nulls=nulls, cols=cols, asset=sql.Identifier(asset))
+            ).fetchone()
+        return dg.AssetCheckResult(
+            passed=null_keys == 0 and dupes == 0, metadata={"null_keys": null_keys, "duplicate_keys": dupes}
+        )
 
     return _check
 
 
 def _fk_check(asset: str, refs: list[tuple[str, str]]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name="no_dangling_foreign_keys", blocking=True,
-                    description="Every reference points at an existing, live row: "
-                                + ", ".join(f"{c} → {t}" for c, t in refs))
+    @dg.asset_check(
+        asset=asset,
+        name="no_dangling_foreign_keys",
+        blocking=True,
+        description="Every reference points at an existing, live row: " + ", ".join(f"{c} → {t}" for c, t in refs),
+    )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         counts = {c: _count(warehouse, _dangling_sql(asset, c, t)) for c, t in refs}
-        return dg.AssetCheckResult(passed=not any(counts.values()), metadata={f"dangling_{c}": n for c, n in counts.items()})
+        return dg.AssetCheckResult(
+            passed=not any(counts.values()), metadata={f"dangling_{c}": n for c, n in counts.items()}
+        )
 
     return _check
 
 
 def _enum_check(asset: str, enums: list[Column]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name="enum_domains",
-                    description="Enum columns hold only their domain: " + ", ".join(c.name for c in enums))
+    @dg.asset_check(
+        asset=asset,
+        name="enum_domains",
+        description="Enum columns hold only their domain: " + ", ".join(c.name for c in enums),
+    )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         counts = {
-            c.name: _count(warehouse, sql.SQL("SELECT count(*) FROM {} WHERE {} NOT IN ({})").format(
-                sql.Identifier(asset), sql.Identifier(c.name), sql.SQL(", ").join(map(sql.Literal, c.domain))))
+            c.name: _count(
+                warehouse,
+                sql.SQL("SELECT count(*) FROM {} WHERE {} NOT IN ({})").format(
+                    sql.Identifier(asset), sql.Identifier(c.name), sql.SQL(", ").join(map(sql.Literal, c.domain))
+                ),
+            )
             for c in enums
         }
-        return dg.AssetCheckResult(passed=not any(counts.values()), metadata={f"outside_{k}": v for k, v in counts.items()})
+        return dg.AssetCheckResult(
+            passed=not any(counts.values()), metadata={f"outside_{k}": v for k, v in counts.items()}
+        )
 
     return _check
 
@@ -83,41 +105,62 @@ def reconciliation_sql(t: Table) -> sql.Composable:
     return sql.SQL(
         "SELECT (SELECT count(*) FROM {raw} r WHERE {live}), "
         "(SELECT count(*) FROM {name} WHERE {gone} IS NULL), {waiting}"
-    ).format(raw=sql.Identifier(t.raw_table), live=live, name=sql.Identifier(t.name), gone=_GONE,
-             waiting=waiting_sql(t.entity, sql.Identifier(t.raw_table), live))
+    ).format(
+        raw=sql.Identifier(t.raw_table),
+        live=live,
+        name=sql.Identifier(t.name),
+        gone=_GONE,
+        waiting=waiting_sql(t.entity, sql.Identifier(t.raw_table), live),
+    )
 
 
 def _reconcile_check(t: Table) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=t.name, name="reconciles_with_raw", blocking=True,
-                    description=f"Live rows of {t.raw_table} = rows of {t.name} + its records waiting in the DLQ.")
+    @dg.asset_check(
+        asset=t.name,
+        name="reconciles_with_raw",
+        blocking=True,
+        description=f"Live rows of {t.raw_table} = rows of {t.name} + its records waiting in the DLQ.",
+    )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
             live, rows, dlq = conn.execute(reconciliation_sql(t)).fetchone()
-        return dg.AssetCheckResult(passed=live == rows + dlq,
-                                   metadata={"live_raw_rows": live, "normalized_rows": rows, "in_dlq": dlq})
+        return dg.AssetCheckResult(
+            passed=live == rows + dlq, metadata={"live_raw_rows": live, "normalized_rows": rows, "in_dlq": dlq}
+        )
 
     return _check
 
 
 def _pending_check(t: Table) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=t.name, name="references_resolved",
-                    description=f"No optional reference of {t.name} (or its junctions) waits for a missing target.")
+    @dg.asset_check(
+        asset=t.name,
+        name="references_resolved",
+        description=f"No optional reference of {t.name} (or its junctions) waits for a missing target.",
+    )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
-            rows = conn.execute(sql.SQL(
-                "SELECT column_name, target_table, count(*), min(doorloop_id || ' -> ' || target_doorloop_id) "
-                "FROM {} WHERE table_name = %s GROUP BY 1, 2 ORDER BY 1, 2").format(sql.Identifier(PENDING)),
-                (t.name,)).fetchall()
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT column_name, target_table, count(*), min(doorloop_id || ' -> ' || target_doorloop_id) "
+                    "FROM {} WHERE table_name = %s GROUP BY 1, 2 ORDER BY 1, 2"
+                ).format(sql.Identifier(PENDING)),
+                (t.name,),
+            ).fetchall()
         waiting = {f"{column} -> {target}": f"{count} (e.g. {example})" for column, target, count, example in rows}
-        return dg.AssetCheckResult(passed=not rows, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"unresolved": sum(r[2] for r in rows), **waiting})
+        return dg.AssetCheckResult(
+            passed=not rows,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"unresolved": sum(r[2] for r in rows), **waiting},
+        )
 
     return _check
 
 
 def build_normalized_checks(t: Table) -> list[dg.AssetChecksDefinition]:
     checks = [_key_check(t.name, ["id"]), _reconcile_check(t)]
-    if any(c.kind == "ref" and c.mode == "optional" for c in [*t.columns, *(c for ch in t.children for c in ch.columns)]):
+    if any(
+        c.kind == "ref" and c.mode == "optional" for c in [*t.columns, *(c for ch in t.children for c in ch.columns)]
+    ):
         checks.append(_pending_check(t))
     refs = [(c.name, c.target) for c in t.refs()]
     if refs:

@@ -30,18 +30,28 @@ def _scope(partition_key: str | None) -> tuple[sql.Composable, dict[str, str]]:
 def build_raw_checks(entity: Entity) -> list[dg.AssetChecksDefinition]:
     table = sql.Identifier(entity.raw_table)
 
-    @dg.asset_check(asset=entity.raw_table, name="ids_unique_non_null", blocking=True,
-                    description="Every raw row has a non-empty DoorLoop id, and ids are unique.")
+    @dg.asset_check(
+        asset=entity.raw_table,
+        name="ids_unique_non_null",
+        blocking=True,
+        description="Every raw row has a non-empty DoorLoop id, and ids are unique.",
+    )
     def ids_unique_non_null(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
             bad, dupes = conn.execute(
-                sql.SQL("SELECT count(*) FILTER (WHERE id IS NULL OR id = ''), count(*) - count(DISTINCT id) FROM {t}")
-                .format(t=table)
+                sql.SQL(
+                    "SELECT count(*) FILTER (WHERE id IS NULL OR id = ''), count(*) - count(DISTINCT id) FROM {t}"
+                ).format(t=table)
             ).fetchone()
-        return dg.AssetCheckResult(passed=bad == 0 and dupes == 0, metadata={"null_or_empty_ids": bad, "duplicate_ids": dupes})
+        return dg.AssetCheckResult(
+            passed=bad == 0 and dupes == 0, metadata={"null_or_empty_ids": bad, "duplicate_ids": dupes}
+        )
 
-    @dg.asset_check(asset=entity.raw_table, name="rows_match_api_total",
-                    description="Live rows in the last listing's scope equal DoorLoop's total, less rejected and duplicate records.")
+    @dg.asset_check(
+        asset=entity.raw_table,
+        name="rows_match_api_total",
+        description="Live rows in the last listing's scope equal DoorLoop's total, less rejected and duplicate records.",
+    )
     def rows_match_api_total(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
             last = conn.execute(_LAST_LISTING, (entity.raw_table,)).fetchone()
@@ -50,7 +60,8 @@ def build_raw_checks(entity: Entity) -> list[dg.AssetChecksDefinition]:
             partition_key, expected, total = last
             scope, bounds = _scope(partition_key)
             live = conn.execute(
-                sql.SQL("SELECT count(*) FROM {t} WHERE deleted_at IS NULL {scope}").format(t=table, scope=scope), bounds
+                sql.SQL("SELECT count(*) FROM {t} WHERE deleted_at IS NULL {scope}").format(t=table, scope=scope),
+                bounds,
             ).fetchone()[0]
         return dg.AssetCheckResult(
             passed=live == expected,

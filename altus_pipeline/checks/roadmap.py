@@ -7,7 +7,7 @@ re-running the check reports against the new plan. It needs no database.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -28,8 +28,11 @@ def naming_result(key: dg.AssetKey, group: str) -> dg.AssetCheckResult:
 
 
 def _build_check(key: dg.AssetKey, group: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=key, name=CHECK_NAME,
-                    description=f"{key.to_user_string()} is planned in {PLAN_NAME} under its group's layer and named by its rule.")
+    @dg.asset_check(
+        asset=key,
+        name=CHECK_NAME,
+        description=f"{key.to_user_string()} is planned in {PLAN_NAME} under its group's layer and named by its rule.",
+    )
     def roadmap_naming() -> dg.AssetCheckResult:
         return naming_result(key, group)
 

@@ -25,8 +25,9 @@ def db_migrate() -> None:
 
     warehouse = Warehouse.from_env()
     applied = migrate(warehouse)
-    click.echo(f"schema {warehouse.schema}: {len(applied)} object(s) applied"
-               + (": " + ", ".join(applied) if applied else ""))
+    click.echo(
+        f"schema {warehouse.schema}: {len(applied)} object(s) applied" + (": " + ", ".join(applied) if applied else "")
+    )
     click.echo(f"Dagster instance: DAGSTER_HOME={prepare_dagster_home(warehouse)}")
 
 
@@ -45,8 +46,9 @@ def db_stop() -> None:
 
 @db.command("grant-reader")
 @click.argument("role")
-@click.option("--schema", "reporting_schema",
-              help="Also build this schema of security-invoker views (Supabase Data API).")
+@click.option(
+    "--schema", "reporting_schema", help="Also build this schema of security-invoker views (Supabase Data API)."
+)
 @click.option("--create", is_flag=True, help="Create ROLE (LOGIN) if it does not exist.")
 @click.option("--password-env", metavar="VAR", help="With --create: set ROLE's password from environment variable VAR.")
 def db_grant_reader(role: str, reporting_schema: str | None, create: bool, password_env: str | None) -> None:
@@ -65,8 +67,12 @@ def db_grant_reader(role: str, reporting_schema: str | None, create: bool, passw
         grant = grant_reader(warehouse, role, create=create, password=password, reporting_schema=reporting_schema)
     except ReaderError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"role {role}{' created,' if grant.created else ''} reads {len(grant.objects)} object(s) of schema "
-               f"{warehouse.schema}: {', '.join(grant.objects)}")
+    click.echo(
+        f"role {role}{' created,' if grant.created else ''} reads {len(grant.objects)} object(s) of schema "
+        f"{warehouse.schema}: {', '.join(grant.objects)}"
+    )
     if grant.reporting_schema:
-        click.echo(f"schema {grant.reporting_schema}: security-invoker views of each; row-level security on "
-                   f"{', '.join(grant.rls_tables)} with a read policy for {role}")
+        click.echo(
+            f"schema {grant.reporting_schema}: security-invoker views of each; row-level security on "
+            f"{', '.join(grant.rls_tables)} with a read policy for {role}"
+        )

@@ -20,11 +20,18 @@ from altus_pipeline.warehouse.db import Warehouse
 if TYPE_CHECKING:
     from altus_pipeline.runner import RunSummary
 
-_SUMMARY_COLUMNS = (("property_name", "property", 24), ("units_total", "units", 6), ("units_occupied", "occ", 6),
-                    ("physical_occupancy", "occ %", 7), ("scheduled_rent", "sched rent", 12),
-                    ("delinquent_balance", "delinquent", 12), ("aging_90_plus", "aged 90+", 11),
-                    ("collection_rate_mtd", "coll mtd", 9), ("leases_expiring_30", "exp30", 6),
-                    ("work_orders_open", "WO open", 8))
+_SUMMARY_COLUMNS = (
+    ("property_name", "property", 24),
+    ("units_total", "units", 6),
+    ("units_occupied", "occ", 6),
+    ("physical_occupancy", "occ %", 7),
+    ("scheduled_rent", "sched rent", 12),
+    ("delinquent_balance", "delinquent", 12),
+    ("aging_90_plus", "aged 90+", 11),
+    ("collection_rate_mtd", "coll mtd", 9),
+    ("leases_expiring_30", "exp30", 6),
+    ("work_orders_open", "WO open", 8),
+)
 
 
 @click.command()
@@ -74,8 +81,9 @@ def _print_kpi_summary(warehouse: Warehouse) -> None:
     """kpi_summary as a readable table: the portfolio first, then properties by name."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c, _, _ in _SUMMARY_COLUMNS)
     with warehouse.connect() as conn:
-        rows = conn.execute(sql.SQL("SELECT as_of_date, {} FROM kpi_summary "
-                                    "ORDER BY scope = 'property', property_name").format(cols)).fetchall()
+        rows = conn.execute(
+            sql.SQL("SELECT as_of_date, {} FROM kpi_summary ORDER BY scope = 'property', property_name").format(cols)
+        ).fetchall()
     if not rows:
         click.echo("kpi_summary is empty")
         return
@@ -110,8 +118,9 @@ def _legal_demo(session: Session, as_of: dt.date) -> tuple[Path, RunSummary]:
         workbook = write_sample(conn, home / "legal_demo", as_of)
         conn.commit()
     store = LegalStoreResource(kind="local", folder=str(home / "legal_documents"))
-    return workbook, legal_import(build_definitions(legal_store=store), session.instance, str(workbook),
-                                  raise_on_error=False, quiet=True)
+    return workbook, legal_import(
+        build_definitions(legal_store=store), session.instance, str(workbook), raise_on_error=False, quiet=True
+    )
 
 
 def _print_legal_demo(warehouse: Warehouse, workbook: Path, summary: RunSummary) -> bool:

@@ -53,9 +53,13 @@ def _run_stale_kpis() -> bool:
 
 
 @click.command("normalize")
-@click.option("--entity", "entity_names", multiple=True,
-              help="Entity whose normalized tables to build (repeatable; "
-                   f"{', '.join(map(repr, DERIVED_ENTITIES))} too); default all.")
+@click.option(
+    "--entity",
+    "entity_names",
+    multiple=True,
+    help="Entity whose normalized tables to build (repeatable; "
+    f"{', '.join(map(repr, DERIVED_ENTITIES))} too); default all.",
+)
 def normalize_command(entity_names: tuple[str, ...]) -> None:
     """Build the normalized tables from the raw tables through the Dagster Definitions."""
     from altus_pipeline.normalized.spec import tables_for  # builds the spec: not for `altus --help`
@@ -71,8 +75,12 @@ def normalize_command(entity_names: tuple[str, ...]) -> None:
 @click.command("kpis")
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First as-of date (default: 30 days ago).")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last as-of date (default: today).")
-@click.option("--stale", is_flag=True, help="Recompute the dates raw changes made stale (from the earliest changed "
-                                            "business date to today), with normalized first and the views after.")
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Recompute the dates raw changes made stale (from the earliest changed "
+    "business date to today), with normalized first and the views after.",
+)
 def kpis_command(start, end, stale: bool) -> None:
     """Compute kpi_daily_snapshot for a range of as-of dates in one run (one set-based statement)."""
     if stale and (start or end):

@@ -45,10 +45,12 @@ def explain(exc: BaseException) -> str | None:
         return str(exc)
     database = _database_error(exc)
     if database is not None:
-        return (f"the warehouse database stopped answering or cannot be reached ({_first_line(database)}); "
-                "check that it is running and that ALTUS_DATABASE_URL is right (`altus db url` shows which "
-                "database this is; without ALTUS_DATABASE_URL any altus command starts the embedded one), "
-                "then run the command again: what was committed is kept, the rest is redone")
+        return (
+            f"the warehouse database stopped answering or cannot be reached ({_first_line(database)}); "
+            "check that it is running and that ALTUS_DATABASE_URL is right (`altus db url` shows which "
+            "database this is; without ALTUS_DATABASE_URL any altus command starts the embedded one), "
+            "then run the command again: what was committed is kept, the rest is redone"
+        )
     unset = _UNSET_VARIABLE.search(str(exc))
     if unset:
         hint = " (`altus doctor` checks it)" if unset.group(1) == TOKEN_VARIABLE else ""

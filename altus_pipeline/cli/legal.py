@@ -16,17 +16,26 @@ def legal() -> None:
 
 @legal.command("import")
 @click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--documents-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder the Documents column is relative to (default: ALTUS_LEGAL_DOCUMENTS_DIR, else the "
-                   "workbook's folder).")
+@click.option(
+    "--documents-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder the Documents column is relative to (default: ALTUS_LEGAL_DOCUMENTS_DIR, else the workbook's folder).",
+)
 def legal_import_command(workbook: Path, documents_dir: Path | None) -> None:
     """Import WORKBOOK (.xlsx, sheet Cases) into staging, legal_cases and the phase history."""
     from altus_pipeline.assets.legal import failure_reason  # loads Dagster
     from altus_pipeline.runner import legal_import
 
     session = Session()
-    summary = legal_import(session.defs, session.instance, str(workbook.resolve()), raise_on_error=False, quiet=True,
-                           documents_dir=str(documents_dir.resolve()) if documents_dir else None)
+    summary = legal_import(
+        session.defs,
+        session.instance,
+        str(workbook.resolve()),
+        raise_on_error=False,
+        quiet=True,
+        documents_dir=str(documents_dir.resolve()) if documents_dir else None,
+    )
     if not summary.materializations:  # nothing imported: one line saying why, the details in the run's log
         raise click.ClickException(f"{failure_reason(session.instance, summary.run_id)} (run {summary.run_id})")
     meta = summary.materializations.get("legal_cases", {})
@@ -34,7 +43,9 @@ def legal_import_command(workbook: Path, documents_dir: Path | None) -> None:
     with session.warehouse.connect() as conn:
         errors = conn.execute(
             "SELECT e ->> 'message' FROM legal_case_import_staging, jsonb_array_elements(errors) e "
-            "WHERE workbook_path = %s AND status = 'error' ORDER BY row_number", (str(workbook.resolve()),)).fetchall()
+            "WHERE workbook_path = %s AND status = 'error' ORDER BY row_number",
+            (str(workbook.resolve()),),
+        ).fetchall()
     for (message,) in errors:
         click.echo(f"row error: {message}")
     for line in summary.check_lines():

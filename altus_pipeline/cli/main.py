@@ -58,6 +58,20 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
-for _command in (db, sandbox, sync, doctor, normalize_command, kpis_command, views, legal, demo, dev, docs_command,
-                 roadmap, runs, dlq):
+for _command in (
+    db,
+    sandbox,
+    sync,
+    doctor,
+    normalize_command,
+    kpis_command,
+    views,
+    legal,
+    demo,
+    dev,
+    docs_command,
+    roadmap,
+    runs,
+    dlq,
+):
     main.add_command(_command)

@@ -19,8 +19,12 @@ def report(layer: str, summary: RunSummary) -> bool:
     metas = summary.materializations.values()
     records = sum(int(m.get("rows_listed", m.get("rows_written", m.get("dagster/row_count"))) or 0) for m in metas)
     requests = sum(int(m.get("api_requests") or 0) for m in metas)
-    parts = [f"{len(summary.materializations)}/{summary.selected} assets", f"{records:,d} records",
-             *([f"{requests:,d} requests"] if requests else []), f"{summary.seconds:.1f} s"]
+    parts = [
+        f"{len(summary.materializations)}/{summary.selected} assets",
+        f"{records:,d} records",
+        *([f"{requests:,d} requests"] if requests else []),
+        f"{summary.seconds:.1f} s",
+    ]
     click.echo(f"{layer}: {', '.join(parts)}")
     for key, meta in sorted(summary.materializations.items()):
         noted = [f"{k.replace('_', ' ')} {meta[k]}" for k in _NOTED if meta.get(k)]
@@ -42,5 +46,8 @@ def _explain_failure(layer: str, summary: RunSummary) -> None:
     for step, error in sorted(summary.errors.items()) or [("run", "failed before any asset did")]:
         click.echo(f"FAILED {layer}: {step}: {error}", err=True)
     click.echo(f"run {summary.run_id}: {ui}/runs/{summary.run_id}", err=True)
-    click.echo("next: `altus dlq list` shows the records set aside; the run's log is at the link above; "
-               "`altus --verbose ...` prints the traceback", err=True)
+    click.echo(
+        "next: `altus dlq list` shows the records set aside; the run's log is at the link above; "
+        "`altus --verbose ...` prints the traceback",
+        err=True,
+    )

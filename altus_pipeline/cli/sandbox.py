@@ -22,8 +22,12 @@ def sandbox() -> None:
 
 @sandbox.command("serve")
 @click.option("--scale", type=SCALE_CHOICE, default="small", show_default=True, help="Generated dataset size.")
-@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Serve DIR/<entity>.json instead of generated data.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Serve DIR/<entity>.json instead of generated data.",
+)
 @click.option("--port", type=int, default=8765, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--token", default="sandbox-token", show_default=True, help="The bearer token clients must send.")
@@ -33,11 +37,18 @@ def sandbox() -> None:
 @click.option("--faults", default=None, help="Fault spec, e.g. '5xx=0.1,429=0.05,slow=0.02,truncate=0.05,drift=0.5:2'.")
 @click.option("--deny", "denied", multiple=True, help="List path answering 405 METHOD_NOT_ALLOWED (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the data, the faults and mixed shapes.")
-@click.option("--reference-shape", type=click.Choice(REFERENCE_SHAPES), default=AS_GENERATED, show_default=True,
-              help="Serve references as stored, all in the other shape (bare id <-> {\"id\": ...}), "
-                   "or a mix picked by --seed.")
-@click.option("--ignore-sort", is_flag=True, help="Serve lists in stored order whatever sort_by asks (the pipeline "
-                                                   "must then read master data in full).")
+@click.option(
+    "--reference-shape",
+    type=click.Choice(REFERENCE_SHAPES),
+    default=AS_GENERATED,
+    show_default=True,
+    help='Serve references as stored, all in the other shape (bare id <-> {"id": ...}), or a mix picked by --seed.',
+)
+@click.option(
+    "--ignore-sort",
+    is_flag=True,
+    help="Serve lists in stored order whatever sort_by asks (the pipeline must then read master data in full).",
+)
 def sandbox_serve(
     scale: str,
     data_dir: Path | None,

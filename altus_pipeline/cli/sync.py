@@ -10,8 +10,9 @@ from altus_pipeline.cli.report import report
 from altus_pipeline.cli.session import Session, date_range_option, entities_option
 
 
-def run_sync(entity_names: tuple[str, ...], dates: tuple[dt.date, dt.date] | None,
-             session: Session | None = None) -> bool:
+def run_sync(
+    entity_names: tuple[str, ...], dates: tuple[dt.date, dt.date] | None, session: Session | None = None
+) -> bool:
     """Load the raw tables of ``entity_names`` (all when empty) for ``dates`` (the reconcile when None)."""
     from altus_pipeline.partitions import full_range  # loads Dagster
     from altus_pipeline.runner import sync_raw
@@ -21,9 +22,11 @@ def run_sync(entity_names: tuple[str, ...], dates: tuple[dt.date, dt.date] | Non
     first, last = dates or full_range()
     layers = ([] if all(e.partitioned for e in chosen) else ["raw master data"]) + (
         [f"raw transactions {first}..{last}" + ("" if dates else " (reconcile)")]
-        if any(e.partitioned for e in chosen) else [])
+        if any(e.partitioned for e in chosen)
+        else []
+    )
     summaries = sync_raw(session.defs, chosen, session.instance, dates, raise_on_error=False)
-    return all([report(layer, summary) for layer, summary in zip(layers, summaries)])
+    return all([report(layer, summary) for layer, summary in zip(layers, summaries, strict=True)])
 
 
 @click.command()

@@ -23,20 +23,25 @@ def dlq_list(entity: str | None, status: str | None, limit: int) -> None:
 
     with Session().warehouse.connect() as conn:
         rows = list_records(conn, entity, status, limit)
-    click.echo(f"{'id':>6s} {'entity':22s} {'stage':9s} {'class':10s} {'status':9s} {'att':>3s} "
-               f"{'partition':23s} {'next retry':20s} message")
+    click.echo(
+        f"{'id':>6s} {'entity':22s} {'stage':9s} {'class':10s} {'status':9s} {'att':>3s} "
+        f"{'partition':23s} {'next retry':20s} message"
+    )
     for r in rows:
         due = r["next_retry_at"].strftime("%Y-%m-%d %H:%M:%S") if r["next_retry_at"] else "-"
-        click.echo(f"{r['id']:>6d} {r['entity']:22s} {r['stage']:9s} {r['error_class']:10s} {r['status']:9s} "
-                   f"{r['attempts']:>3d} {(r['partition_key'] or '-'):23s} {due:20s} {r['message'][:120]}")
+        click.echo(
+            f"{r['id']:>6d} {r['entity']:22s} {r['stage']:9s} {r['error_class']:10s} {r['status']:9s} "
+            f"{r['attempts']:>3d} {(r['partition_key'] or '-'):23s} {due:20s} {r['message'][:120]}"
+        )
     click.echo(f"{len(rows)} record(s)")
 
 
 @dlq.command("retry")
 @click.option("--entity", help="Retry this entity's records.")
 @click.option("--id", "record_id", type=int, help="Retry this record.")
-@click.option("--now", "run_now", is_flag=True,
-              help="Also run the retries in this process (without a running dagster-daemon).")
+@click.option(
+    "--now", "run_now", is_flag=True, help="Also run the retries in this process (without a running dagster-daemon)."
+)
 def dlq_retry(entity: str | None, record_id: int | None, run_now: bool) -> None:
     """Make open, retrying or dead records due now: the DLQ sensor's next tick retries them.
 

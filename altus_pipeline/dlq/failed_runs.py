@@ -67,10 +67,17 @@ def failures_of_run(context: dg.RunFailureSensorContext, already: set[str]) -> l
         entity = _RAW_BY_TABLE[table]
         failures.append(
             Failure(
-                entity=entity.name, doorloop_id="", stage="extract", asset_key=table, partition_key=partition_key,
-                payload=None, payload_hash=payload_hash(f"{table}|{partition_key}|run_failure"),
-                error_class="transient", field=None,
-                message=f"{entity.name}: run {run.run_id} failed: {message}"[:2000], run_id=run.run_id,
+                entity=entity.name,
+                doorloop_id="",
+                stage="extract",
+                asset_key=table,
+                partition_key=partition_key,
+                payload=None,
+                payload_hash=payload_hash(f"{table}|{partition_key}|run_failure"),
+                error_class="transient",
+                field=None,
+                message=f"{entity.name}: run {run.run_id} failed: {message}"[:2000],
+                run_id=run.run_id,
             )
         )
     return failures

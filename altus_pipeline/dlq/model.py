@@ -57,14 +57,32 @@ class Failure:
 
     @classmethod
     def of_raw(
-        cls, entity: Entity, partition_key: str | None, run_id: str, *, stage: str, payload: str | None,
-        hash_source: str, error_class: str, field: str | None, message: str, doorloop_id: str = "",
+        cls,
+        entity: Entity,
+        partition_key: str | None,
+        run_id: str,
+        *,
+        stage: str,
+        payload: str | None,
+        hash_source: str,
+        error_class: str,
+        field: str | None,
+        message: str,
+        doorloop_id: str = "",
     ) -> Failure:
         """A failure of the raw asset of ``entity`` (``doorloop_id`` empty when there is no usable one)."""
         return cls(
-            entity=entity.name, doorloop_id=doorloop_id, stage=stage, asset_key=entity.raw_table,
-            partition_key=partition_key, payload=payload, payload_hash=payload_hash(hash_source),
-            error_class=error_class, field=field, message=message, run_id=run_id,
+            entity=entity.name,
+            doorloop_id=doorloop_id,
+            stage=stage,
+            asset_key=entity.raw_table,
+            partition_key=partition_key,
+            payload=payload,
+            payload_hash=payload_hash(hash_source),
+            error_class=error_class,
+            field=field,
+            message=message,
+            run_id=run_id,
         )
 
 

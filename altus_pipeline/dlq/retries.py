@@ -149,8 +149,12 @@ class Downstream:
     def of(cls, assets: list) -> Downstream:
         defs_of = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
         wanted = {s.key for a in defs_of for s in a.specs if s.group_name in DOWNSTREAM_GROUPS}
-        order = {k: i for i, k in enumerate(s.key for g in DOWNSTREAM_GROUPS for a in defs_of for s in a.specs
-                                            if s.group_name == g)}
+        order = {
+            k: i
+            for i, k in enumerate(
+                s.key for g in DOWNSTREAM_GROUPS for a in defs_of for s in a.specs if s.group_name == g
+            )
+        }
         siblings = {s.key: [t.key for t in a.specs] for a in defs_of for s in a.specs}
         children: dict[dg.AssetKey, set[dg.AssetKey]] = {}
         for a in defs_of:
@@ -168,8 +172,9 @@ class Downstream:
                             seen.add(key)
                             todo.append(key)
             below[entity.raw_table] = tuple(k.to_user_string() for k in sorted(seen, key=order.__getitem__))
-        partitioned = frozenset(s.key.to_user_string() for a in defs_of for s in a.specs
-                                if s.key in wanted and s.partitions_def is not None)
+        partitioned = frozenset(
+            s.key.to_user_string() for a in defs_of for s in a.specs if s.key in wanted and s.partitions_def is not None
+        )
         return cls(below, partitioned)
 
     def request(self, raw_tables: list[str], watermark: int, first_day: str | None) -> dg.RunRequest | None:

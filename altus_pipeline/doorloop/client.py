@@ -11,8 +11,9 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import requests
 
@@ -40,7 +41,7 @@ class ListingStats:
     total: int | None = None
     waited: float = 0.0  # seconds slept on 429s and retries, held to Backoff's wait budget
 
-    def add(self, other: "ListingStats") -> None:
+    def add(self, other: ListingStats) -> None:
         self.requests += other.requests
         self.retries += other.retries
         self.bytes += other.bytes
@@ -103,7 +104,7 @@ class DoorLoopClient:
     def close(self) -> None:
         self._session.close()
 
-    def __enter__(self) -> "DoorLoopClient":
+    def __enter__(self) -> DoorLoopClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -194,7 +195,9 @@ class DoorLoopClient:
                     raise errors.DoorLoopUnavailableError(
                         f"rate limited; Retry-After {response.headers.get('Retry-After')!r} is longer than the "
                         f"{self._retry_after_cap:g}s cap (DOORLOOP_RETRY_AFTER_CAP_SECONDS): try again later",
-                        path=path, page=page, status=429,
+                        path=path,
+                        page=page,
+                        status=429,
                     )
                 self._pause(path, page, 429, wait, "429 Retry-After", stats)
                 continue
@@ -224,14 +227,17 @@ class DoorLoopClient:
         self._pause(path, page, status, self.retry.backoff(failures, self._rng), reason, stats)
         return failures + 1
 
-    def _pause(self, path: str, page: int | None, status: int | None, wait: float, reason: str,
-               stats: ListingStats) -> None:
+    def _pause(
+        self, path: str, page: int | None, status: int | None, wait: float, reason: str, stats: ListingStats
+    ) -> None:
         """Sleep ``wait`` before trying again, unless it would overspend the listing's wait budget."""
         if stats.waited + wait > self._wait_budget:
             raise errors.DoorLoopUnavailableError(
                 f"{reason}; waiting {wait:g}s more would exceed the listing's {self._wait_budget:g}s wait budget "
                 f"(DOORLOOP_WAIT_BUDGET_SECONDS), {stats.waited:g}s waited already",
-                path=path, page=page, status=status,
+                path=path,
+                page=page,
+                status=status,
             )
         log.info("GET %s page %s: %s, retrying in %.2fs", path, page, reason, wait)
         stats.retries += 1
@@ -251,7 +257,11 @@ class DoorLoopClient:
 
     @staticmethod
     def _parse_page(path: str, number: int, body: Any) -> Page:
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not isinstance(body.get("total"), int):
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("data"), list)
+            or not isinstance(body.get("total"), int)
+        ):
             raise errors.DoorLoopResponseError(
                 "expected a {total, data} list envelope", path=path, page=number, status=200
             )

@@ -8,9 +8,9 @@ without an endpoint of their own (work orders are tasks of one type) are listed 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,14 @@ class DerivedEntity:
         return f"View over raw {self.selects} ({self.reason})."
 
 
-DERIVED_ENTITIES: Mapping[str, DerivedEntity] = MappingProxyType({d.name: d for d in (
-    DerivedEntity("work_orders", "tasks", "tasks of type WORK_ORDER", "DoorLoop has no work-order endpoint"),
-)})
+DERIVED_ENTITIES: Mapping[str, DerivedEntity] = MappingProxyType(
+    {
+        d.name: d
+        for d in (
+            DerivedEntity("work_orders", "tasks", "tasks of type WORK_ORDER", "DoorLoop has no work-order endpoint"),
+        )
+    }
+)
 assert all(d.source in ENTITIES and d.name not in ENTITIES for d in DERIVED_ENTITIES.values())
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from altus_pipeline.doorloop.ratelimit import Limits, wait_needed
 from altus_pipeline.warehouse.db import Warehouse
@@ -56,7 +56,11 @@ class PostgresRateBudget:
                    WHERE budget_key = %s AND called_at > clock_timestamp() - make_interval(secs => %s)""",
                 (self.key, self.limits.minute_seconds * 60),
             ).fetchall()
-            now = rows[0][1] if rows else conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0]
+            now = (
+                rows[0][1]
+                if rows
+                else conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0]
+            )
             wait = wait_needed([r[0] for r in rows], now, self.limits)
             if wait <= 0:
                 conn.execute("INSERT INTO doorloop_api_call_log (budget_key) VALUES (%s)", (self.key,))

@@ -16,19 +16,71 @@ import psycopg
 from psycopg import sql
 
 KPI_COLUMNS: tuple[str, ...] = (
-    "units_total", "units_occupied", "units_vacant", "physical_occupancy", "gross_potential_rent",
-    "scheduled_rent", "economic_occupancy", "avg_market_rent", "avg_lease_rent", "delinquent_balance",
-    "prepaid_balance", "delinquent_leases", "delinquency_rate", "aging_0_30", "aging_31_60", "aging_61_90",
-    "aging_90_plus", "charged_mtd", "collected_mtd", "collection_rate_mtd", "leases_expiring_30",
-    "leases_expiring_60", "leases_expiring_90", "move_outs_t12m", "turnover_rate_t12m", "work_orders_open",
-    "work_orders_completed_t90", "work_order_median_days_t90", "work_orders_within_24h_t90",
+    "units_total",
+    "units_occupied",
+    "units_vacant",
+    "physical_occupancy",
+    "gross_potential_rent",
+    "scheduled_rent",
+    "economic_occupancy",
+    "avg_market_rent",
+    "avg_lease_rent",
+    "delinquent_balance",
+    "prepaid_balance",
+    "delinquent_leases",
+    "delinquency_rate",
+    "aging_0_30",
+    "aging_31_60",
+    "aging_61_90",
+    "aging_90_plus",
+    "charged_mtd",
+    "collected_mtd",
+    "collection_rate_mtd",
+    "leases_expiring_30",
+    "leases_expiring_60",
+    "leases_expiring_90",
+    "move_outs_t12m",
+    "turnover_rate_t12m",
+    "work_orders_open",
+    "work_orders_completed_t90",
+    "work_order_median_days_t90",
+    "work_orders_within_24h_t90",
 )
-MONEY = ("gross_potential_rent", "scheduled_rent", "avg_market_rent", "avg_lease_rent", "delinquent_balance",
-         "prepaid_balance", "aging_0_30", "aging_31_60", "aging_61_90", "aging_90_plus", "charged_mtd", "collected_mtd")
-COUNTS = ("units_total", "units_occupied", "units_vacant", "delinquent_leases", "leases_expiring_30",
-          "leases_expiring_60", "leases_expiring_90", "move_outs_t12m", "work_orders_open", "work_orders_completed_t90")
-RATIOS = ("physical_occupancy", "economic_occupancy", "delinquency_rate", "collection_rate_mtd", "turnover_rate_t12m",
-          "work_order_median_days_t90", "work_orders_within_24h_t90")
+MONEY = (
+    "gross_potential_rent",
+    "scheduled_rent",
+    "avg_market_rent",
+    "avg_lease_rent",
+    "delinquent_balance",
+    "prepaid_balance",
+    "aging_0_30",
+    "aging_31_60",
+    "aging_61_90",
+    "aging_90_plus",
+    "charged_mtd",
+    "collected_mtd",
+)
+COUNTS = (
+    "units_total",
+    "units_occupied",
+    "units_vacant",
+    "delinquent_leases",
+    "leases_expiring_30",
+    "leases_expiring_60",
+    "leases_expiring_90",
+    "move_outs_t12m",
+    "work_orders_open",
+    "work_orders_completed_t90",
+)
+RATIOS = (
+    "physical_occupancy",
+    "economic_occupancy",
+    "delinquency_rate",
+    "collection_rate_mtd",
+    "turnover_rate_t12m",
+    "work_order_median_days_t90",
+    "work_orders_within_24h_t90",
+)
 
 #: The KPI statement (``snapshot.sql``), with the as-of range as bound parameters ``start`` and ``end``.
 SNAPSHOT_SQL: str = resources.files(__package__).joinpath("snapshot.sql").read_text(encoding="utf-8")
@@ -42,10 +94,12 @@ def write_snapshot(conn: psycopg.Connection, start: dt.date, end: dt.date) -> di
     Returns the rows deleted and inserted; unchanged rows are rewritten identically.
     """
     insert = sql.SQL("INSERT INTO kpi_daily_snapshot ({cols}) {rows}").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)), rows=sql.SQL(SNAPSHOT_SQL))
+        cols=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)), rows=sql.SQL(SNAPSHOT_SQL)
+    )
     params = {"start": start, "end": end}
     with conn.transaction():
-        deleted = conn.execute("DELETE FROM kpi_daily_snapshot WHERE as_of_date BETWEEN %(start)s AND %(end)s",
-                               params).rowcount
+        deleted = conn.execute(
+            "DELETE FROM kpi_daily_snapshot WHERE as_of_date BETWEEN %(start)s AND %(end)s", params
+        ).rowcount
         inserted = conn.execute(insert, params).rowcount
     return {"deleted": deleted, "inserted": inserted}

@@ -22,7 +22,9 @@ from altus_pipeline.normalized.spec import TABLES
 from altus_pipeline.partitions import clip_range
 
 # The raw tables the KPI statement reads through the normalized layer.
-KPI_RAW_KEYS: tuple[str, ...] = tuple(sorted({t.raw_table for t in TABLES.values() if set(t.objects) & set(KPI_SOURCES)}))
+KPI_RAW_KEYS: tuple[str, ...] = tuple(
+    sorted({t.raw_table for t in TABLES.values() if set(t.objects) & set(KPI_SOURCES)})
+)
 
 _PENDING_SQL = """
 SELECT (SELECT coalesce(max(id), 0) FROM doorloop_pipeline_audit), min(r.touched_from),
@@ -56,8 +58,9 @@ def stale_kpis(conn: psycopg.Connection, after: int = 0) -> StaleKpis:
     A change dated before the partitions counts from their first day; one dated in the
     future touches no snapshot that exists yet.
     """
-    watermark, first, sources = conn.execute(_PENDING_SQL, {"after": after, "raw": list(KPI_RAW_KEYS),
-                                                            "snapshot": SNAPSHOT}).fetchone()
+    watermark, first, sources = conn.execute(
+        _PENDING_SQL, {"after": after, "raw": list(KPI_RAW_KEYS), "snapshot": SNAPSHOT}
+    ).fetchone()
     dates = clip_range(first, dt.date.max) if first else None
     return StaleKpis(dates, watermark, tuple(sources) if dates else ())
 

@@ -110,8 +110,9 @@ def parse_bill(staging_id: int, row: SheetRow) -> BillRow:
     return bill
 
 
-def import_bills(conn: psycopg.Connection, bills: list[BillRow], holders: dict[str, int],
-                 case_ids: dict[str, uuid.UUID]) -> tuple[int, int]:
+def import_bills(
+    conn: psycopg.Connection, bills: list[BillRow], holders: dict[str, int], case_ids: dict[str, uuid.UUID]
+) -> tuple[int, int]:
     """Apply the valid ``bills`` (errors for the others); (bills written, allocations appended).
 
     ``holders``: invoice number → the row number of the workbook's row that holds it (its first);
@@ -121,24 +122,40 @@ def import_bills(conn: psycopg.Connection, bills: list[BillRow], holders: dict[s
         errors = RowErrors(bill.row, bill.invoice_number)
         holder = holders.get(bill.invoice_number) if bill.invoice_number else None
         if holder is not None and holder != bill.row.row_number:
-            errors.add(bill.row.field("invoice_number")[0], f"is also on row {holder}; an invoice is one row "
-                                                             "(edit that row instead)")
+            errors.add(
+                bill.row.field("invoice_number")[0],
+                f"is also on row {holder}; an invoice is one row (edit that row instead)",
+            )
         if bill.case_key and bill.case_key not in case_ids:
-            errors.add(bill.row.field("case_key")[0], f"{bill.case_key!r}: no such case (import its Cases row first)",
-                       heals=True)
+            errors.add(
+                bill.row.field("case_key")[0],
+                f"{bill.case_key!r}: no such case (import its Cases row first)",
+                heals=True,
+            )
         bill.errors += errors.items
         if not bill.errors:
             valid.append(bill)
     if not valid:
         return 0, 0
-    conn.execute("CREATE TEMP TABLE legal_bill_stage (id uuid, invoice_number text, case_id uuid, invoice_date date, "
-                 "due_date date, amount numeric(14, 2), paid_amount numeric(14, 2), source_row_id bigint) "
-                 "ON COMMIT DROP")
+    conn.execute(
+        "CREATE TEMP TABLE legal_bill_stage (id uuid, invoice_number text, case_id uuid, invoice_date date, "
+        "due_date date, amount numeric(14, 2), paid_amount numeric(14, 2), source_row_id bigint) "
+        "ON COMMIT DROP"
+    )
     with conn.cursor().copy("COPY legal_bill_stage FROM STDIN") as copy:
         for b in valid:
-            copy.write_row((bill_id(b.invoice_number), b.invoice_number, case_ids[b.case_key],
-                            b.values["invoice_date"], b.values["due_date"], b.values["amount"],
-                            b.values["paid_amount"], b.staging_id))
+            copy.write_row(
+                (
+                    bill_id(b.invoice_number),
+                    b.invoice_number,
+                    case_ids[b.case_key],
+                    b.values["invoice_date"],
+                    b.values["due_date"],
+                    b.values["amount"],
+                    b.values["paid_amount"],
+                    b.staging_id,
+                )
+            )
     written, allocated = conn.execute(_UPSERT).fetchone()
     conn.execute("DROP TABLE legal_bill_stage")
     return written, allocated

@@ -22,9 +22,10 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -35,9 +36,9 @@ from altus_pipeline import settings
 ROOT = "Legal"
 CASE_FOLDER_PART = 4  # split_part(path, '/', 4) of /ROOT/<property>/<case>/<phase>/<file> is the case's folder
 HASH_MARK = "~"
-MAX_DOCUMENT_BYTES = 2 * 1024 ** 3  # a document past this is an error on its row, in every store
-UPLOAD_SESSION_THRESHOLD = 150 * 1024 ** 2  # Dropbox's limit for one upload call; larger files go up in a session
-UPLOAD_CHUNK_BYTES = 32 * 1024 ** 2  # one session call's data, read from disk (a multiple of Dropbox's 4 MiB block)
+MAX_DOCUMENT_BYTES = 2 * 1024**3  # a document past this is an error on its row, in every store
+UPLOAD_SESSION_THRESHOLD = 150 * 1024**2  # Dropbox's limit for one upload call; larger files go up in a session
+UPLOAD_CHUNK_BYTES = 32 * 1024**2  # one session call's data, read from disk (a multiple of Dropbox's 4 MiB block)
 
 
 def sanitise(name: str) -> str:
@@ -114,8 +115,10 @@ class LocalStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(local, target)
         except OSError as exc:
-            raise DocumentStoreError(f"local store {path}: cannot write under {self.base} ({exc.strerror or exc}); "
-                                     "fix the folder, then run the import again") from None
+            raise DocumentStoreError(
+                f"local store {path}: cannot write under {self.base} ({exc.strerror or exc}); "
+                "fix the folder, then run the import again"
+            ) from None
         return f"local:{hashlib.sha1(path.encode()).hexdigest()}", f"{target.stat().st_mtime_ns:x}"
 
 
@@ -142,24 +145,33 @@ class DropboxStore:
     failure is a ``DocumentStoreError`` of one line: what failed, the likely cause, what to do.
     """
 
-    def __init__(self, auth: DropboxAuth = DropboxAuth(), ca_certs: str | None = None,
-                 max_retries_on_error: int = 3) -> None:
+    def __init__(
+        self, auth: DropboxAuth = DropboxAuth(), ca_certs: str | None = None, max_retries_on_error: int = 3
+    ) -> None:
         import dropbox
 
         token, refresh = os.environ.get(auth.access_token), os.environ.get(auth.refresh_token)
         app_key = os.environ.get(auth.app_key)
         if not token and not (refresh and app_key):
-            raise DocumentStoreError(f"Dropbox store: set {auth.access_token}, or {auth.refresh_token} and "
-                                     f"{auth.app_key}")
+            raise DocumentStoreError(
+                f"Dropbox store: set {auth.access_token}, or {auth.refresh_token} and {auth.app_key}"
+            )
         ca_certs = ca_certs or os.environ.get("ALTUS_DROPBOX_CA_CERTS")
         if ca_certs and not Path(ca_certs).is_file():
-            raise DocumentStoreError(f"Dropbox CA certificates {ca_certs}: no such file (a PEM bundle of CA "
-                                     "certificates; ALTUS_DROPBOX_CA_CERTS)")
+            raise DocumentStoreError(
+                f"Dropbox CA certificates {ca_certs}: no such file (a PEM bundle of CA "
+                "certificates; ALTUS_DROPBOX_CA_CERTS)"
+            )
         session = _PinnedCaSession(ca_certs) if ca_certs else dropbox.create_session()
-        self.client = dropbox.Dropbox(oauth2_access_token=token or None, oauth2_refresh_token=refresh or None,
-                                      app_key=app_key or None, app_secret=os.environ.get(auth.app_secret) or None,
-                                      session=session, max_retries_on_error=max_retries_on_error,
-                                      max_retries_on_rate_limit=3)
+        self.client = dropbox.Dropbox(
+            oauth2_access_token=token or None,
+            oauth2_refresh_token=refresh or None,
+            app_key=app_key or None,
+            app_secret=os.environ.get(auth.app_secret) or None,
+            session=session,
+            max_retries_on_error=max_retries_on_error,
+            max_retries_on_rate_limit=3,
+        )
 
     def upload(self, local: Path, path: str) -> tuple[str, str]:
         from dropbox import exceptions
@@ -169,27 +181,35 @@ class DropboxStore:
         if refusal:
             raise DocumentStoreError(f"Dropbox {path}: {refusal}")
         try:
-            meta = self._in_session(local, path, size) if size > UPLOAD_SESSION_THRESHOLD else self._in_one_call(
-                local, path)
+            meta = (
+                self._in_session(local, path, size)
+                if size > UPLOAD_SESSION_THRESHOLD
+                else self._in_one_call(local, path)
+            )
         except exceptions.AuthError as exc:
             raise DocumentStoreError(f"Dropbox {path}: authentication refused ({_tags(exc.error)})") from None
         except exceptions.ApiError as exc:
             tags = _tags(exc.error)
             raise DocumentStoreError(f"Dropbox {path}: upload refused ({tags}); {_advice(tags)}") from None
         except (exceptions.HttpError, exceptions.InternalServerError, exceptions.RateLimitError) as exc:
-            raise DocumentStoreError(f"Dropbox {path}: HTTP {getattr(exc, 'status_code', '?')} (Dropbox had an error "
-                                     "or is busy); run the import again later") from None
+            raise DocumentStoreError(
+                f"Dropbox {path}: HTTP {getattr(exc, 'status_code', '?')} (Dropbox had an error "
+                "or is busy); run the import again later"
+            ) from None
         except requests.exceptions.SSLError as exc:
             raise DocumentStoreError(
                 f"Dropbox {path}: TLS to {_host(exc)} failed ({_reason(exc)}); if a proxy or firewall inspects TLS, "
-                "set ALTUS_DROPBOX_CA_CERTS to its CA certificate (PEM) and run the import again") from None
+                "set ALTUS_DROPBOX_CA_CERTS to its CA certificate (PEM) and run the import again"
+            ) from None
         except requests.exceptions.RequestException as exc:
             raise DocumentStoreError(
                 f"Dropbox {path}: cannot reach {_host(exc)} ({_reason(exc)}); check the network, the proxy "
-                "(HTTPS_PROXY) or DROPBOX_API_HOST, and run the import again") from None
+                "(HTTPS_PROXY) or DROPBOX_API_HOST, and run the import again"
+            ) from None
         except exceptions.DropboxException as exc:
-            raise DocumentStoreError(f"Dropbox {path}: upload failed ({type(exc).__name__}); run the import "
-                                     "again") from None
+            raise DocumentStoreError(
+                f"Dropbox {path}: upload failed ({type(exc).__name__}); run the import again"
+            ) from None
         return meta.id, meta.rev
 
     def _in_one_call(self, local: Path, path: str) -> Any:
@@ -205,11 +225,13 @@ class DropboxStore:
 
         hasher, chunk = DropboxContentHasher(), UPLOAD_CHUNK_BYTES
         with local.open("rb") as handle:
+
             def read(count: int) -> bytes:
                 data = handle.read(count)
                 if len(data) != count:
-                    raise DocumentStoreError(f"Dropbox {path}: {local.name} changed while uploading; run the import "
-                                             "again")
+                    raise DocumentStoreError(
+                        f"Dropbox {path}: {local.name} changed while uploading; run the import again"
+                    )
                 hasher.update(data)
                 return data
 
@@ -219,10 +241,13 @@ class DropboxStore:
                 self.client.files_upload_session_append_v2(read(chunk), cursor)
                 cursor.offset += chunk
             meta = self.client.files_upload_session_finish(
-                read(size - cursor.offset), cursor, files.CommitInfo(path, mode=files.WriteMode.overwrite, mute=True))
+                read(size - cursor.offset), cursor, files.CommitInfo(path, mode=files.WriteMode.overwrite, mute=True)
+            )
         if meta.size != size or meta.content_hash != hasher.hexdigest():
-            raise DocumentStoreError(f"Dropbox {path}: the stored file differs from {local.name} ({meta.size:,} of "
-                                     f"{size:,} bytes, content hash mismatch); run the import again")
+            raise DocumentStoreError(
+                f"Dropbox {path}: the stored file differs from {local.name} ({meta.size:,} of "
+                f"{size:,} bytes, content hash mismatch); run the import again"
+            )
         return meta
 
 
@@ -235,14 +260,22 @@ class _PinnedCaSession(requests.Session):
         self.verify = ca_certs
         self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=8))
 
-    def merge_environment_settings(self, url: str | bytes | None, proxies: Mapping[str, str] | None, stream: Any,
-                                   verify: Any, cert: Any) -> dict[str, Any]:
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Mapping[str, str] | None, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
         return {**super().merge_environment_settings(url, proxies, stream, verify, cert), "verify": self.verify}
 
 
-_REASONS = ("connection refused", "name or service not known", "temporary failure in name resolution",
-            "no route to host", "network is unreachable", "connection reset by peer", "timed out",
-            "nodename nor servname provided")
+_REASONS = (
+    "connection refused",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "no route to host",
+    "network is unreachable",
+    "connection reset by peer",
+    "timed out",
+    "nodename nor servname provided",
+)
 
 
 def _reason(exc: requests.exceptions.RequestException) -> str:
@@ -283,7 +316,7 @@ _ADVICE = {
     "insufficient_space": "the Dropbox account is full; free space or add storage, then run the import again",
     "conflict": "something else is at that path in Dropbox; move it away, then run the import again",
     "no_write_permission": "the account may not write there; check the app's files.content.write scope and the "
-                           "folder's sharing, then run the import again",
+    "folder's sharing, then run the import again",
     "disallowed_name": "Dropbox does not allow that name; rename the document",
     "too_many_write_operations": "Dropbox is busy with other writes there; run the import again in a minute",
     "content_hash_mismatch": "the data arrived damaged or the file changed; run the import again",
@@ -292,16 +325,22 @@ _ADVICE = {
 
 def _advice(tags: str) -> str:
     """What to do about a refusal, from the most specific tag Dropbox gave that we know."""
-    return next((_ADVICE[t] for t in reversed(tags.split("/")) if t in _ADVICE),
-                "fix the cause Dropbox names, then run the import again")
+    return next(
+        (_ADVICE[t] for t in reversed(tags.split("/")) if t in _ADVICE),
+        "fix the cause Dropbox names, then run the import again",
+    )
 
 
-def open_store(kind: str, folder: Path | None = None, auth: DropboxAuth = DropboxAuth(),
-               ca_certs: str | None = None, max_retries_on_error: int = 3) -> DocumentStore:
+def open_store(
+    kind: str,
+    folder: Path | None = None,
+    auth: DropboxAuth = DropboxAuth(),
+    ca_certs: str | None = None,
+    max_retries_on_error: int = 3,
+) -> DocumentStore:
     """The store of ``kind``: ``local`` (under ``folder``, default ``ALTUS_HOME/legal_documents``) or ``dropbox``."""
     if kind == "dropbox":
         return DropboxStore(auth, ca_certs, max_retries_on_error)
     if kind == "local":
         return LocalStore(folder or settings.project_home() / "legal_documents")
     raise DocumentStoreError(f"legal document store {kind!r}: expected 'local' or 'dropbox' (ALTUS_LEGAL_STORE)")
-

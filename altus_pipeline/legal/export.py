@@ -36,9 +36,13 @@ MAX_WIDTH = 60
 NOT_REFRESHED = "not refreshed"  # the status of a case imported after the view's last refresh
 STATUS_ORDER = ("open", "paused", "closed")  # get_full_legal_cases' statuses, as the sheets come
 # the workbook's fields that are not a column of legal_cases: read from the view or the documents
-_FIELD_SOURCES = {"property": sql.SQL("v.property_name"), "unit": sql.SQL("v.unit_name"),
-                  "tenant_name": sql.SQL("v.tenant_name"), "phase": sql.SQL("c.current_phase"),
-                  "documents": sql.SQL("d.sources")}
+_FIELD_SOURCES = {
+    "property": sql.SQL("v.property_name"),
+    "unit": sql.SQL("v.unit_name"),
+    "tenant_name": sql.SQL("v.tenant_name"),
+    "phase": sql.SQL("c.current_phase"),
+    "documents": sql.SQL("d.sources"),
+}
 # (header, expression) of the warehouse's columns, after the workbook's
 WAREHOUSE_COLUMNS: tuple[tuple[str, sql.Composable], ...] = (
     ("Status", sql.SQL("coalesce(v.status, {})").format(sql.Literal(NOT_REFRESHED))),
@@ -100,7 +104,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, str) and len(value) > EXCEL_CELL_CHARS:
-        return value[:EXCEL_CELL_CHARS - 1] + "…"
+        return value[: EXCEL_CELL_CHARS - 1] + "…"
     return value
 
 
@@ -169,4 +173,3 @@ def export_cases(conn: psycopg.Connection, path: Path) -> ExportResult:
 def _check_target(path: Path) -> None:
     if path.suffix.lower() != ".xlsx":
         raise ExportError(f"{path.name}: the export is an .xlsx workbook; name it so")
-

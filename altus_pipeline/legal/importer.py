@@ -38,8 +38,14 @@ from psycopg import sql
 
 from altus_pipeline.legal.bills import BillRow, import_bills, invoice_of, parse_bill
 from altus_pipeline.legal.cells import RowErrors, parse_date, parse_money
-from altus_pipeline.legal.documents import (CASE_FOLDER_PART, DocumentStore, case_folder, sha256_of, size_refusal,
-                                            store_path)
+from altus_pipeline.legal.documents import (
+    CASE_FOLDER_PART,
+    DocumentStore,
+    case_folder,
+    sha256_of,
+    size_refusal,
+    store_path,
+)
 from altus_pipeline.legal.phases import CLOSED, PAUSE, PhaseError, Step, move, parse_phase
 from altus_pipeline.legal.workbook import BILLS_SHEET, CASES_SHEET, SheetRow, read_workbook
 from altus_pipeline.normalized.spec import NAMESPACE
@@ -48,9 +54,27 @@ NOTICE_TYPES = ("PAY_OR_QUIT", "CURE_OR_QUIT", "UNCONDITIONAL_QUIT", "NOTICE_TO_
 DATE_FIELDS = ("notice_served", "filing_date", "hearing_date", "judgment_date", "writ_issued", "possession_date")
 TEXT_FIELDS = ("docket_number", "court", "county", "attorney", "notes")
 MONEY_FIELDS = ("amount_owed", "judgment_amount")
-CASE_COLUMNS = ("docket_number", "tenant_id", "tenant_doorloop_id", "lease_id", "lease_doorloop_id", "unit_id",
-                "property_id", "current_phase", "phase_date", "paused_from_phase", "is_closed", "notice_type",
-                *DATE_FIELDS, "court", "county", *MONEY_FIELDS, "attorney", "notes", "source_row_id")
+CASE_COLUMNS = (
+    "docket_number",
+    "tenant_id",
+    "tenant_doorloop_id",
+    "lease_id",
+    "lease_doorloop_id",
+    "unit_id",
+    "property_id",
+    "current_phase",
+    "phase_date",
+    "paused_from_phase",
+    "is_closed",
+    "notice_type",
+    *DATE_FIELDS,
+    "court",
+    "county",
+    *MONEY_FIELDS,
+    "attorney",
+    "notes",
+    "source_row_id",
+)
 _HEX_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
@@ -172,9 +196,11 @@ class DocumentPaths:
         rows = conn.execute(
             "SELECT d.dropbox_path, c.case_key, d.phase, d.source_path, d.content_hash FROM legal_case_documents d "
             "JOIN legal_cases c ON c.id = d.case_id WHERE lower(split_part(d.dropbox_path, '/', %s)) = ANY(%s)",
-            (CASE_FOLDER_PART, sorted({case_folder(k).lower() for k in case_keys}))).fetchall()
-        self.held = {path.lower(): Filed(path, (key, phase, source), digest)
-                     for path, key, phase, source, digest in rows}
+            (CASE_FOLDER_PART, sorted({case_folder(k).lower() for k in case_keys})),
+        ).fetchall()
+        self.held = {
+            path.lower(): Filed(path, (key, phase, source), digest) for path, key, phase, source, digest in rows
+        }
 
     def plan(self, parsed: Parsed, documents: list[tuple[str, Path]], property_name: str | None) -> list[Filing]:
         """Where each document of the row goes; one whose path another document holds is an error on the row."""
@@ -185,8 +211,10 @@ class DocumentPaths:
             holder = planned.get(path.lower()) or self.held.get(path.lower())
             if holder is not None and holder.owner != owner:
                 who = "" if holder.owner[0] == parsed.case_key else f" of case {holder.owner[0]!r}"
-                errors.add(header, f"{source!r} would be filed at {path!r}, which holds {holder.owner[2]!r}{who}; "
-                                   "rename one of them")
+                errors.add(
+                    header,
+                    f"{source!r} would be filed at {path!r}, which holds {holder.owner[2]!r}{who}; rename one of them",
+                )
                 continue
             filed = Filed(holder.path if holder else path, owner, sha256_of(local))
             planned[path.lower()] = filed
@@ -203,9 +231,15 @@ class Links:
     """DoorLoop data the workbook can name, read once per import from the normalized tables."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
-        self.tenants = dict(conn.execute("SELECT doorloop_id, id FROM normalized_tenants WHERE gone_at IS NULL").fetchall())
-        self.leases = {d: (i, p) for d, i, p in conn.execute(
-            "SELECT doorloop_id, id, property_id FROM normalized_leases WHERE gone_at IS NULL").fetchall()}
+        self.tenants = dict(
+            conn.execute("SELECT doorloop_id, id FROM normalized_tenants WHERE gone_at IS NULL").fetchall()
+        )
+        self.leases = {
+            d: (i, p)
+            for d, i, p in conn.execute(
+                "SELECT doorloop_id, id, property_id FROM normalized_leases WHERE gone_at IS NULL"
+            ).fetchall()
+        }
         # every (tenant, lease, unit) a lease tenant row links, latest lease first, indexed by what a row can name
         tenancies = conn.execute(
             "SELECT t.doorloop_id, t.id, lower(coalesce(t.full_name, t.name)), l.doorloop_id, l.id, u.id, "
@@ -213,7 +247,8 @@ class Links:
             "JOIN normalized_tenants t ON t.id = lt.tenant_id JOIN normalized_leases l ON l.id = lt.lease_id "
             "JOIN normalized_lease_units lu ON lu.lease_id = l.id JOIN normalized_units u ON u.id = lu.unit_id "
             "JOIN normalized_properties p ON p.id = u.property_id WHERE lt.gone_at IS NULL AND t.gone_at IS NULL "
-            "AND l.gone_at IS NULL AND u.gone_at IS NULL AND p.gone_at IS NULL ORDER BY l.start DESC, l.doorloop_id").fetchall()
+            "AND l.gone_at IS NULL AND u.gone_at IS NULL AND p.gone_at IS NULL ORDER BY l.start DESC, l.doorloop_id"
+        ).fetchall()
         self.by_tenant: dict[str, list[tuple]] = {}
         self.by_lease: dict[str, list[tuple]] = {}
         self.by_unit_tenant: dict[tuple, list[tuple]] = {}
@@ -233,29 +268,40 @@ class Links:
         tenant_id, lease_id = v["tenant_doorloop_id"], v["lease_doorloop_id"]
         links: dict[str, Any] = {}
         if tenant_id and tenant_id not in self.tenants:
-            errors.add(parsed.row.field("tenant_doorloop_id")[0], f"{tenant_id}: no such tenant in the warehouse",
-                       heals=True)
+            errors.add(
+                parsed.row.field("tenant_doorloop_id")[0], f"{tenant_id}: no such tenant in the warehouse", heals=True
+            )
         if lease_id and lease_id not in self.leases:
-            errors.add(parsed.row.field("lease_doorloop_id")[0], f"{lease_id}: no such lease in the warehouse",
-                       heals=True)
+            errors.add(
+                parsed.row.field("lease_doorloop_id")[0], f"{lease_id}: no such lease in the warehouse", heals=True
+            )
         if errors.items:
             parsed.errors += errors.items
             return links
         if tenant_id or lease_id:
-            rows = [r for r in (self.by_lease.get(lease_id, []) if lease_id else self.by_tenant.get(tenant_id, []))
-                    if not tenant_id or r[0] == tenant_id]
+            rows = [
+                r
+                for r in (self.by_lease.get(lease_id, []) if lease_id else self.by_tenant.get(tenant_id, []))
+                if not tenant_id or r[0] == tenant_id
+            ]
         elif v["property"] and v["unit"] and v["tenant_name"]:
             homes = self.properties.get(v["property"].lower(), set())
             if len(homes) != 1:
                 found = "no property" if not homes else f"{len(homes)} properties"
-                errors.add(parsed.row.field("property")[0],
-                           f"{v['property']!r} matches {found}; give the Tenant or Lease DoorLoop ID", heals=True)
+                errors.add(
+                    parsed.row.field("property")[0],
+                    f"{v['property']!r} matches {found}; give the Tenant or Lease DoorLoop ID",
+                    heals=True,
+                )
                 parsed.errors += errors.items
                 return links
             rows = self.by_unit_tenant.get((next(iter(homes)), v["unit"].lower(), v["tenant_name"].lower()), [])
             if not rows:
-                errors.add(parsed.row.field("tenant_name")[0], f"{v['tenant_name']!r} is on no lease of unit "
-                           f"{v['unit']!r} at {v['property']!r}", heals=True)
+                errors.add(
+                    parsed.row.field("tenant_name")[0],
+                    f"{v['tenant_name']!r} is on no lease of unit {v['unit']!r} at {v['property']!r}",
+                    heals=True,
+                )
         else:
             errors.add("Tenant DoorLoop ID", "or Lease DoorLoop ID, or Property, Unit and Tenant Name, are required")
         if errors.items:
@@ -263,14 +309,24 @@ class Links:
             return links
         if not rows:  # ids given that no lease tenant row joins: link what the ids name
             lease = self.leases.get(lease_id) if lease_id else None
-            return {"tenant_id": self.tenants.get(tenant_id), "tenant_doorloop_id": tenant_id,
-                    "lease_id": lease[0] if lease else None, "lease_doorloop_id": lease_id, "unit_id": None,
-                    "property_id": lease[1] if lease else None}
+            return {
+                "tenant_id": self.tenants.get(tenant_id),
+                "tenant_doorloop_id": tenant_id,
+                "lease_id": lease[0] if lease else None,
+                "lease_doorloop_id": lease_id,
+                "unit_id": None,
+                "property_id": lease[1] if lease else None,
+            }
         first = rows[0]
         units = {r[5] for r in rows if r[4] == first[4]}
-        return {"tenant_id": first[1], "tenant_doorloop_id": first[0], "lease_id": first[4],
-                "lease_doorloop_id": first[3], "unit_id": units.pop() if len(units) == 1 else None,
-                "property_id": first[7]}
+        return {
+            "tenant_id": first[1],
+            "tenant_doorloop_id": first[0],
+            "lease_id": first[4],
+            "lease_doorloop_id": first[3],
+            "unit_id": units.pop() if len(units) == 1 else None,
+            "property_id": first[7],
+        }
 
 
 @dataclass
@@ -292,11 +348,20 @@ class ImportResult:
     messages: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
-        return {"rows_in_workbook": self.rows, "rows_new_or_changed": self.staged, "rows_processed": self.processed,
-                "rows_with_errors": self.errors, "rows_healed": self.healed, "cases_written": self.cases_written,
-                "history_appended": self.history_appended, "documents_filed": self.documents_filed,
-                "documents_unchanged": self.documents_unchanged, "bill_rows_in_workbook": self.bill_rows,
-                "bills_written": self.bills_written, "allocations_appended": self.allocations_appended}
+        return {
+            "rows_in_workbook": self.rows,
+            "rows_new_or_changed": self.staged,
+            "rows_processed": self.processed,
+            "rows_with_errors": self.errors,
+            "rows_healed": self.healed,
+            "cases_written": self.cases_written,
+            "history_appended": self.history_appended,
+            "documents_filed": self.documents_filed,
+            "documents_unchanged": self.documents_unchanged,
+            "bill_rows_in_workbook": self.bill_rows,
+            "bills_written": self.bills_written,
+            "allocations_appended": self.allocations_appended,
+        }
 
 
 @dataclass
@@ -307,8 +372,9 @@ class CaseState:
     changed: bool = False
 
 
-def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: DocumentStore,
-                    documents_dir: Path | None = None) -> ImportResult:
+def import_workbook(
+    conn: psycopg.Connection, path: Path, run_id: str, store: DocumentStore, documents_dir: Path | None = None
+) -> ImportResult:
     """Import ``path`` in the caller's transaction (the caller commits); documents listed
     in it are read from ``documents_dir`` (default: the workbook's folder) into ``store``."""
     result, workbook = ImportResult(), str(path.resolve())
@@ -316,16 +382,23 @@ def import_workbook(conn: psycopg.Connection, path: Path, run_id: str, store: Do
     _stage(conn, path, workbook, run_id, result)
     retried = conn.execute(
         "SELECT id, sheet, row_number, raw, status FROM legal_case_import_staging WHERE workbook_path = %s "
-        "AND status IN ('pending', 'error') ORDER BY row_number", (workbook,)).fetchall()
+        "AND status IN ('pending', 'error') ORDER BY row_number",
+        (workbook,),
+    ).fetchall()
     pending = [parse_row(i, SheetRow(n, raw)) for i, sheet, n, raw, _ in retried if sheet == CASES_SHEET]
     bills = [parse_bill(i, SheetRow(n, raw, BILLS_SHEET)) for i, sheet, n, raw, _ in retried if sheet == BILLS_SHEET]
     if pending:
         _import_cases(conn, pending, store, documents_dir or path.parent, result)
     if bills:
-        case_ids = dict(conn.execute("SELECT case_key, id FROM legal_cases WHERE case_key = ANY(%s)",
-                                     (sorted({b.case_key for b in bills if b.case_key}),)).fetchall())
+        case_ids = dict(
+            conn.execute(
+                "SELECT case_key, id FROM legal_cases WHERE case_key = ANY(%s)",
+                (sorted({b.case_key for b in bills if b.case_key}),),
+            ).fetchall()
+        )
         result.bills_written, result.allocations_appended = import_bills(
-            conn, bills, _invoice_holders(conn, workbook), case_ids)
+            conn, bills, _invoice_holders(conn, workbook), case_ids
+        )
     rows: list[Parsed | BillRow] = [*pending, *bills]
     _record_outcomes(conn, rows, run_id)
     was_error = {i for i, *_, status in retried if status == "error"}
@@ -340,19 +413,30 @@ def pending_error_rows(conn: psycopg.Connection) -> int:
     """Staging rows in error whose cause lies outside the workbook (DoorLoop data not yet in the
     warehouse, a document not yet in its folder, a case not yet imported): the rows the next
     import may heal without the workbook changing, so a sensor knows when one is worth running."""
-    return conn.execute("SELECT count(*) FROM legal_case_import_staging WHERE status = 'error' "
-                        "AND errors @> '[{\"heals\": true}]'::jsonb").fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM legal_case_import_staging WHERE status = 'error' "
+        "AND errors @> '[{\"heals\": true}]'::jsonb"
+    ).fetchone()[0]
 
 
 def _stage(conn: psycopg.Connection, path: Path, workbook: str, run_id: str, result: ImportResult) -> None:
     """Every row of the workbook into staging; a changed row becomes pending again, others keep their status."""
-    conn.execute("CREATE TEMP TABLE legal_stage (sheet text, row_number integer, case_key text, raw jsonb, "
-                 "row_hash text) ON COMMIT DROP")
+    conn.execute(
+        "CREATE TEMP TABLE legal_stage (sheet text, row_number integer, case_key text, raw jsonb, "
+        "row_hash text) ON COMMIT DROP"
+    )
     with conn.cursor().copy("COPY legal_stage (sheet, row_number, case_key, raw, row_hash) FROM STDIN") as copy:
         for row in read_workbook(path):
             key = row.field("case_key")[1]
-            copy.write_row((row.sheet, row.row_number, str(key).strip() if key is not None else None,
-                            json.dumps(row.raw), row.row_hash))
+            copy.write_row(
+                (
+                    row.sheet,
+                    row.row_number,
+                    str(key).strip() if key is not None else None,
+                    json.dumps(row.raw),
+                    row.row_hash,
+                )
+            )
             result.rows += 1
             result.bill_rows += row.sheet == BILLS_SHEET
     _adopt_rows_staged_by_name(conn, workbook, path.name)
@@ -362,12 +446,14 @@ def _stage(conn: psycopg.Connection, path: Path, workbook: str, run_id: str, res
         "ON CONFLICT (workbook_path, sheet, row_number) DO UPDATE SET file_name = EXCLUDED.file_name, "
         "case_key = EXCLUDED.case_key, raw = EXCLUDED.raw, row_hash = EXCLUDED.row_hash, status = 'pending', "
         "errors = '[]'::jsonb, processed_at = NULL, run_id = EXCLUDED.run_id WHERE s.row_hash <> EXCLUDED.row_hash",
-        (workbook, path.name, run_id)).rowcount
+        (workbook, path.name, run_id),
+    ).rowcount
     conn.execute("DROP TABLE legal_stage")
 
 
-def _import_cases(conn: psycopg.Connection, pending: list[Parsed], store: DocumentStore, folder: Path,
-                  result: ImportResult) -> None:
+def _import_cases(
+    conn: psycopg.Connection, pending: list[Parsed], store: DocumentStore, folder: Path, result: ImportResult
+) -> None:
     """Validate, link and apply the Cases rows in sheet order; write cases and history, file documents."""
     links = Links(conn)
     keys = {p.case_key for p in pending if p.case_key}
@@ -380,8 +466,9 @@ def _import_cases(conn: psycopg.Connection, pending: list[Parsed], store: Docume
             continue
         case = cases.setdefault(parsed.case_key, CaseState())
         # a later row of a known case may leave the links out: the case keeps those it has
-        names_links = any(parsed.values[k] for k in ("tenant_doorloop_id", "lease_doorloop_id", "property", "unit",
-                                                     "tenant_name"))
+        names_links = any(
+            parsed.values[k] for k in ("tenant_doorloop_id", "lease_doorloop_id", "property", "unit", "tenant_name")
+        )
         resolved = links.resolve(parsed) if names_links or case.current_phase is None else {}
         if parsed.errors:
             continue
@@ -404,8 +491,10 @@ def _invoice_holders(conn: psycopg.Connection, workbook: str) -> dict[str, int]:
     """Invoice number → the first row of the workbook's sheet Bills naming it (bounded by the sheet)."""
     holders: dict[str, int] = {}
     for number, raw in conn.execute(
-            "SELECT row_number, raw FROM legal_case_import_staging WHERE workbook_path = %s AND sheet = %s "
-            "ORDER BY row_number", (workbook, BILLS_SHEET)).fetchall():
+        "SELECT row_number, raw FROM legal_case_import_staging WHERE workbook_path = %s AND sheet = %s "
+        "ORDER BY row_number",
+        (workbook, BILLS_SHEET),
+    ).fetchall():
         invoice = invoice_of(SheetRow(number, raw, BILLS_SHEET))
         if invoice:
             holders.setdefault(invoice, number)
@@ -413,11 +502,15 @@ def _invoice_holders(conn: psycopg.Connection, workbook: str) -> dict[str, int]:
 
 
 def _load_cases(conn: psycopg.Connection, keys: set[str]) -> dict[str, CaseState]:
-    rows = conn.execute(sql.SQL("SELECT case_key, {} FROM legal_cases WHERE case_key = ANY(%s)").format(
-        sql.SQL(", ").join(map(sql.Identifier, CASE_COLUMNS))), (sorted(keys),)).fetchall()
+    rows = conn.execute(
+        sql.SQL("SELECT case_key, {} FROM legal_cases WHERE case_key = ANY(%s)").format(
+            sql.SQL(", ").join(map(sql.Identifier, CASE_COLUMNS))
+        ),
+        (sorted(keys),),
+    ).fetchall()
     cases = {}
     for key, *values in rows:
-        state = dict(zip(CASE_COLUMNS, values))
+        state = dict(zip(CASE_COLUMNS, values, strict=True))
         cases[key] = CaseState(state["current_phase"], state["paused_from_phase"], state)
     return cases
 
@@ -438,14 +531,20 @@ def _apply(parsed: Parsed, resolved: dict[str, Any], case: CaseState, history: l
     if steps:
         case.current_phase = v["phase"]
         case.values["phase_date"] = v["phase_date"]
-        history.extend((parsed.case_key, s.from_phase, s.to_phase, s.skipped, v["phase_date"], parsed.staging_id)
-                       for s in steps)
-    updates = {**resolved, **{k: v[k] for k in ("notice_type", *DATE_FIELDS, *TEXT_FIELDS, *MONEY_FIELDS)
-                              if v[k] is not None}}
+        history.extend(
+            (parsed.case_key, s.from_phase, s.to_phase, s.skipped, v["phase_date"], parsed.staging_id) for s in steps
+        )
+    updates = {
+        **resolved,
+        **{k: v[k] for k in ("notice_type", *DATE_FIELDS, *TEXT_FIELDS, *MONEY_FIELDS) if v[k] is not None},
+    }
     before = dict(case.values)
     case.values.update(updates)
-    case.values.update(current_phase=case.current_phase, paused_from_phase=case.paused_from_phase,
-                       is_closed=case.current_phase in CLOSED)
+    case.values.update(
+        current_phase=case.current_phase,
+        paused_from_phase=case.paused_from_phase,
+        is_closed=case.current_phase in CLOSED,
+    )
     if steps or case.values != before:
         case.values["source_row_id"] = parsed.staging_id
         case.changed = True
@@ -459,7 +558,8 @@ def _adopt_rows_staged_by_name(conn: psycopg.Connection, workbook: str, file_nam
         "UPDATE legal_case_import_staging s SET workbook_path = %s WHERE s.workbook_path IS NULL "
         "AND s.file_name = %s AND s.sheet = %s AND NOT EXISTS (SELECT 1 FROM legal_case_import_staging t "
         "WHERE t.workbook_path = %s AND t.sheet = s.sheet AND t.row_number = s.row_number)",
-        (workbook, file_name, CASES_SHEET, workbook))
+        (workbook, file_name, CASES_SHEET, workbook),
+    )
 
 
 def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: list[Filing]) -> int:
@@ -472,8 +572,20 @@ def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: lis
         if not f.send:
             continue
         file_id, rev = store.upload(f.local, f.filed.path)
-        rows.append((case_id(f.parsed.case_key), f.parsed.values["phase"], f.local.name, f.source, f.filed.path,
-                     file_id, rev, f.filed.digest, f.local.stat().st_size, f.parsed.staging_id))
+        rows.append(
+            (
+                case_id(f.parsed.case_key),
+                f.parsed.values["phase"],
+                f.local.name,
+                f.source,
+                f.filed.path,
+                file_id,
+                rev,
+                f.filed.digest,
+                f.local.stat().st_size,
+                f.parsed.staging_id,
+            )
+        )
     if rows:
         with conn.cursor() as cur:
             cur.executemany(
@@ -482,7 +594,9 @@ def _file_documents(conn: psycopg.Connection, store: DocumentStore, filings: lis
                 "ON CONFLICT ON CONSTRAINT legal_case_documents_path_key DO UPDATE SET file_id = EXCLUDED.file_id, "
                 "rev = EXCLUDED.rev, content_hash = EXCLUDED.content_hash, size = EXCLUDED.size, "
                 "uploaded_at = now(), source_row_id = EXCLUDED.source_row_id WHERE d.case_id = EXCLUDED.case_id "
-                "AND d.phase = EXCLUDED.phase AND d.source_path = EXCLUDED.source_path", rows)
+                "AND d.phase = EXCLUDED.phase AND d.source_path = EXCLUDED.source_path",
+                rows,
+            )
     return len(rows)
 
 
@@ -492,15 +606,21 @@ def _write(conn: psycopg.Connection, cases: dict[str, CaseState], history: list[
         cols = [sql.Identifier(c) for c in CASE_COLUMNS]
         with conn.cursor() as cur:
             cur.executemany(
-                sql.SQL("INSERT INTO legal_cases AS c (id, case_key, {cols}) VALUES (%s, %s, {values}) "
-                        "ON CONFLICT (case_key) DO UPDATE SET {updates}, updated_at = now()").format(
-                    cols=sql.SQL(", ").join(cols), values=sql.SQL(", ").join(sql.Placeholder() for _ in cols),
-                    updates=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=c) for c in cols)),
+                sql.SQL(
+                    "INSERT INTO legal_cases AS c (id, case_key, {cols}) VALUES (%s, %s, {values}) "
+                    "ON CONFLICT (case_key) DO UPDATE SET {updates}, updated_at = now()"
+                ).format(
+                    cols=sql.SQL(", ").join(cols),
+                    values=sql.SQL(", ").join(sql.Placeholder() for _ in cols),
+                    updates=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=c) for c in cols),
+                ),
                 [(case_id(key), key, *(c.values.get(col) for col in CASE_COLUMNS)) for key, c in changed],
             )
     if history:
-        with conn.cursor().copy("COPY legal_case_phase_history (case_id, from_phase, to_phase, skipped, phase_date, "
-                                "source_row_id) FROM STDIN") as copy:
+        with conn.cursor().copy(
+            "COPY legal_case_phase_history (case_id, from_phase, to_phase, skipped, phase_date, "
+            "source_row_id) FROM STDIN"
+        ) as copy:
             for key, *rest in history:
                 copy.write_row((case_id(key), *rest))
 
@@ -515,5 +635,7 @@ def _record_outcomes(conn: psycopg.Connection, rows: list[Parsed | BillRow], run
     conn.execute(
         "UPDATE legal_case_import_staging s SET status = o.status, errors = o.errors, processed_at = now(), "
         "run_id = %s FROM legal_outcome o WHERE s.id = o.id "
-        "AND (s.status, s.errors) IS DISTINCT FROM (o.status, o.errors)", (run_id,))
+        "AND (s.status, s.errors) IS DISTINCT FROM (o.status, o.errors)",
+        (run_id,),
+    )
     conn.execute("DROP TABLE legal_outcome")

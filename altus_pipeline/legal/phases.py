@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 ORDER: tuple[str, ...] = (
-    "referral", "notice_served", "filed", "summons_served", "hearing_scheduled", "judgment", "writ_issued",
-    "possession", "collections", "closed",
+    "referral",
+    "notice_served",
+    "filed",
+    "summons_served",
+    "hearing_scheduled",
+    "judgment",
+    "writ_issued",
+    "possession",
+    "collections",
+    "closed",
 )
 OFF_RAMPS: tuple[str, ...] = ("cured", "settled", "dismissed", "voluntary_move_out", "withdrawn")
 PAUSE = "bankruptcy_stay"
@@ -62,6 +71,6 @@ def move(current: str | None, paused_from: str | None, target: str) -> list[Step
         raise PhaseError(f"moving backwards from {base} to {target}")
     if current == PAUSE and target == base:
         return [Step(PAUSE, target)]
-    passed = ORDER[ORDER.index(base) + 1:ORDER.index(target)]
+    passed = ORDER[ORDER.index(base) + 1 : ORDER.index(target)]
     chain = [current, *passed, target]
-    return [Step(a, b, skipped=b != target) for a, b in zip(chain, chain[1:])]
+    return [Step(a, b, skipped=b != target) for a, b in pairwise(chain)]

@@ -36,8 +36,11 @@ def present_keys(assets: list) -> set[str]:
 def legal_keys(assets: list, with_import: bool) -> list[str]:
     """The legal keys one automated run materializes (those the Definitions hold): the import's
     (``with_import``), the view after it, and the export when a path is configured."""
-    wanted = [*(LEGAL_KEYS if with_import else []), *([VIEW] if with_import else []),
-              *([LEGAL_EXPORT] if settings.legal_export_path() else [])]
+    wanted = [
+        *(LEGAL_KEYS if with_import else []),
+        *([VIEW] if with_import else []),
+        *([LEGAL_EXPORT] if settings.legal_export_path() else []),
+    ]
     present = present_keys(assets)
     return [k for k in wanted if k in present]
 

@@ -15,8 +15,17 @@ from pathlib import Path
 import psycopg
 from openpyxl import Workbook
 
-HEADER = ["Case Key", "Property", "Unit", "Tenant Name", "Phase", "Phase Date", "Notice Type", "Amount Owed",
-          "Documents"]
+HEADER = [
+    "Case Key",
+    "Property",
+    "Unit",
+    "Tenant Name",
+    "Phase",
+    "Phase Date",
+    "Notice Type",
+    "Amount Owed",
+    "Documents",
+]
 
 
 @dataclass(frozen=True)
@@ -32,15 +41,20 @@ class SampleRow:
 
 SAMPLE_CASES: dict[str, list[SampleRow]] = {
     "EV-DEMO-001": [SampleRow("referral", 12, "ledger.txt", amount_owed=2450.00)],
-    "EV-DEMO-002": [SampleRow("referral", 40, amount_owed=1800.00),
-                    SampleRow("notice_served", 33, "notice-to-pay.pdf", "PAY_OR_QUIT")],
-    "EV-DEMO-003": [SampleRow("notice_served", 70, "notice-to-quit.pdf", "UNCONDITIONAL_QUIT"),
-                    SampleRow("filed", 55, "complaint.pdf"),
-                    SampleRow("hearing_scheduled", 20, "hearing-notice.pdf")],
-    "EV-DEMO-004": [SampleRow("referral", 120, amount_owed=5320.00),
-                    SampleRow("judgment", 30, "judgment.pdf")],
-    "EV-DEMO-005": [SampleRow("notice_served", 60, "cure-notice.pdf", "CURE_OR_QUIT"),
-                    SampleRow("settled", 15, "settlement.pdf")],
+    "EV-DEMO-002": [
+        SampleRow("referral", 40, amount_owed=1800.00),
+        SampleRow("notice_served", 33, "notice-to-pay.pdf", "PAY_OR_QUIT"),
+    ],
+    "EV-DEMO-003": [
+        SampleRow("notice_served", 70, "notice-to-quit.pdf", "UNCONDITIONAL_QUIT"),
+        SampleRow("filed", 55, "complaint.pdf"),
+        SampleRow("hearing_scheduled", 20, "hearing-notice.pdf"),
+    ],
+    "EV-DEMO-004": [SampleRow("referral", 120, amount_owed=5320.00), SampleRow("judgment", 30, "judgment.pdf")],
+    "EV-DEMO-005": [
+        SampleRow("notice_served", 60, "cure-notice.pdf", "CURE_OR_QUIT"),
+        SampleRow("settled", 15, "settlement.pdf"),
+    ],
 }
 
 
@@ -58,18 +72,23 @@ def tenancies(conn: psycopg.Connection, count: int) -> list[tuple[str, str, str]
         "AND (SELECT count(*) FROM normalized_lease_units x WHERE x.lease_id = l.id) = 1 "
         "AND l.start = (SELECT max(l2.start) FROM normalized_lease_tenants lt2 JOIN normalized_leases l2 "
         "  ON l2.id = lt2.lease_id WHERE lt2.tenant_id = t.id) "
-        "ORDER BY l.doorloop_id LIMIT %s", (count,)).fetchall()
+        "ORDER BY l.doorloop_id LIMIT %s",
+        (count,),
+    ).fetchall()
 
 
 def pdf(text: str) -> bytes:
     """A one-page PDF showing ``text``: small, valid, and different for every document."""
     safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     stream = f"BT /F1 14 Tf 72 720 Td ({safe}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -90,14 +109,28 @@ def write_sample(conn: psycopg.Connection, folder: Path, as_of: dt.date) -> Path
     sheet = book.active
     sheet.title = "Cases"
     sheet.append(HEADER)
-    for (key, rows), (prop, unit, tenant) in zip(SAMPLE_CASES.items(), tenancies(conn, len(SAMPLE_CASES))):
+    for (key, rows), (prop, unit, tenant) in zip(
+        SAMPLE_CASES.items(), tenancies(conn, len(SAMPLE_CASES)), strict=False
+    ):
         for row in rows:
             if row.document:
                 text = f"{key} {row.phase.replace('_', ' ')}: {tenant}, {unit}, {prop}"
-                (folder / row.document).write_bytes(text.encode() + b"\n" if row.document.endswith(".txt")
-                                                    else pdf(text))
-            sheet.append([key, prop, unit, tenant, row.phase, as_of - dt.timedelta(days=row.days_ago),
-                          row.notice_type, row.amount_owed, row.document])
+                (folder / row.document).write_bytes(
+                    text.encode() + b"\n" if row.document.endswith(".txt") else pdf(text)
+                )
+            sheet.append(
+                [
+                    key,
+                    prop,
+                    unit,
+                    tenant,
+                    row.phase,
+                    as_of - dt.timedelta(days=row.days_ago),
+                    row.notice_type,
+                    row.amount_owed,
+                    row.document,
+                ]
+            )
     path = folder / "cases.xlsx"
     book.save(path)
     return path
@@ -107,4 +140,5 @@ def case_phases(conn: psycopg.Connection) -> list[tuple[str, str, dt.date, int]]
     """(case key, current phase, phase date, documents filed) of every case, by key."""
     return conn.execute(
         "SELECT c.case_key, c.current_phase, c.phase_date, count(d.id) FROM legal_cases c "
-        "LEFT JOIN legal_case_documents d ON d.case_id = c.id GROUP BY c.id ORDER BY c.case_key").fetchall()
+        "LEFT JOIN legal_case_documents d ON d.case_id = c.id GROUP BY c.id ORDER BY c.case_key"
+    ).fetchall()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -36,22 +36,38 @@ def display_header(field: str) -> str:
 
 CASES_HEADERS: tuple[str, ...] = tuple(display_header(field) for field in COLUMNS.values())
 BILLS_HEADERS: tuple[str, ...] = tuple(display_header(field) for field in BILL_COLUMNS.values())
-DATE_HEADERS = frozenset(display_header(f) for f in (
-    "phase_date", "notice_served", "filing_date", "hearing_date", "judgment_date", "writ_issued", "possession_date",
-    "invoice_date", "due_date"))
+DATE_HEADERS = frozenset(
+    display_header(f)
+    for f in (
+        "phase_date",
+        "notice_served",
+        "filing_date",
+        "hearing_date",
+        "judgment_date",
+        "writ_issued",
+        "possession_date",
+        "invoice_date",
+        "due_date",
+    )
+)
 MONEY_HEADERS = frozenset(display_header(f) for f in ("amount_owed", "judgment_amount", "amount", "paid_amount"))
 
 
-def style_sheet(sheet: Worksheet, headers: list[str] | tuple[str, ...], widths: dict[str, int] | None = None,
-                money: frozenset[str] = MONEY_HEADERS) -> None:
+def style_sheet(
+    sheet: Worksheet,
+    headers: list[str] | tuple[str, ...],
+    widths: dict[str, int] | None = None,
+    money: frozenset[str] = MONEY_HEADERS,
+) -> None:
     """Bold frozen header row, a filter on it, column widths, and date and money formats by header."""
     sheet.freeze_panes = "A2"
     for index, header in enumerate(headers, start=1):
         letter = get_column_letter(index)
         sheet.cell(row=1, column=index).font = Font(bold=True)
         sheet.column_dimensions[letter].width = (widths or {}).get(header, max(12, len(header) + 2))
-        number_format = (DATE_NUMBER_FORMAT if header in DATE_HEADERS
-                         else MONEY_NUMBER_FORMAT if header in money else None)
+        number_format = (
+            DATE_NUMBER_FORMAT if header in DATE_HEADERS else MONEY_NUMBER_FORMAT if header in money else None
+        )
         if number_format:
             sheet.column_dimensions[letter].number_format = number_format  # rows typed in later, too
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
@@ -64,9 +80,14 @@ def add_phase_list(sheet: Worksheet, headers: list[str] | tuple[str, ...], last_
     """A drop-down of ``PHASES`` on the Phase column, rows 2..``last_row``."""
     column = get_column_letter(list(headers).index(display_header("phase")) + 1)
     # an inline list is bounded by Excel to 255 characters; the phases fit (a test holds it)
-    validation = DataValidation(type="list", formula1=f'"{",".join(PHASES)}"', allow_blank=True,
-                                showErrorMessage=True, errorTitle="Unknown phase",
-                                error="Choose one of the phases of the list (docs/legal.md#phases).")
+    validation = DataValidation(
+        type="list",
+        formula1=f'"{",".join(PHASES)}"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Unknown phase",
+        error="Choose one of the phases of the list (docs/legal.md#phases).",
+    )
     validation.add(f"{column}2:{column}{max(last_row, 2)}")
     sheet.add_data_validation(validation)
 

@@ -17,11 +17,12 @@ import hashlib
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 CASES_SHEET = "Cases"
@@ -34,17 +35,37 @@ MAX_CELL_CHARS = 10_000
 EXCEL_LAST_ROW = 1_048_576
 # header (normalized) → field
 COLUMNS: dict[str, str] = {
-    "casekey": "case_key", "docketnumber": "docket_number", "tenantdoorloopid": "tenant_doorloop_id",
-    "leasedoorloopid": "lease_doorloop_id", "property": "property", "unit": "unit", "tenantname": "tenant_name",
-    "phase": "phase", "phasedate": "phase_date", "noticetype": "notice_type", "noticeserved": "notice_served",
-    "filingdate": "filing_date", "hearingdate": "hearing_date", "judgmentdate": "judgment_date",
-    "writissued": "writ_issued", "possessiondate": "possession_date", "court": "court", "county": "county",
-    "amountowed": "amount_owed", "judgmentamount": "judgment_amount", "attorney": "attorney",
-    "documents": "documents", "notes": "notes",
+    "casekey": "case_key",
+    "docketnumber": "docket_number",
+    "tenantdoorloopid": "tenant_doorloop_id",
+    "leasedoorloopid": "lease_doorloop_id",
+    "property": "property",
+    "unit": "unit",
+    "tenantname": "tenant_name",
+    "phase": "phase",
+    "phasedate": "phase_date",
+    "noticetype": "notice_type",
+    "noticeserved": "notice_served",
+    "filingdate": "filing_date",
+    "hearingdate": "hearing_date",
+    "judgmentdate": "judgment_date",
+    "writissued": "writ_issued",
+    "possessiondate": "possession_date",
+    "court": "court",
+    "county": "county",
+    "amountowed": "amount_owed",
+    "judgmentamount": "judgment_amount",
+    "attorney": "attorney",
+    "documents": "documents",
+    "notes": "notes",
 }
 BILL_COLUMNS: dict[str, str] = {
-    "invoicenumber": "invoice_number", "casekey": "case_key", "invoicedate": "invoice_date", "duedate": "due_date",
-    "amount": "amount", "paidamount": "paid_amount",
+    "invoicenumber": "invoice_number",
+    "casekey": "case_key",
+    "invoicedate": "invoice_date",
+    "duedate": "due_date",
+    "amount": "amount",
+    "paidamount": "paid_amount",
 }
 # sheet → (header (normalized) → field, the header a sheet cannot do without)
 SHEETS: dict[str, tuple[dict[str, str], str]] = {
@@ -142,7 +163,7 @@ def _sheet_rows(path: Path, book: Any, name: str) -> Iterator[SheetRow]:
                 raise WorkbookError(f"{path.name}: sheet {name!r} goes past Excel's last row")
             if cells.count(None) == len(cells):  # cheap: gaps in the sheet come as rows of None
                 continue
-            raw = {h: _cell(path, h, number, i, v) for i, (h, v) in enumerate(zip(header, cells)) if h}
+            raw = {h: _cell(path, h, number, i, v) for i, (h, v) in enumerate(zip(header, cells, strict=False)) if h}
             if any(v is not None for v in raw.values()):
                 kept += 1
                 if kept > MAX_ROWS:
@@ -161,8 +182,10 @@ def _check_archive(path: Path) -> None:
         raise WorkbookError(f"{path.name}: {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a workbook")
     if not zipfile.is_zipfile(path):
         with path.open("rb") as handle:
-            raise WorkbookError(f"{path.name}: {_what_it_is(handle.read(4096))}, not an .xlsx workbook; "
-                                "save it from Excel as .xlsx (without a password)")
+            raise WorkbookError(
+                f"{path.name}: {_what_it_is(handle.read(4096))}, not an .xlsx workbook; "
+                "save it from Excel as .xlsx (without a password)"
+            )
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -173,8 +196,9 @@ def _check_archive(path: Path) -> None:
         raise WorkbookError(f"{path.name}: a zip archive of other files, not an .xlsx workbook")
     unpacked = sum(m.file_size for m in members)  # zipfile never inflates a member past its declared size
     if unpacked > MAX_UNPACKED_BYTES:
-        raise WorkbookError(f"{path.name}: unpacks to {unpacked:,} bytes, over the {MAX_UNPACKED_BYTES:,}-byte limit "
-                            "for a workbook")
+        raise WorkbookError(
+            f"{path.name}: unpacks to {unpacked:,} bytes, over the {MAX_UNPACKED_BYTES:,}-byte limit for a workbook"
+        )
 
 
 def _what_it_is(head: bytes) -> str:
@@ -200,8 +224,9 @@ def _header(path: Path, sheet: str, cells: tuple) -> list[str]:
     while header and not header[-1]:
         header.pop()
     if len(header) > MAX_COLUMNS:
-        raise WorkbookError(f"{path.name}: sheet {sheet!r} has {len(header):,} columns, over the limit of "
-                            f"{MAX_COLUMNS}")
+        raise WorkbookError(
+            f"{path.name}: sheet {sheet!r} has {len(header):,} columns, over the limit of {MAX_COLUMNS}"
+        )
     seen: dict[str, int] = {}
     for index, text in enumerate(header):
         _cell(path, text, 1, index, text)
@@ -210,8 +235,10 @@ def _header(path: Path, sheet: str, cells: tuple) -> list[str]:
             continue
         if key in seen:
             first = seen[key]
-            raise WorkbookError(f"{path.name}: columns {_letter(first)} ({header[first]!r}) and {_letter(index)} "
-                                f"({text!r}) of sheet {sheet!r} are the same column; keep one")
+            raise WorkbookError(
+                f"{path.name}: columns {_letter(first)} ({header[first]!r}) and {_letter(index)} "
+                f"({text!r}) of sheet {sheet!r} are the same column; keep one"
+            )
         seen[key] = index
     required = SHEETS[sheet][1]
     if header_key(required) not in seen:
@@ -222,8 +249,11 @@ def _header(path: Path, sheet: str, cells: tuple) -> list[str]:
 def _cell(path: Path, header: str, row: int, index: int, value: Any) -> Any:
     """One cell's value for the row's JSON; refused when longer than a cell may be."""
     if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-        raise WorkbookError(f"{path.name}: cell {_letter(index)}{row}" + (f" ({header})" if row > 1 else "")
-                            + f" holds {len(value):,} characters, over the limit of {MAX_CELL_CHARS:,}")
+        raise WorkbookError(
+            f"{path.name}: cell {_letter(index)}{row}"
+            + (f" ({header})" if row > 1 else "")
+            + f" holds {len(value):,} characters, over the limit of {MAX_CELL_CHARS:,}"
+        )
     return _json_value(value)
 
 

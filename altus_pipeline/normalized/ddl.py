@@ -30,8 +30,16 @@ from altus_pipeline.warehouse.migrations import SQL_DIR
 
 LAYER_DIR = SQL_DIR / "normalized"
 _SQL_TYPES = {
-    "text": "text", "enum": "text", "date": "date", "timestamptz": "timestamptz", "money": "numeric(14, 2)",
-    "numeric": "numeric", "integer": "bigint", "boolean": "boolean", "jsonb": "jsonb", "ref": "uuid",
+    "text": "text",
+    "enum": "text",
+    "date": "date",
+    "timestamptz": "timestamptz",
+    "money": "numeric(14, 2)",
+    "numeric": "numeric",
+    "integer": "bigint",
+    "boolean": "boolean",
+    "jsonb": "jsonb",
+    "ref": "uuid",
     "ref_id": "text",
 }
 _RESERVED = frozenset({"end", "from", "to", "order", "user", "table", "default", "check", "primary", "references"})
@@ -72,17 +80,30 @@ def _requires(names: list[str]) -> list[str]:
 
 
 def table_ddl(t: Table) -> str:
-    cols = ["id uuid PRIMARY KEY", "doorloop_id text NOT NULL UNIQUE", *(column_ddl(c, t.name) for c in t.columns),
-            "normalized_at timestamptz NOT NULL DEFAULT now()", "last_run_id text",
-            f"{GONE} timestamptz  -- left, but rows of other tables still point at it (NULL: live)"]
+    cols = [
+        "id uuid PRIMARY KEY",
+        "doorloop_id text NOT NULL UNIQUE",
+        *(column_ddl(c, t.name) for c in t.columns),
+        "normalized_at timestamptz NOT NULL DEFAULT now()",
+        "last_run_id text",
+        f"{GONE} timestamptz  -- left, but rows of other tables still point at it (NULL: live)",
+    ]
     body = _join_columns(cols)
     requires = [r for r in dict.fromkeys(c.target for c in t.columns if c.kind == "ref") if r != t.name]
-    return "\n".join([
-        HEADER, f"-- {t.description}", f"-- Source: {t.raw_table}" + (f" where {t.where}" if t.where else "") + ".",
-        *_requires(requires), f"CREATE TABLE IF NOT EXISTS {t.name} (", body, ");",
-        *_indexes(t.name, [c.name for c in t.refs() if c.name != "id"]),
-        f"CREATE INDEX IF NOT EXISTS {t.name}_{GONE}_idx ON {t.name} (id) WHERE {GONE} IS NOT NULL;", "",
-    ])
+    return "\n".join(
+        [
+            HEADER,
+            f"-- {t.description}",
+            f"-- Source: {t.raw_table}" + (f" where {t.where}" if t.where else "") + ".",
+            *_requires(requires),
+            f"CREATE TABLE IF NOT EXISTS {t.name} (",
+            body,
+            ");",
+            *_indexes(t.name, [c.name for c in t.refs() if c.name != "id"]),
+            f"CREATE INDEX IF NOT EXISTS {t.name}_{GONE}_idx ON {t.name} (id) WHERE {GONE} IS NOT NULL;",
+            "",
+        ]
+    )
 
 
 def child_ddl(parent: Table, ch: Child) -> str:
@@ -94,11 +115,19 @@ def child_ddl(parent: Table, ch: Child) -> str:
     cols += [column_ddl(c, ch.name, key_ref=c.name in ch.key) for c in ch.columns]
     cols.append(f"PRIMARY KEY ({', '.join((ch.parent_column, *ch.key))})")
     requires = [parent.name, *dict.fromkeys(c.target for c in ch.columns if c.kind == "ref")]
-    return "\n".join([
-        HEADER, f"-- {ch.description}", f"-- Source: {parent.raw_table} {', '.join(a + '[]' for a in ch.arrays)}.",
-        *_requires(list(dict.fromkeys(requires))), f"CREATE TABLE IF NOT EXISTS {ch.name} (", _join_columns(cols), ");",
-        *_indexes(ch.name, [c.name for c in ch.columns if c.kind == "ref"]), "",
-    ])
+    return "\n".join(
+        [
+            HEADER,
+            f"-- {ch.description}",
+            f"-- Source: {parent.raw_table} {', '.join(a + '[]' for a in ch.arrays)}.",
+            *_requires(list(dict.fromkeys(requires))),
+            f"CREATE TABLE IF NOT EXISTS {ch.name} (",
+            _join_columns(cols),
+            ");",
+            *_indexes(ch.name, [c.name for c in ch.columns if c.kind == "ref"]),
+            "",
+        ]
+    )
 
 
 def _join_columns(cols: list[str]) -> str:

@@ -10,9 +10,16 @@ from __future__ import annotations
 from altus_pipeline.normalized.spec import GONE, Child, Column, Table
 
 KIND_MEANING = {
-    "text": "text", "enum": "one of", "date": "date", "timestamptz": "timestamp (UTC)",
-    "money": "money (numeric(14,2), rounded half-up)", "numeric": "number", "integer": "integer",
-    "boolean": "true/false", "jsonb": "JSON as DoorLoop sent it", "ref_id": "a DoorLoop id (no table of ours)",
+    "text": "text",
+    "enum": "one of",
+    "date": "date",
+    "timestamptz": "timestamp (UTC)",
+    "money": "money (numeric(14,2), rounded half-up)",
+    "numeric": "number",
+    "integer": "integer",
+    "boolean": "true/false",
+    "jsonb": "JSON as DoorLoop sent it",
+    "ref_id": "a DoorLoop id (no table of ours)",
 }
 REF_MEANING = {
     "required": "required: a missing or dangling one rejects the record to the DLQ",
@@ -20,11 +27,15 @@ REF_MEANING = {
     "optional": "optional: a dangling one is NULL and waits in normalized_pending_references",
 }
 # Columns every normalized main table has besides its spec's: (name, type, meaning).
-FIXED_HEAD = (("id", "uuid", "primary key: uuid5 of the entity and the DoorLoop id"),
-              ("doorloop_id", "text", "DoorLoop's id of the record (unique)"))
-FIXED_TAIL = (("normalized_at", "timestamptz", "when this row was last written"),
-              ("last_run_id", "text", "the Dagster run that last wrote it"),
-              (GONE, "timestamptz", "set when the record left while other rows still point at it; NULL: live"))
+FIXED_HEAD = (
+    ("id", "uuid", "primary key: uuid5 of the entity and the DoorLoop id"),
+    ("doorloop_id", "text", "DoorLoop's id of the record (unique)"),
+)
+FIXED_TAIL = (
+    ("normalized_at", "timestamptz", "when this row was last written"),
+    ("last_run_id", "text", "the Dagster run that last wrote it"),
+    (GONE, "timestamptz", "set when the record left while other rows still point at it; NULL: live"),
+)
 
 
 def column_meaning(c: Column) -> str:

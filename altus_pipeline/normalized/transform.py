@@ -52,8 +52,17 @@ import psycopg
 from psycopg import sql
 
 from altus_pipeline.dlq.statements import count_normalize_retries, record_normalize_rejects, resolve_normalized
-from altus_pipeline.normalized.spec import (GONE, PENDING, REFERENCE_KINDS, TABLES, WATERMARKS, Child, Column, Table,
-                                            key_of)
+from altus_pipeline.normalized.spec import (
+    GONE,
+    PENDING,
+    REFERENCE_KINDS,
+    TABLES,
+    WATERMARKS,
+    Child,
+    Column,
+    Table,
+    key_of,
+)
 from altus_pipeline.warehouse.casts import ZONE_PATTERN, date_ok, for_server, timestamp_ok
 
 _KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 keys are computed
@@ -78,9 +87,10 @@ def reference_id(j: sql.Composable) -> sql.Composable:
     ``id`` (docs/doorloop.md#references-in-either-shape), and not always the same way for a field: both are the same
     reference. This is the one place that says so in SQL.
     """
-    return sql.SQL("(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' "
-                   "WHEN 'object' THEN CASE WHEN jsonb_typeof({j} -> 'id') = 'string' THEN {j} ->> 'id' END END)"
-                   ).format(j=j)
+    return sql.SQL(
+        "(CASE jsonb_typeof({j}) WHEN 'string' THEN {j} #>> '{{}}' "
+        "WHEN 'object' THEN CASE WHEN jsonb_typeof({j} -> 'id') = 'string' THEN {j} ->> 'id' END END)"
+    ).format(j=j)
 
 
 @dataclass(frozen=True)
@@ -99,12 +109,18 @@ def field_json(c: Column, base: sql.Composable) -> sql.Composable:
     j = jpath(base, c.path)
     if c.when:
         j = sql.SQL("(CASE WHEN ({base} #>> {path}) = {value} THEN {j} END)").format(
-            base=base, path=sql.Literal("{" + ",".join(c.when[0]) + "}"), value=sql.Literal(c.when[1]), j=j)
+            base=base, path=sql.Literal("{" + ",".join(c.when[0]) + "}"), value=sql.Literal(c.when[1]), j=j
+        )
     return j
 
 
-def typed(c: Column, base: sql.Composable, field_sql: sql.Composable, alias: sql.Identifier | None = None,
-          field: sql.Composable | None = None) -> Typed:
+def typed(
+    c: Column,
+    base: sql.Composable,
+    field_sql: sql.Composable,
+    alias: sql.Identifier | None = None,
+    field: sql.Composable | None = None,
+) -> Typed:
     """Value and checks of column ``c`` read from JSON ``base``; ``field_sql`` names the field in messages.
 
     ``field``, when given, is SQL naming the column's JSON value already extracted (see
@@ -120,17 +136,26 @@ def typed(c: Column, base: sql.Composable, field_sql: sql.Composable, alias: sql
         return sql.SQL(template).format(j=j, s=s, t=t, **parts)
 
     def bad(ok: sql.Composable, expected: str) -> tuple[sql.Composable, sql.Composable]:
-        return (q("({j} IS NOT NULL AND NOT {ok})", ok=ok),
-                q("format('%s %s is not %s', {field}, left({j}::text, 80), {expected})",
-                  field=field_sql, expected=sql.Literal(expected)))
+        return (
+            q("({j} IS NOT NULL AND NOT {ok})", ok=ok),
+            q(
+                "format('%s %s is not %s', {field}, left({j}::text, 80), {expected})",
+                field=field_sql,
+                expected=sql.Literal(expected),
+            ),
+        )
 
     errors: list[tuple[sql.Composable, sql.Composable]] = []
     dangling: list[tuple[sql.Composable, sql.Composable]] = []
     ref_text = reference_id(j) if c.kind in REFERENCE_KINDS else None
     blank = q("btrim({r}) = ''", r=ref_text) if ref_text else q("({t} = 'string' AND btrim({s}) = '')")
     if c.required:
-        errors.append((q("({j} IS NULL OR {blank})", blank=blank),
-                       q("format('required field %s is missing', {field})", field=field_sql)))
+        errors.append(
+            (
+                q("({j} IS NULL OR {blank})", blank=blank),
+                q("format('required field %s is missing', {field})", field=field_sql),
+            )
+        )
     if c.kind in ("text",):
         ok = q("({t} IN ('string', 'number', 'boolean'))")
         value = q("CASE WHEN {ok} THEN {s} END", ok=ok)
@@ -140,8 +165,10 @@ def typed(c: Column, base: sql.Composable, field_sql: sql.Composable, alias: sql
         value = q("CASE WHEN {ok} THEN {s} END", ok=ok)
         errors.append(bad(ok, "one of " + ", ".join(c.domain)))
     elif c.kind in ("money", "numeric", "integer"):
-        is_num = q("(CASE {t} WHEN 'number' THEN true WHEN 'string' THEN {s} ~ {pattern} ELSE false END)",
-                   pattern=sql.Literal(_NUM))
+        is_num = q(
+            "(CASE {t} WHEN 'number' THEN true WHEN 'string' THEN {s} ~ {pattern} ELSE false END)",
+            pattern=sql.Literal(_NUM),
+        )
         n = q("btrim({s})::numeric")
         if c.kind == "money":
             ok = q("(CASE WHEN {is_num} THEN abs({n}) < 1e12 ELSE false END)", is_num=is_num, n=n)
@@ -154,20 +181,36 @@ def typed(c: Column, base: sql.Composable, field_sql: sql.Composable, alias: sql
         errors.append(bad(ok, expected))
     elif c.kind in ("date", "timestamptz"):
         stamp_ok = timestamp_ok(s)
-        stamp = q("(CASE WHEN {s} ~ {zone} THEN {s}::timestamptz ELSE {s}::timestamp AT TIME ZONE 'UTC' END)",
-                  zone=sql.Literal(ZONE_PATTERN))
+        stamp = q(
+            "(CASE WHEN {s} ~ {zone} THEN {s}::timestamptz ELSE {s}::timestamp AT TIME ZONE 'UTC' END)",
+            zone=sql.Literal(ZONE_PATTERN),
+        )
         if c.kind == "date":
-            ok = q("(CASE WHEN {t} = 'string' THEN {date_ok} OR {stamp_ok} ELSE false END)",
-                   date_ok=date_ok(s), stamp_ok=stamp_ok)
-            value = q("CASE WHEN {ok} THEN CASE WHEN length({s}) = 10 THEN {s}::date "
-                      "ELSE ({stamp} AT TIME ZONE 'UTC')::date END END", ok=ok, stamp=stamp)
+            ok = q(
+                "(CASE WHEN {t} = 'string' THEN {date_ok} OR {stamp_ok} ELSE false END)",
+                date_ok=date_ok(s),
+                stamp_ok=stamp_ok,
+            )
+            value = q(
+                "CASE WHEN {ok} THEN CASE WHEN length({s}) = 10 THEN {s}::date "
+                "ELSE ({stamp} AT TIME ZONE 'UTC')::date END END",
+                ok=ok,
+                stamp=stamp,
+            )
             errors.append(bad(ok, "a date (YYYY-MM-DD)"))
         else:
             epoch_ok = q("(CASE WHEN {t} = 'number' THEN abs(({s})::numeric) < 1e14 ELSE false END)")
-            ok = q("(CASE {t} WHEN 'string' THEN {stamp_ok} WHEN 'number' THEN {epoch_ok} ELSE false END)",
-                   stamp_ok=stamp_ok, epoch_ok=epoch_ok)
-            value = q("CASE WHEN {ok} THEN CASE WHEN {t} = 'number' THEN to_timestamp(({s})::numeric / 1000) "
-                      "ELSE {stamp} END END", ok=ok, stamp=stamp)
+            ok = q(
+                "(CASE {t} WHEN 'string' THEN {stamp_ok} WHEN 'number' THEN {epoch_ok} ELSE false END)",
+                stamp_ok=stamp_ok,
+                epoch_ok=epoch_ok,
+            )
+            value = q(
+                "CASE WHEN {ok} THEN CASE WHEN {t} = 'number' THEN to_timestamp(({s})::numeric / 1000) "
+                "ELSE {stamp} END END",
+                ok=ok,
+                stamp=stamp,
+            )
             errors.append(bad(ok, "a timestamp (ISO 8601)"))
     elif c.kind == "boolean":
         ok = q("(CASE {t} WHEN 'boolean' THEN true WHEN 'string' THEN lower({s}) IN ('true', 'false') ELSE false END)")
@@ -180,16 +223,25 @@ def typed(c: Column, base: sql.Composable, field_sql: sql.Composable, alias: sql
         value = ref_text if c.kind == "ref_id" else (q("{a}.id", a=alias) if alias else sql.SQL("NULL::uuid"))
         if c.kind == "ref" and c.mode in ("required", "strict"):
             target = c.target.removeprefix("normalized_")
-            dangling.append((q("({r} IS NOT NULL AND {a}.id IS NULL)", r=ref_text, a=alias),
-                             q("format({message}, {field}, {r})", field=field_sql, r=ref_text, message=sql.Literal(
-                                 f"%s %s: no such {target} record (missing, or itself rejected)"))))
+            dangling.append(
+                (
+                    q("({r} IS NOT NULL AND {a}.id IS NULL)", r=ref_text, a=alias),
+                    q(
+                        "format({message}, {field}, {r})",
+                        field=field_sql,
+                        r=ref_text,
+                        message=sql.Literal(f"%s %s: no such {target} record (missing, or itself rejected)"),
+                    ),
+                )
+            )
     return Typed(value, tuple(errors), ref_text, tuple(dangling))
 
 
 def target_join(c: Column, alias: sql.Identifier, ref_text: sql.Composable) -> sql.Composable:
     """``LEFT JOIN`` of reference ``c``'s target as ``alias``: live rows only (a row marked gone is no target)."""
     return sql.SQL("LEFT JOIN {target} {a} ON {a}.doorloop_id = {r} AND {a}.{gone} IS NULL").format(
-        target=sql.Identifier(c.target), a=alias, r=ref_text, gone=_GONE)
+        target=sql.Identifier(c.target), a=alias, r=ref_text, gone=_GONE
+    )
 
 
 def _first_error(errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]]) -> sql.Composable:
@@ -220,9 +272,12 @@ def _elements(ch: Child) -> sql.Composable:
     for array in ch.arrays:
         arr = _array(array)
         single = sql.SQL(" WHEN 'object' THEN jsonb_build_array({arr})").format(arr=arr) if ch.role else sql.SQL("")
-        parts.append(sql.SQL("SELECT x.v, x.n, {name}::text FROM jsonb_array_elements("
-                             "CASE jsonb_typeof({arr}) WHEN 'array' THEN {arr}{single} END) WITH ORDINALITY AS x(v, n)"
-                             ).format(name=sql.Literal(array), arr=arr, single=single))
+        parts.append(
+            sql.SQL(
+                "SELECT x.v, x.n, {name}::text FROM jsonb_array_elements("
+                "CASE jsonb_typeof({arr}) WHEN 'array' THEN {arr}{single} END) WITH ORDINALITY AS x(v, n)"
+            ).format(name=sql.Literal(array), arr=arr, single=single)
+        )
     return sql.SQL("({}) AS e(v, n, src)").format(sql.SQL(" UNION ALL ").join(parts))
 
 
@@ -235,8 +290,13 @@ def child_sql(parent: Table, ch: Child) -> ChildSql:
     values: list[sql.Composable] = []
     pending: list[sql.Composable] = []
     if any(c.path for c in ch.columns):
-        errors.append((sql.SQL("jsonb_typeof(e.v) <> 'object'"), sql.SQL("format('%s[%s]', e.src, e.n - 1)"),
-                       sql.SQL("format('%s[%s] is a %s, expected an object', e.src, e.n - 1, jsonb_typeof(e.v))")))
+        errors.append(
+            (
+                sql.SQL("jsonb_typeof(e.v) <> 'object'"),
+                sql.SQL("format('%s[%s]', e.src, e.n - 1)"),
+                sql.SQL("format('%s[%s] is a %s, expected an object', e.src, e.n - 1, jsonb_typeof(e.v))"),
+            )
+        )
     for i, c in enumerate(ch.columns):
         alias = sql.Identifier(f"x{i}")
         suffix = ("." + ".".join(c.path)) if c.path else ""
@@ -251,37 +311,65 @@ def child_sql(parent: Table, ch: Child) -> ChildSql:
             if c.mode == "optional":
                 if c.name in ch.key:
                     keep.append(sql.SQL("{}.id IS NOT NULL").format(alias))
-                pending.append(sql.SQL(
-                    "SELECT c.doorloop_id, {column}, {target}, {r} FROM norm_checked c CROSS JOIN LATERAL {elements} "
-                    "{join} WHERE c.err IS NULL AND {r} IS NOT NULL AND {a}.id IS NULL"
-                ).format(column=sql.Literal(ch.name + "." + c.name), target=sql.Literal(c.target), r=t.ref_text,
-                         elements=elements, join=join, a=alias))
+                pending.append(
+                    sql.SQL(
+                        "SELECT c.doorloop_id, {column}, {target}, {r} FROM norm_checked c CROSS JOIN LATERAL {elements} "
+                        "{join} WHERE c.err IS NULL AND {r} IS NOT NULL AND {a}.id IS NULL"
+                    ).format(
+                        column=sql.Literal(ch.name + "." + c.name),
+                        target=sql.Literal(c.target),
+                        r=t.ref_text,
+                        elements=elements,
+                        join=join,
+                        a=alias,
+                    )
+                )
         values.append(sql.SQL("{} AS {}").format(t.value, sql.Identifier(c.name)))
     join_sql = sql.SQL(" ").join(joins)
-    first_error = sql.SQL("(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n FROM {elements} {joins}) x "
-                          "WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)").format(
-        err=_first_error(errors + later), elements=elements, joins=join_sql)
+    first_error = sql.SQL(
+        "(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n FROM {elements} {joins}) x "
+        "WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)"
+    ).format(err=_first_error(errors + later), elements=elements, joins=join_sql)
     allowed = sql.SQL("('array', 'object')" if ch.role else "('array')")
     shape = []
     for array in ch.arrays:
         arr, name = _array(array), sql.Literal(array)
-        shape.append((sql.SQL("({arr} IS NOT NULL AND jsonb_typeof({arr}) NOT IN {allowed})").format(
-                          arr=arr, allowed=allowed),
-                      name, sql.SQL("format('%s is a %s, expected an array', {name}, jsonb_typeof({arr}))").format(
-                          name=name, arr=arr)))
+        shape.append(
+            (
+                sql.SQL("({arr} IS NOT NULL AND jsonb_typeof({arr}) NOT IN {allowed})").format(
+                    arr=arr, allowed=allowed
+                ),
+                name,
+                sql.SQL("format('%s is a %s, expected an array', {name}, jsonb_typeof({arr}))").format(
+                    name=name, arr=arr
+                ),
+            )
+        )
     if ch.required:
         arr, name = _array(ch.arrays[0]), sql.Literal(ch.arrays[0])
-        shape.append((sql.SQL("({arr} IS NULL OR jsonb_array_length({arr}) = 0)").format(arr=arr), name,
-                      sql.SQL("format('required field %s is missing or empty', {})").format(name)))
+        shape.append(
+            (
+                sql.SQL("({arr} IS NULL OR jsonb_array_length({arr}) = 0)").format(arr=arr),
+                name,
+                sql.SQL("format('required field %s is missing or empty', {})").format(name),
+            )
+        )
     errors_sql = sql.SQL("COALESCE({}, {})").format(_first_error(shape), first_error)
     key = sql.SQL(", ").join([sql.SQL("parent"), *map(sql.Identifier, ch.key)])
     extra = ([sql.SQL("e.src AS {}").format(sql.Identifier(ch.role))] if ch.role else []) + (
-        [sql.SQL("e.n::integer AS line_number")] if ch.lines else [])
-    rows = sql.SQL("SELECT DISTINCT ON ({key}) * FROM (SELECT c.id AS parent, {values}, e.n AS ord "
-                   "FROM norm_checked c CROSS JOIN LATERAL {elements} {joins} "
-                   "WHERE c.err IS NULL{keep}) s ORDER BY {key}, ord DESC").format(
-        key=key, values=sql.SQL(", ").join(extra + values), elements=elements, joins=join_sql,
-        keep=sql.Composed([sql.SQL(" AND {}").format(k) for k in keep]))
+        [sql.SQL("e.n::integer AS line_number")] if ch.lines else []
+    )
+    rows = sql.SQL(
+        "SELECT DISTINCT ON ({key}) * FROM (SELECT c.id AS parent, {values}, e.n AS ord "
+        "FROM norm_checked c CROSS JOIN LATERAL {elements} {joins} "
+        "WHERE c.err IS NULL{keep}) s ORDER BY {key}, ord DESC"
+    ).format(
+        key=key,
+        values=sql.SQL(", ").join(extra + values),
+        elements=elements,
+        joins=join_sql,
+        keep=sql.Composed([sql.SQL(" AND {}").format(k) for k in keep]),
+    )
     return ChildSql(errors_sql, rows, pending)
 
 
@@ -312,12 +400,15 @@ def checked_sql(t: Table) -> sql.Composable:
             values.append(sql.SQL("{} AS {}").format(ty.ref_text, ref_column(c)))
     children = [child_sql(t, ch) for ch in t.children]
     # a record's own fields first, then its references, then its arrays
-    err = sql.SQL("COALESCE({})").format(sql.SQL(", ").join(
-        [_first_error(errors), _first_error(later), *(ch.errors for ch in children)]))
+    err = sql.SQL("COALESCE({})").format(
+        sql.SQL(", ").join([_first_error(errors), _first_error(later), *(ch.errors for ch in children)])
+    )
     # Each field is taken out of the payload once per row (OFFSET 0 keeps PostgreSQL from inlining
     # the subquery): its checks name it dozens of times, and each `#>` would read the payload again.
-    fields = sql.SQL(", ").join(sql.SQL("{} AS {}").format(field_json(c, sql.SQL("payload")), sql.Identifier(f"j{i}"))
-                                for i, c in enumerate(t.columns))
+    fields = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(field_json(c, sql.SQL("payload")), sql.Identifier(f"j{i}"))
+        for i, c in enumerate(t.columns)
+    )
     return sql.SQL(
         "CREATE TEMP TABLE norm_checked ON COMMIT DROP AS "
         "SELECT c.id, c.doorloop_id, c.payload, c.content_hash, {values}, {err} AS err "
@@ -328,23 +419,32 @@ def checked_sql(t: Table) -> sql.Composable:
 def pending_sql(t: Table) -> sql.Composable | None:
     """``INSERT`` of this batch's optional references that found no target (run after the batch is written)."""
     selects = [
-        sql.SQL("SELECT c.doorloop_id, {column}, {target}, c.{ref} FROM norm_checked c "
-                "JOIN {table} n ON n.doorloop_id = c.doorloop_id "
-                "WHERE c.err IS NULL AND c.{ref} IS NOT NULL AND n.{col} IS NULL").format(
-            column=sql.Literal(c.name), target=sql.Literal(c.target), ref=ref_column(c), table=sql.Identifier(t.name),
-            col=sql.Identifier(c.name))
-        for c in t.refs() if c.mode == "optional"
+        sql.SQL(
+            "SELECT c.doorloop_id, {column}, {target}, c.{ref} FROM norm_checked c "
+            "JOIN {table} n ON n.doorloop_id = c.doorloop_id "
+            "WHERE c.err IS NULL AND c.{ref} IS NOT NULL AND n.{col} IS NULL"
+        ).format(
+            column=sql.Literal(c.name),
+            target=sql.Literal(c.target),
+            ref=ref_column(c),
+            table=sql.Identifier(t.name),
+            col=sql.Identifier(c.name),
+        )
+        for c in t.refs()
+        if c.mode == "optional"
     ] + [q for ch in t.children for q in child_sql(t, ch).pending]
     if not selects:
         return None
-    return sql.SQL("INSERT INTO {pending} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
-                   "SELECT DISTINCT {table}, * FROM ({selects}) p ON CONFLICT DO NOTHING").format(
-        pending=_PENDING, table=sql.Literal(t.name), selects=sql.SQL(" UNION ALL ").join(selects))
+    return sql.SQL(
+        "INSERT INTO {pending} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
+        "SELECT DISTINCT {table}, * FROM ({selects}) p ON CONFLICT DO NOTHING"
+    ).format(pending=_PENDING, table=sql.Literal(t.name), selects=sql.SQL(" UNION ALL ").join(selects))
 
 
 def _targets(t: Table) -> list[str]:
-    return list(dict.fromkeys(c.target for c in [*t.refs(), *(c for ch in t.children for c in ch.columns)]
-                              if c.kind == "ref"))
+    return list(
+        dict.fromkeys(c.target for c in [*t.refs(), *(c for ch in t.children for c in ch.columns)] if c.kind == "ref")
+    )
 
 
 def recheck_sql(t: Table) -> sql.Composable:
@@ -356,29 +456,57 @@ def recheck_sql(t: Table) -> sql.Composable:
     (optional).
     """
     name = sql.Identifier(t.name)
-    arrived = [sql.SQL("(p.target_table = {name} AND EXISTS (SELECT 1 FROM {target} x "
-                       "WHERE x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL))").format(
-        name=sql.Literal(x), target=sql.Identifier(x), gone=_GONE) for x in _targets(t)]
-    parts = [sql.SQL("SELECT p.doorloop_id FROM {pending} p WHERE p.table_name = {name} AND ({arrived})").format(
-        pending=_PENDING, name=sql.Literal(t.name),
-        arrived=sql.SQL(" OR ").join(arrived) if arrived else sql.SQL("false"))]
-    parts += [sql.SQL("SELECT n.doorloop_id FROM {name} n JOIN {target} x ON x.id = n.{col} "
-                      "WHERE x.{gone} IS NOT NULL AND n.{gone} IS NULL").format(
-        name=name, target=sql.Identifier(c.target), col=sql.Identifier(c.name), gone=_GONE)
-        for c in t.refs() if c.target != t.name]
-    parts += [sql.SQL("SELECT n.doorloop_id FROM {child} j JOIN {target} x ON x.id = j.{col} "
-                      "JOIN {name} n ON n.id = j.{parent} WHERE x.{gone} IS NOT NULL").format(
-        child=sql.Identifier(ch.name), target=sql.Identifier(c.target), col=sql.Identifier(c.name), name=name,
-        parent=sql.Identifier(ch.parent_column), gone=_GONE)
-        for ch in t.children for c in ch.columns if c.kind == "ref"]
+    arrived = [
+        sql.SQL(
+            "(p.target_table = {name} AND EXISTS (SELECT 1 FROM {target} x "
+            "WHERE x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL))"
+        ).format(name=sql.Literal(x), target=sql.Identifier(x), gone=_GONE)
+        for x in _targets(t)
+    ]
+    parts = [
+        sql.SQL("SELECT p.doorloop_id FROM {pending} p WHERE p.table_name = {name} AND ({arrived})").format(
+            pending=_PENDING,
+            name=sql.Literal(t.name),
+            arrived=sql.SQL(" OR ").join(arrived) if arrived else sql.SQL("false"),
+        )
+    ]
+    parts += [
+        sql.SQL(
+            "SELECT n.doorloop_id FROM {name} n JOIN {target} x ON x.id = n.{col} "
+            "WHERE x.{gone} IS NOT NULL AND n.{gone} IS NULL"
+        ).format(name=name, target=sql.Identifier(c.target), col=sql.Identifier(c.name), gone=_GONE)
+        for c in t.refs()
+        if c.target != t.name
+    ]
+    parts += [
+        sql.SQL(
+            "SELECT n.doorloop_id FROM {child} j JOIN {target} x ON x.id = j.{col} "
+            "JOIN {name} n ON n.id = j.{parent} WHERE x.{gone} IS NOT NULL"
+        ).format(
+            child=sql.Identifier(ch.name),
+            target=sql.Identifier(c.target),
+            col=sql.Identifier(c.name),
+            name=name,
+            parent=sql.Identifier(ch.parent_column),
+            gone=_GONE,
+        )
+        for ch in t.children
+        for c in ch.columns
+        if c.kind == "ref"
+    ]
     return sql.SQL(" UNION ").join(parts)
 
 
 def referrers(target: str) -> tuple[list[tuple[Table, Column]], list[tuple[Table, Child, Column]]]:
     """Who points at ``target``: (table, column) of top-level references, (table, child, column) of child ones."""
     top = [(u, c) for u in TABLES.values() for c in u.refs() if c.target == target]
-    nested = [(u, ch, c) for u in TABLES.values() for ch in u.children for c in ch.columns
-              if c.kind == "ref" and c.target == target]
+    nested = [
+        (u, ch, c)
+        for u in TABLES.values()
+        for ch in u.children
+        for c in ch.columns
+        if c.kind == "ref" and c.target == target
+    ]
     return top, nested
 
 
@@ -388,8 +516,12 @@ def referenced_sql(t: Table, alias: str = "n") -> sql.Composable:
     used = [(u.name, c.name) for u, c in top if u.name != t.name] + [(ch.name, c.name) for _, ch, c in nested]
     if not used:
         return sql.SQL("false")
-    return sql.SQL(" OR ").join(sql.SQL("EXISTS (SELECT 1 FROM {} x WHERE x.{} = {}.id)").format(
-        sql.Identifier(u), sql.Identifier(c), sql.Identifier(alias)) for u, c in used)
+    return sql.SQL(" OR ").join(
+        sql.SQL("EXISTS (SELECT 1 FROM {} x WHERE x.{} = {}.id)").format(
+            sql.Identifier(u), sql.Identifier(c), sql.Identifier(alias)
+        )
+        for u, c in used
+    )
 
 
 def _live(t: Table, alias: str = "r") -> sql.Composable:
@@ -423,14 +555,24 @@ class NormalizeResult:
 
     def metadata(self, name: str) -> dict[str, Any]:
         counts = self.objects[name]
-        meta: dict[str, Any] = {"inserted": counts.inserted, "updated": counts.updated, "deleted": counts.deleted,
-                                "dagster/row_count": counts.rows_in_table}
+        meta: dict[str, Any] = {
+            "inserted": counts.inserted,
+            "updated": counts.updated,
+            "deleted": counts.deleted,
+            "dagster/row_count": counts.rows_in_table,
+        }
         if name == self.table:
-            meta.update(candidates=self.candidates, unchanged=self.candidates - self.rejected - counts.inserted - counts.updated,
-                        soft_deleted=counts.deleted - self.rejected_removed, rejected=self.rejected,
-                        warnings=self.warnings, unresolved_references=self.unresolved_references,
-                        references_resolved=self.references_resolved, dlq_resolved=self.resolved,
-                        seconds=round(self.seconds, 3))
+            meta.update(
+                candidates=self.candidates,
+                unchanged=self.candidates - self.rejected - counts.inserted - counts.updated,
+                soft_deleted=counts.deleted - self.rejected_removed,
+                rejected=self.rejected,
+                warnings=self.warnings,
+                unresolved_references=self.unresolved_references,
+                references_resolved=self.references_resolved,
+                dlq_resolved=self.resolved,
+                seconds=round(self.seconds, 3),
+            )
         return meta
 
 
@@ -459,25 +601,32 @@ class Normalizer:
             "SELECT least(now(), min(xact_start)) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL"
         ).fetchone()[0]
-        row = self._x(sql.SQL("SELECT changed_since FROM {} WHERE table_name = %s").format(_WATERMARKS),
-                      (t.name,)).fetchone()
+        row = self._x(
+            sql.SQL("SELECT changed_since FROM {} WHERE table_name = %s").format(_WATERMARKS), (t.name,)
+        ).fetchone()
         changed = sql.SQL("r.last_changed_at >= %s OR " if row else "")
         self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
         # The ids stream through a server-side cursor a batch at a time, so memory stays flat however many change.
         with self.conn.cursor(name="norm_candidate_ids") as ids:
-            ids.execute(sql.SQL(
-                "SELECT r.id FROM {raw} r WHERE {live} AND ({changed}"
-                "NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id AND n.{gone} IS NULL) "
-                "OR r.id IN ({recheck}))"
-            ).format(raw=raw, live=_live(t), changed=changed, name=name, gone=_GONE, recheck=recheck_sql(t)),
-                (row[0],) if row else None)
+            ids.execute(
+                sql.SQL(
+                    "SELECT r.id FROM {raw} r WHERE {live} AND ({changed}"
+                    "NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id AND n.{gone} IS NULL) "
+                    "OR r.id IN ({recheck}))"
+                ).format(raw=raw, live=_live(t), changed=changed, name=name, gone=_GONE, recheck=recheck_sql(t)),
+                (row[0],) if row else None,
+            )
             while batch := ids.fetchmany(_KEY_BATCH):
                 with self.conn.cursor().copy("COPY norm_keys (doorloop_id, id) FROM STDIN") as copy:
                     for (doorloop_id,) in batch:
                         copy.write_row((doorloop_id, key_of(t.entity, doorloop_id)))
                 result.candidates += len(batch)
-        self._x(sql.SQL("CREATE TEMP TABLE norm_cand ON COMMIT DROP AS SELECT k.id, k.doorloop_id, r.payload, "
-                        "r.content_hash FROM norm_keys k JOIN {} r ON r.id = k.doorloop_id").format(raw))
+        self._x(
+            sql.SQL(
+                "CREATE TEMP TABLE norm_cand ON COMMIT DROP AS SELECT k.id, k.doorloop_id, r.payload, "
+                "r.content_hash FROM norm_keys k JOIN {} r ON r.id = k.doorloop_id"
+            ).format(raw)
+        )
         self._x(checked_sql(t))
         self._x("ANALYZE norm_checked")
         result.rejected = self._x("SELECT count(*) FILTER (WHERE err IS NOT NULL) FROM norm_checked").fetchone()[0]
@@ -488,41 +637,55 @@ class Normalizer:
         result.rejected_removed, main.deleted = self._remove_leaving_rows(result)
 
         for c in t.self_refs():  # targets already in the table (a target new in this batch follows below)
-            self._x(sql.SQL("UPDATE norm_checked c SET {col} = x.id FROM {name} x "
-                            "WHERE x.doorloop_id = c.{ref} AND x.{gone} IS NULL").format(
-                col=sql.Identifier(c.name), name=name, ref=ref_column(c), gone=_GONE))
+            self._x(
+                sql.SQL(
+                    "UPDATE norm_checked c SET {col} = x.id FROM {name} x "
+                    "WHERE x.doorloop_id = c.{ref} AND x.{gone} IS NULL"
+                ).format(col=sql.Identifier(c.name), name=name, ref=ref_column(c), gone=_GONE)
+            )
         cols = [sql.Identifier(c.name) for c in t.columns]
-        revived = self._x(sql.SQL("SELECT count(*) FROM {name} n JOIN norm_checked c ON c.doorloop_id = n.doorloop_id "
-                                  "WHERE c.err IS NULL AND n.{gone} IS NOT NULL").format(name=name, gone=_GONE)
-                          ).fetchone()[0]
-        inserted, written = self._x(sql.SQL(
-            "WITH w AS (INSERT INTO {name} AS t (id, doorloop_id, {cols}, normalized_at, last_run_id) "
-            "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL "
-            "ON CONFLICT (doorloop_id) DO UPDATE SET {updates}, "
-            "normalized_at = now(), last_run_id = EXCLUDED.last_run_id, {gone} = NULL "
-            "WHERE ({old}) IS DISTINCT FROM ({new}) "
-            "OR t.{gone} IS NOT NULL RETURNING (xmax = 0) AS new) "
-            "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
-        ).format(name=name, cols=sql.SQL(", ").join(cols), gone=_GONE, **_changed_columns(cols)), (run,)).fetchone()
+        revived = self._x(
+            sql.SQL(
+                "SELECT count(*) FROM {name} n JOIN norm_checked c ON c.doorloop_id = n.doorloop_id "
+                "WHERE c.err IS NULL AND n.{gone} IS NOT NULL"
+            ).format(name=name, gone=_GONE)
+        ).fetchone()[0]
+        inserted, written = self._x(
+            sql.SQL(
+                "WITH w AS (INSERT INTO {name} AS t (id, doorloop_id, {cols}, normalized_at, last_run_id) "
+                "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL "
+                "ON CONFLICT (doorloop_id) DO UPDATE SET {updates}, "
+                "normalized_at = now(), last_run_id = EXCLUDED.last_run_id, {gone} = NULL "
+                "WHERE ({old}) IS DISTINCT FROM ({new}) "
+                "OR t.{gone} IS NOT NULL RETURNING (xmax = 0) AS new) "
+                "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
+            ).format(name=name, cols=sql.SQL(", ").join(cols), gone=_GONE, **_changed_columns(cols)),
+            (run,),
+        ).fetchone()
         main.inserted = inserted + revived  # a gone row back counts as new to its readers
         main.updated = written - main.inserted
         for ch in t.children:
             self._sync_child(ch, result.objects[ch.name])
         result.warnings, result.references_resolved = self._record_pending_references()
         result.unresolved_references = self._x(
-            sql.SQL("SELECT count(*) FROM {} WHERE table_name = %s").format(_PENDING), (t.name,)).fetchone()[0]
+            sql.SQL("SELECT count(*) FROM {} WHERE table_name = %s").format(_PENDING), (t.name,)
+        ).fetchone()[0]
 
         result.resolved = resolve_normalized(self.conn, t.entity, run, _CHECKED, raw, _live(t))
         count_normalize_retries(self.conn, t.entity, run)
-        self._x(sql.SQL(
-            "INSERT INTO {} AS w (table_name, changed_since, last_run_id) VALUES (%s, %s, %s) "
-            "ON CONFLICT (table_name) DO UPDATE SET changed_since = EXCLUDED.changed_since, "
-            "updated_at = now(), last_run_id = EXCLUDED.last_run_id"
-        ).format(_WATERMARKS), (t.name, cutoff, run))
+        self._x(
+            sql.SQL(
+                "INSERT INTO {} AS w (table_name, changed_since, last_run_id) VALUES (%s, %s, %s) "
+                "ON CONFLICT (table_name) DO UPDATE SET changed_since = EXCLUDED.changed_since, "
+                "updated_at = now(), last_run_id = EXCLUDED.last_run_id"
+            ).format(_WATERMARKS),
+            (t.name, cutoff, run),
+        )
         for obj, counts in result.objects.items():
             live = sql.SQL(" WHERE {} IS NULL").format(_GONE) if obj == t.name else sql.SQL("")
-            counts.rows_in_table = self._x(sql.SQL("SELECT count(*) FROM {}{}").format(sql.Identifier(obj), live)
-                                           ).fetchone()[0]
+            counts.rows_in_table = self._x(
+                sql.SQL("SELECT count(*) FROM {}{}").format(sql.Identifier(obj), live)
+            ).fetchone()[0]
             if counts.inserted or counts.updated or counts.deleted:
                 # Fresh statistics for the KPI and view queries that read this table next: without
                 # them (autovacuum has not come round yet) PostgreSQL guesses `gone_at IS NULL`
@@ -543,35 +706,54 @@ class Normalizer:
         """
         t, run = self.t, self.run_id
         name, raw = sql.Identifier(t.name), sql.Identifier(t.raw_table)
-        self._x(sql.SQL(
-            "CREATE TEMP TABLE norm_leaving ON COMMIT DROP AS SELECT n.id, n.doorloop_id, "
-            "n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected FROM {name} n "
-            "WHERE n.{gone} IS NULL AND (n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
-            "OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {live}))"
-        ).format(name=name, gone=_GONE, raw=raw, live=_live(t)))
+        self._x(
+            sql.SQL(
+                "CREATE TEMP TABLE norm_leaving ON COMMIT DROP AS SELECT n.id, n.doorloop_id, "
+                "n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected FROM {name} n "
+                "WHERE n.{gone} IS NULL AND (n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
+                "OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {live}))"
+            ).format(name=name, gone=_GONE, raw=raw, live=_live(t))
+        )
         rejected, leaving = self._x("SELECT count(*) FILTER (WHERE rejected), count(*) FROM norm_leaving").fetchone()
         if leaving:
             for ch in t.children:
                 result.objects[ch.name].deleted += self._x(
                     sql.SQL("DELETE FROM {} WHERE {} IN (SELECT id FROM norm_leaving)").format(
-                        sql.Identifier(ch.name), sql.Identifier(ch.parent_column))
+                        sql.Identifier(ch.name), sql.Identifier(ch.parent_column)
+                    )
                 ).rowcount
             for c in t.self_refs():
                 col = sql.Identifier(c.name)
-                self._x(sql.SQL(
-                    "INSERT INTO {pending} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
-                    "SELECT %s, n.doorloop_id, %s, %s, l.doorloop_id "
-                    "FROM {name} n JOIN norm_leaving l ON n.{col} = l.id WHERE n.{gone} IS NULL "
-                    "AND n.id NOT IN (SELECT id FROM norm_leaving) ON CONFLICT DO NOTHING"
-                ).format(pending=_PENDING, name=name, col=col, gone=_GONE), (t.name, c.name, t.name))
-                self._x(sql.SQL("UPDATE {name} n SET {col} = NULL, normalized_at = now(), last_run_id = %s "
-                                "WHERE n.{col} IN (SELECT id FROM norm_leaving)").format(name=name, col=col), (run,))
-            self._x(sql.SQL("UPDATE {name} n SET {gone} = now(), normalized_at = now(), last_run_id = %s "
-                            "WHERE n.id IN (SELECT id FROM norm_leaving)").format(name=name, gone=_GONE), (run,))
+                self._x(
+                    sql.SQL(
+                        "INSERT INTO {pending} (table_name, doorloop_id, column_name, target_table, target_doorloop_id) "
+                        "SELECT %s, n.doorloop_id, %s, %s, l.doorloop_id "
+                        "FROM {name} n JOIN norm_leaving l ON n.{col} = l.id WHERE n.{gone} IS NULL "
+                        "AND n.id NOT IN (SELECT id FROM norm_leaving) ON CONFLICT DO NOTHING"
+                    ).format(pending=_PENDING, name=name, col=col, gone=_GONE),
+                    (t.name, c.name, t.name),
+                )
+                self._x(
+                    sql.SQL(
+                        "UPDATE {name} n SET {col} = NULL, normalized_at = now(), last_run_id = %s "
+                        "WHERE n.{col} IN (SELECT id FROM norm_leaving)"
+                    ).format(name=name, col=col),
+                    (run,),
+                )
+            self._x(
+                sql.SQL(
+                    "UPDATE {name} n SET {gone} = now(), normalized_at = now(), last_run_id = %s "
+                    "WHERE n.id IN (SELECT id FROM norm_leaving)"
+                ).format(name=name, gone=_GONE),
+                (run,),
+            )
         # Locked first, so a referrer committed meanwhile is seen by the DELETE's fresh snapshot.
         self._x(sql.SQL("SELECT 1 FROM {name} WHERE {gone} IS NOT NULL FOR UPDATE").format(name=name, gone=_GONE))
-        self._x(sql.SQL("DELETE FROM {name} n WHERE n.{gone} IS NOT NULL AND NOT ({referenced})").format(
-            name=name, gone=_GONE, referenced=referenced_sql(t)))
+        self._x(
+            sql.SQL("DELETE FROM {name} n WHERE n.{gone} IS NOT NULL AND NOT ({referenced})").format(
+                name=name, gone=_GONE, referenced=referenced_sql(t)
+            )
+        )
         self._x("DROP TABLE norm_leaving")
         return rejected, leaving
 
@@ -581,51 +763,85 @@ class Normalizer:
         Returns (references of the batch without a target, self-references linked)."""
         t, run = self.t, self.run_id
         name = sql.Identifier(t.name)
-        self._x(sql.SQL("DELETE FROM {} p WHERE p.table_name = %s "
-                        "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)").format(_PENDING), (t.name,))
+        self._x(
+            sql.SQL(
+                "DELETE FROM {} p WHERE p.table_name = %s AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)"
+            ).format(_PENDING),
+            (t.name,),
+        )
         insert = pending_sql(t)
         if insert:
             self._x(insert)
         linked = 0
         for c in t.self_refs():
             col = sql.Identifier(c.name)
-            linked += self._x(sql.SQL(
-                "UPDATE {name} n SET {col} = x.id, normalized_at = now(), last_run_id = %s FROM {pending} p "
-                "JOIN {name} x ON x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL WHERE p.table_name = %s "
-                "AND p.column_name = %s AND n.doorloop_id = p.doorloop_id AND n.{col} IS NULL "
-                "AND n.{gone} IS NULL").format(name=name, col=col, pending=_PENDING, gone=_GONE),
-                (run, t.name, c.name)).rowcount
-            self._x(sql.SQL("DELETE FROM {pending} p WHERE p.table_name = %s AND p.column_name = %s AND EXISTS "
-                            "(SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL)"
-                            ).format(pending=_PENDING, name=name, gone=_GONE), (t.name, c.name))
-        self._x(sql.SQL("DELETE FROM {pending} p WHERE p.table_name = %s AND NOT EXISTS "
-                        "(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id AND n.{gone} IS NULL)").format(
-            pending=_PENDING, name=name, gone=_GONE), (t.name,))
-        dangling = self._x(sql.SQL("SELECT count(*) FROM {} p WHERE p.table_name = %s "
-                                   "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)").format(_PENDING),
-                           (t.name,)).fetchone()[0]
+            linked += self._x(
+                sql.SQL(
+                    "UPDATE {name} n SET {col} = x.id, normalized_at = now(), last_run_id = %s FROM {pending} p "
+                    "JOIN {name} x ON x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL WHERE p.table_name = %s "
+                    "AND p.column_name = %s AND n.doorloop_id = p.doorloop_id AND n.{col} IS NULL "
+                    "AND n.{gone} IS NULL"
+                ).format(name=name, col=col, pending=_PENDING, gone=_GONE),
+                (run, t.name, c.name),
+            ).rowcount
+            self._x(
+                sql.SQL(
+                    "DELETE FROM {pending} p WHERE p.table_name = %s AND p.column_name = %s AND EXISTS "
+                    "(SELECT 1 FROM {name} x WHERE x.doorloop_id = p.target_doorloop_id AND x.{gone} IS NULL)"
+                ).format(pending=_PENDING, name=name, gone=_GONE),
+                (t.name, c.name),
+            )
+        self._x(
+            sql.SQL(
+                "DELETE FROM {pending} p WHERE p.table_name = %s AND NOT EXISTS "
+                "(SELECT 1 FROM {name} n WHERE n.doorloop_id = p.doorloop_id AND n.{gone} IS NULL)"
+            ).format(pending=_PENDING, name=name, gone=_GONE),
+            (t.name,),
+        )
+        dangling = self._x(
+            sql.SQL(
+                "SELECT count(*) FROM {} p WHERE p.table_name = %s "
+                "AND p.doorloop_id IN (SELECT doorloop_id FROM norm_checked)"
+            ).format(_PENDING),
+            (t.name,),
+        ).fetchone()[0]
         return dangling, linked
 
     def _sync_child(self, ch: Child, counts: ObjectCounts) -> None:
         self._x(sql.SQL("CREATE TEMP TABLE norm_child ON COMMIT DROP AS {}").format(child_sql(self.t, ch).rows))
         name, parent = sql.Identifier(ch.name), sql.Identifier(ch.parent_column)
         keys = [sql.Identifier(k) for k in ch.key]
-        match = sql.SQL(" AND ").join([sql.SQL("s.parent = t.{}").format(parent),
-                                       *(sql.SQL("s.{k} = t.{k}").format(k=k) for k in keys)])
-        counts.deleted += self._x(sql.SQL(
-            "DELETE FROM {name} t WHERE t.{parent} IN (SELECT id FROM norm_checked WHERE err IS NULL) "
-            "AND NOT EXISTS (SELECT 1 FROM norm_child s WHERE {match})"
-        ).format(name=name, parent=parent, match=match)).rowcount
+        match = sql.SQL(" AND ").join(
+            [sql.SQL("s.parent = t.{}").format(parent), *(sql.SQL("s.{k} = t.{k}").format(k=k) for k in keys)]
+        )
+        counts.deleted += self._x(
+            sql.SQL(
+                "DELETE FROM {name} t WHERE t.{parent} IN (SELECT id FROM norm_checked WHERE err IS NULL) "
+                "AND NOT EXISTS (SELECT 1 FROM norm_child s WHERE {match})"
+            ).format(name=name, parent=parent, match=match)
+        ).rowcount
         cols = [sql.Identifier(c) for c in ch.all_columns]
         rest = [c for c in ch.all_columns if c not in (ch.parent_column, *ch.key)]
-        conflict = (sql.SQL("DO UPDATE SET {updates} WHERE ({old}) IS DISTINCT FROM ({new})").format(
-            **_changed_columns([sql.Identifier(c) for c in rest])) if rest else sql.SQL("DO NOTHING"))
-        counts.inserted, written = self._x(sql.SQL(
-            "WITH w AS (INSERT INTO {name} AS t ({cols}) SELECT {source} FROM norm_child "
-            "ON CONFLICT ({key}) {conflict} RETURNING (xmax = 0) AS new) "
-            "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
-        ).format(name=name, cols=sql.SQL(", ").join(cols), source=sql.SQL(", ").join([sql.SQL("parent"), *cols[1:]]),
-                 key=sql.SQL(", ").join([parent, *keys]), conflict=conflict)).fetchone()
+        conflict = (
+            sql.SQL("DO UPDATE SET {updates} WHERE ({old}) IS DISTINCT FROM ({new})").format(
+                **_changed_columns([sql.Identifier(c) for c in rest])
+            )
+            if rest
+            else sql.SQL("DO NOTHING")
+        )
+        counts.inserted, written = self._x(
+            sql.SQL(
+                "WITH w AS (INSERT INTO {name} AS t ({cols}) SELECT {source} FROM norm_child "
+                "ON CONFLICT ({key}) {conflict} RETURNING (xmax = 0) AS new) "
+                "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
+            ).format(
+                name=name,
+                cols=sql.SQL(", ").join(cols),
+                source=sql.SQL(", ").join([sql.SQL("parent"), *cols[1:]]),
+                key=sql.SQL(", ").join([parent, *keys]),
+                conflict=conflict,
+            )
+        ).fetchone()
         counts.updated = written - counts.inserted
         self._x("DROP TABLE norm_child")
 

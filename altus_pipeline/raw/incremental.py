@@ -55,11 +55,11 @@ def updated_at(record: object) -> dt.datetime | None:
         stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return stamp.astimezone(dt.timezone.utc) if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Plan:
         return Scan(self.cutoff) if self.cutoff is not None else None
 
     @classmethod
-    def full(cls, why: str) -> "Plan":
+    def full(cls, why: str) -> Plan:
         return cls(listing=why)
 
 
@@ -131,5 +131,6 @@ def plan(conn: psycopg.Connection, entity: Entity) -> Plan:
     if newest is None:
         return Plan.full(NO_MARK)
     cutoff = newest - overlap()
-    return Plan(listing=f"incremental ({STAMP_FIELD} from {_stamp(cutoff)})", cutoff=cutoff,
-                high_water_mark=_stamp(newest))
+    return Plan(
+        listing=f"incremental ({STAMP_FIELD} from {_stamp(cutoff)})", cutoff=cutoff, high_water_mark=_stamp(newest)
+    )

@@ -90,7 +90,7 @@ def business_date(value: Any) -> dt.date | None:
         return None
     if stamp.tzinfo is None:
         return stamp.date()
-    return stamp.astimezone(dt.timezone.utc).date()
+    return stamp.astimezone(dt.UTC).date()
 
 
 def _key_of(record: Any) -> str | None:
@@ -107,13 +107,21 @@ def _rejection(entity: Entity, record: Any, partition_key: str | None, run_id: s
         else f"{entity.name}: record has no usable 'id' (got {record.get('id')!r}); expected a non-empty string"
     )
     return Failure.of_raw(
-        entity, partition_key, run_id, stage="validate", payload=text, hash_source=text,
-        error_class="validation", field="id", message=reason,
+        entity,
+        partition_key,
+        run_id,
+        stage="validate",
+        payload=text,
+        hash_source=text,
+        error_class="validation",
+        field="id",
+        message=reason,
     )
 
 
-def _date_rejection(entity: Entity, record: dict[str, Any], key: str, day: dt.date | None, bounds: DateRange,
-                    run_id: str) -> Failure:
+def _date_rejection(
+    entity: Entity, record: dict[str, Any], key: str, day: dt.date | None, bounds: DateRange, run_id: str
+) -> Failure:
     """The DLQ record of a listed record no date partition can hold (it belongs to no partition)."""
     text = json.dumps(record, sort_keys=True, default=str)
     name = entity.date_field or ""
@@ -126,8 +134,16 @@ def _date_rejection(entity: Entity, record: dict[str, Any], key: str, day: dt.da
     else:
         problem = f"'{name}' {day.isoformat()} is outside the partitions"
     return Failure.of_raw(
-        entity, None, run_id, stage="validate", payload=text, hash_source=text, error_class="validation",
-        field=name, message=f"{entity.name} {key}: {problem}; {expected}", doorloop_id=key,
+        entity,
+        None,
+        run_id,
+        stage="validate",
+        payload=text,
+        hash_source=text,
+        error_class="validation",
+        field=name,
+        message=f"{entity.name} {key}: {problem}; {expected}",
+        doorloop_id=key,
     )
 
 
@@ -141,8 +157,7 @@ class RawLoader:
         self.run_id = run_id
         self.table = sql.Identifier(entity.raw_table)
 
-    def load(self, dates: DateRange | None = None, *, filtered: bool = True, newest_first: bool = False
-             ) -> LoadResult:
+    def load(self, dates: DateRange | None = None, *, filtered: bool = True, newest_first: bool = False) -> LoadResult:
         """Read the listing and apply it; the caller commits.
 
         Without ``dates`` the listing is a full snapshot (master data), or with
@@ -201,8 +216,14 @@ class RawLoader:
             return None
         return incremental.plan(self.conn, self.entity) if newest_first else Plan.full("full")
 
-    def _stage(self, params: dict[str, str] | None, scope: DateRange | None, bounds: DateRange | None,
-               result: LoadResult, scan: Scan | None = None) -> list[Failure] | None:
+    def _stage(
+        self,
+        params: dict[str, str] | None,
+        scope: DateRange | None,
+        bounds: DateRange | None,
+        result: LoadResult,
+        scan: Scan | None = None,
+    ) -> list[Failure] | None:
         """COPY one read of the listing into the (emptied) staging table; return the records rejected.
 
         ``bounds`` (an unfiltered listing of a partitioned entity) are the business dates a
@@ -220,8 +241,11 @@ class RawLoader:
         query = {**(params or {}), **(incremental.NEWEST_FIRST if scan else {})}
         try:
             # A savepoint: a listing error aborts the COPY, and the next read must still run.
-            with (self.conn.transaction(), self.conn.cursor().copy(copy_stmt) as copy,
-                  closing(self.client.iter_pages(self.entity, query, stats)) as pages):
+            with (
+                self.conn.transaction(),
+                self.conn.cursor().copy(copy_stmt) as copy,
+                closing(self.client.iter_pages(self.entity, query, stats)) as pages,
+            ):
                 for page in pages:
                     for record in page.records:
                         listed += 1
@@ -264,7 +288,8 @@ class RawLoader:
             return sql.SQL("%(history)s::date")
         text = sql.SQL("left({row}.payload ->> %(field)s::text, 10)").format(row=row)
         return sql.SQL("coalesce(CASE WHEN {ok} THEN {text}::date END, %(history)s::date)").format(
-            ok=casts.date_ok(text), text=text)
+            ok=casts.date_ok(text), text=text
+        )
 
     def _apply(self, dates: DateRange | None, result: LoadResult, *, soft_delete: bool = True) -> None:
         """Upsert changed rows, soft-delete vanished ones, count each kind and the earliest date touched.

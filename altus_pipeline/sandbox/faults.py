@@ -46,7 +46,7 @@ class FaultSpec:
     slow_seconds: float = DEFAULT_SLOW_SECONDS
 
     @classmethod
-    def parse(cls, text: str | None) -> "FaultSpec":
+    def parse(cls, text: str | None) -> FaultSpec:
         """Parse the CLI form; raise ValueError naming the offending item."""
         rates: dict[str, FaultRate] = {}
         slow_seconds = DEFAULT_SLOW_SECONDS

@@ -16,8 +16,9 @@ their ``properties``; tenants reach leases and units only through ``/leases/tena
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.sandbox.shapes import reference_id
@@ -286,7 +287,7 @@ def _as_utc_date(value: Any) -> date | None:
     except ValueError:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.date()
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import calendar
 import json
 import random
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from altus_pipeline.doorloop.registry import ENTITIES
 
@@ -60,20 +61,110 @@ _GRACE_DAYS = 4  # rent unpaid after this many days past due draws a late fee th
 _NSF_FEE_CENTS = 3_500
 
 _FIRST_NAMES = (
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Carlos", "Karen",
-    "Daniel", "Nancy", "Matthew", "Lisa", "Anthony", "Betty", "Mark", "Sandra", "Wei", "Ashley",
-    "Andrew", "Emily", "Joshua", "Maria", "Kevin", "Aisha", "Brian", "Priya", "Omar", "Sofia",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Carlos",
+    "Karen",
+    "Daniel",
+    "Nancy",
+    "Matthew",
+    "Lisa",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Sandra",
+    "Wei",
+    "Ashley",
+    "Andrew",
+    "Emily",
+    "Joshua",
+    "Maria",
+    "Kevin",
+    "Aisha",
+    "Brian",
+    "Priya",
+    "Omar",
+    "Sofia",
 )
 _LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-    "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-    "Walker", "Young", "Allen", "King", "Wright", "Scott", "Nguyen", "Hill", "Patel", "Kim",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Nguyen",
+    "Hill",
+    "Patel",
+    "Kim",
 )
 _STREETS = (
-    "Maple", "Oak", "Cedar", "Pine", "Elm", "Willow", "Birch", "Lake", "Hill", "Park",
-    "Washington", "Lincoln", "Jefferson", "Madison", "Sunset", "River", "Highland", "Meadow", "Forest", "Spring",
+    "Maple",
+    "Oak",
+    "Cedar",
+    "Pine",
+    "Elm",
+    "Willow",
+    "Birch",
+    "Lake",
+    "Hill",
+    "Park",
+    "Washington",
+    "Lincoln",
+    "Jefferson",
+    "Madison",
+    "Sunset",
+    "River",
+    "Highland",
+    "Meadow",
+    "Forest",
+    "Spring",
 )
 _STREET_KINDS = ("St", "Ave", "Blvd", "Dr", "Ln", "Rd", "Way", "Ct")
 _NAME_SUFFIXES = ("Apartments", "Court", "Commons", "Place", "Gardens", "Terrace", "Flats", "Plaza")
@@ -87,17 +178,26 @@ class _City(NamedTuple):
 
 
 _CITIES = (
-    _City("Columbus", "OH", "432", 0.85), _City("Cleveland", "OH", "441", 0.8),
-    _City("Tampa", "FL", "336", 1.15), _City("Orlando", "FL", "328", 1.1),
-    _City("Austin", "TX", "787", 1.25), _City("Dallas", "TX", "752", 1.1),
-    _City("Atlanta", "GA", "303", 1.1), _City("Charlotte", "NC", "282", 1.0),
-    _City("Phoenix", "AZ", "850", 1.05), _City("Indianapolis", "IN", "462", 0.85),
+    _City("Columbus", "OH", "432", 0.85),
+    _City("Cleveland", "OH", "441", 0.8),
+    _City("Tampa", "FL", "336", 1.15),
+    _City("Orlando", "FL", "328", 1.1),
+    _City("Austin", "TX", "787", 1.25),
+    _City("Dallas", "TX", "752", 1.1),
+    _City("Atlanta", "GA", "303", 1.1),
+    _City("Charlotte", "NC", "282", 1.0),
+    _City("Phoenix", "AZ", "850", 1.05),
+    _City("Indianapolis", "IN", "462", 0.85),
 )
 
 #: (DoorLoop property type, class, weight); single-family homes always have exactly one unit.
 _PROPERTY_KINDS = (
-    ("SINGLE_FAMILY", "RESIDENTIAL", 25), ("MULTI_FAMILY", "RESIDENTIAL", 50), ("CONDO", "RESIDENTIAL", 8),
-    ("TOWNHOME", "RESIDENTIAL", 7), ("OFFICE", "COMMERCIAL", 5), ("RETAIL", "COMMERCIAL", 5),
+    ("SINGLE_FAMILY", "RESIDENTIAL", 25),
+    ("MULTI_FAMILY", "RESIDENTIAL", 50),
+    ("CONDO", "RESIDENTIAL", 8),
+    ("TOWNHOME", "RESIDENTIAL", 7),
+    ("OFFICE", "COMMERCIAL", 5),
+    ("RETAIL", "COMMERCIAL", 5),
 )
 #: Owner splits as whole percentages, so every property's shares sum to exactly 100.
 _OWNERSHIP_SPLITS = ((100,), (50, 50), (60, 40), (75, 25), (40, 30, 30), (34, 33, 33))
@@ -136,13 +236,25 @@ _PAYERS = (("prompt", 72), ("late", 12), ("partial", 7), ("delinquent", 5), ("pr
 _OPEN_TASK_STATUSES = ("NOT_STARTED", "RECEIVED", "IN_PROGRESS")
 
 _REPAIRS = (
-    "Leaking kitchen faucet", "AC not cooling", "Clogged bathroom drain", "Broken window latch",
-    "Water heater not working", "Smoke detector chirping", "Garbage disposal jammed", "Dishwasher leaking",
-    "Pest control treatment", "Replace front door lock", "Ceiling water stain", "Outlet not working",
+    "Leaking kitchen faucet",
+    "AC not cooling",
+    "Clogged bathroom drain",
+    "Broken window latch",
+    "Water heater not working",
+    "Smoke detector chirping",
+    "Garbage disposal jammed",
+    "Dishwasher leaking",
+    "Pest control treatment",
+    "Replace front door lock",
+    "Ceiling water stain",
+    "Outlet not working",
 )
 _COMMON_AREA_REPAIRS = ("Parking lot light out", "Hallway carpet cleaning", "Gate motor repair", "Roof leak inspection")
 _INTERNAL_TASKS = (
-    "Schedule annual inspection", "Renew property insurance", "Review delinquency report", "Update rent roll",
+    "Schedule annual inspection",
+    "Renew property insurance",
+    "Review delinquency report",
+    "Update rent roll",
 )
 _OWNER_REQUESTS = ("Owner asks for a quarterly budget review", "Owner requests photos of the renovation")
 _NOTE_TITLES = ("Call log", "Follow-up", "Inspection notes", "Tenant feedback", "Payment arrangement")
@@ -432,8 +544,9 @@ class _Ledger:
         fee_day = due + timedelta(days=_GRACE_DAYS + 1)
         if self.balance > 0 and fee_day <= last:
             fee = min(max(self.lease.rent_cents // 20, 5_000), 15_000)
-            self._add("charges", fee_day, "Late fee", [("late_fees", fee, "Late fee")],
-                      lateFeeForLeaseCharge=rent_charge.id)
+            self._add(
+                "charges", fee_day, "Late fee", [("late_fees", fee, "Late fee")], lateFeeForLeaseCharge=rent_charge.id
+            )
         if plan is not None and not paid_in_grace:
             self._pay_share(due, plan)
 
@@ -457,13 +570,14 @@ class _Ledger:
         if cents <= 0 or day > self.account.as_of:
             return
         tenants = self.lease.tenants if self.split else [self.rng.choice(self.lease.tenants)]
-        for tenant, part in zip(tenants, _split_evenly(cents, len(tenants))):
+        for tenant, part in zip(tenants, _split_evenly(cents, len(tenants)), strict=True):
             self._pay(day, part, tenant)
 
     def _pay(self, day: date, cents: int, tenant: _Person) -> None:
         bank = "operating_bank" if self.rng.random() < 0.95 else "trust_bank"
-        payment = self._add("payments", day, f"Payment from {tenant.name}", [(bank, cents, "")],
-                            receivedFromTenant=tenant.id)
+        payment = self._add(
+            "payments", day, f"Payment from {tenant.name}", [(bank, cents, "")], receivedFromTenant=tenant.id
+        )
         if self.method in ("CHECK", "EPAY") and self.rng.random() < 0.015:
             self._reverse(payment, day + timedelta(days=self.rng.randint(2, 6)))
 
@@ -471,8 +585,14 @@ class _Ledger:
         """A bounced payment: the reversal, its link on the payment and a returned-payment fee."""
         if day > self.account.as_of:
             return
-        reversal = self._add("reversed_payments", day, "Returned payment (NSF)",
-                             [("rent", payment.cents, "Returned payment")], leasePayment=payment.id, reason="NSF")
+        reversal = self._add(
+            "reversed_payments",
+            day,
+            "Returned payment (NSF)",
+            [("rent", payment.cents, "Returned payment")],
+            leasePayment=payment.id,
+            reason="NSF",
+        )
         payment.extra.update(reversedPayment=reversal.id, reversedPaymentDate=day.isoformat())
         self._add("charges", day, "Returned payment fee", [("nsf_fees", _NSF_FEE_CENTS, "Returned payment fee")])
 
@@ -489,8 +609,9 @@ class _Ledger:
     def _line_record(self, rng: random.Random, entry: _Entry) -> dict:
         chart = self.account.chart
         lines = [(chart[key], cents, memo) for key, cents, memo in entry.lines]
-        return _transaction(rng, self.account, entry.day, lines, entry.memo, record_id=entry.id, lease=self.lease.id,
-                            **entry.extra)
+        return _transaction(
+            rng, self.account, entry.day, lines, entry.memo, record_id=entry.id, lease=self.lease.id, **entry.extra
+        )
 
     def _payment_record(self, rng: random.Random, entry: _Entry) -> dict:
         ((bank, cents, _),) = entry.lines
@@ -510,9 +631,16 @@ class _Ledger:
         }
 
 
-def _transaction(rng: random.Random, account: _Account, day: date, lines: Sequence[tuple[str, int, str]],
-                 memo: str, linked_property: str | None = None, record_id: str | None = None,
-                 **fields: object) -> dict:
+def _transaction(
+    rng: random.Random,
+    account: _Account,
+    day: date,
+    lines: Sequence[tuple[str, int, str]],
+    memo: str,
+    linked_property: str | None = None,
+    record_id: str | None = None,
+    **fields: object,
+) -> dict:
     """A DoorLoop line-item transaction (charge, credit, reversed payment, bill, vendor credit, expense).
 
     ``lines`` are (account id, cents, memo); with ``linked_property`` the lines are
@@ -555,8 +683,12 @@ class _Account:
         self.opened = datetime.combine(self.start - timedelta(days=4 * 365), time(9))
         rng = _rng(seed, "plan")
         self.chart = {key: _new_id(rng) for key, *_ in _CHART}
-        self.staff = [self._person(rng, self.opened + timedelta(days=30 * i), role=_USER_ROLES[i % len(_USER_ROLES)],
-                                   active=i != 3) for i in range(scale.users)]
+        self.staff = [
+            self._person(
+                rng, self.opened + timedelta(days=30 * i), role=_USER_ROLES[i % len(_USER_ROLES)], active=i != 3
+            )
+            for i in range(scale.users)
+        ]
         self.owner_people = [self._owner(rng, i) for i in range(scale.owners)]
         trades = _REPAIR_TRADES + _SERVICE_TRADES
         self.vendor_people = [self._vendor(rng, trades[i % len(trades)]) for i in range(scale.vendors)]
@@ -564,8 +696,10 @@ class _Account:
         self.paired: frozenset[int] = frozenset()  # account-wide unit positions: see _plan_properties
         self.offline: frozenset[int] = frozenset()
         self.property_plans = self._plan_properties(rng, scale)
-        self.company_tasks = [self._task(rng, None, None, when, "INTERNAL_TASK", rng.choice(_INTERNAL_TASKS))
-                              for when in self._arrivals(rng, 3)]
+        self.company_tasks = [
+            self._task(rng, None, None, when, "INTERNAL_TASK", rng.choice(_INTERNAL_TASKS))
+            for when in self._arrivals(rng, 3)
+        ]
 
     # ---- plan -------------------------------------------------------------------------
 
@@ -598,7 +732,7 @@ class _Account:
         multi = [i for i, (kind, _) in enumerate(kinds) if kind != "SINGLE_FAMILY"]
         sizes = [1] * scale.properties
         spare = scale.units - (scale.properties - len(multi))
-        for i, size in zip(multi, _split(spare, [rng.lognormvariate(0, 0.6) for _ in multi], 2)):
+        for i, size in zip(multi, _split(spare, [rng.lognormvariate(0, 0.6) for _ in multi], 2), strict=True):
             sizes[i] = size
         firsts = [sum(sizes[:i]) for i in range(scale.properties)]  # position of each property's first unit
         pairable = [firsts[i] + n for i in multi if sizes[i] >= 4 for n in range(sizes[i] - 1)]
@@ -619,8 +753,16 @@ class _Account:
         vendors = {}
         for trade in _REPAIR_TRADES + _SERVICE_TRADES:
             vendors[trade] = rng.choice([v for v in self.vendor_people if v.role == trade] or self.vendor_people)
-        prop = _Property(_new_id(rng), name, kind, klass, street, rng.choice(_CITIES),
-                         [(o.id, share) for o, share in zip(owners, split)], vendors)
+        prop = _Property(
+            _new_id(rng),
+            name,
+            kind,
+            klass,
+            street,
+            rng.choice(_CITIES),
+            [(o.id, share) for o, share in zip(owners, split, strict=True)],
+            vendors,
+        )
         prop.units = [self._unit(rng, prop, n) for n in range(unit_count)]
         occupants: dict[str, list[_Lease]] = {}
         for units, offline in self._spaces(rng, prop, first):
@@ -650,8 +792,7 @@ class _Account:
         baths = 1.0 if beds <= 1 else rng.choice((1.0, 1.5, 2.0, 2.5))
         return _Unit(_new_id(rng), name, beds, baths, size, _round_to(market, 500))
 
-    def _spaces(self, rng: random.Random, prop: _Property,
-                first: int) -> Iterator[tuple[list[_Unit], date | None]]:
+    def _spaces(self, rng: random.Random, prop: _Property, first: int) -> Iterator[tuple[list[_Unit], date | None]]:
         """Rentable spaces: a unit, or two neighbours always let together (a multi-unit lease).
 
         A space with an off-market unit was taken off the market before as_of: its units
@@ -707,7 +848,7 @@ class _Account:
         """Rent for a new lease: today's market rent deflated ~3.5 % a year back to ``start``."""
         years_ago = max((self.as_of - start).days, 0) / 365
         market = sum(unit.market_cents for unit in units)
-        return _round_to(market * 1.035 ** -years_ago * rng.uniform(0.94, 1.04), 500)
+        return _round_to(market * 1.035**-years_ago * rng.uniform(0.94, 1.04), 500)
 
     def _household(self, rng: random.Random, start: date) -> list[_Person]:
         # before the lease is drawn up (a future lease's tenants were entered by as_of, before its lease)
@@ -720,8 +861,7 @@ class _Account:
         self.tenant_people.extend(people)
         return people
 
-    def _lease(self, rng: random.Random, units: list[_Unit], start: date, rent: int,
-               renewing: _Lease | None) -> _Lease:
+    def _lease(self, rng: random.Random, units: list[_Unit], start: date, rent: int, renewing: _Lease | None) -> _Lease:
         """A new lease; a renewal keeps the household and its deposit."""
         term, end, rollover, vacated = self._tenancy(rng, start)
         if renewing is None:
@@ -730,8 +870,21 @@ class _Account:
             tenants, deposit = renewing.tenants, renewing.deposit_cents
         created = min(_at(rng, start - timedelta(days=rng.randint(7, 45))), _at(rng, self.as_of, 7, 8))
         payer = rng.choices([p for p, _ in _PAYERS], [w for _, w in _PAYERS])[0]
-        return _Lease(_new_id(rng), units, tenants, start, end, term, rollover, renewing is not None, rent, deposit,
-                      payer, created, vacated)
+        return _Lease(
+            _new_id(rng),
+            units,
+            tenants,
+            start,
+            end,
+            term,
+            rollover,
+            renewing is not None,
+            rent,
+            deposit,
+            payer,
+            created,
+            vacated,
+        )
 
     @staticmethod
     def _tenancy(rng: random.Random, start: date) -> tuple[str, date | None, bool, date | None]:
@@ -788,8 +941,16 @@ class _Account:
             tasks.append(self._task(rng, prop, None, when, "OWNER_REQUEST", rng.choice(_OWNER_REQUESTS)))
         return tasks
 
-    def _task(self, rng: random.Random, prop: _Property | None, unit: _Unit | None, created: datetime, kind: str,
-              subject: str, leases: Sequence[_Lease] = ()) -> _Task:
+    def _task(
+        self,
+        rng: random.Random,
+        prop: _Property | None,
+        unit: _Unit | None,
+        created: datetime,
+        kind: str,
+        subject: str,
+        leases: Sequence[_Lease] = (),
+    ) -> _Task:
         """A task with its outcome; work orders get a vendor and, once done, usually a vendor bill."""
         day = created.date()
         occupant = next((lease.tenants[0] for lease in leases if lease.start <= day <= lease.until), None)
@@ -836,18 +997,30 @@ class _Account:
 
     def _stamped(self, rng: random.Random, created: datetime) -> dict:
         """Audit fields of a record created at ``created`` and last edited a little later (never after as_of)."""
-        updated = min(created + timedelta(days=rng.randint(0, 90), milliseconds=rng.randint(0, 86_400_000)),
-                      self.last_moment)
-        return {"createdAt": _iso(created), "createdBy": self.staff[0].id,
-                "updatedAt": _iso(updated), "updatedBy": rng.choice(self.staff).id}
+        updated = min(
+            created + timedelta(days=rng.randint(0, 90), milliseconds=rng.randint(0, 86_400_000)), self.last_moment
+        )
+        return {
+            "createdAt": _iso(created),
+            "createdBy": self.staff[0].id,
+            "updatedAt": _iso(updated),
+            "updatedBy": rng.choice(self.staff).id,
+        }
 
     def _in_window(self, moment: datetime) -> bool:
         return datetime.combine(self.start, time()) <= moment < self.cutoff
 
     @staticmethod
     def _address(street: str, city: _City, rng: random.Random) -> dict:
-        return {"street1": street, "street2": None, "city": city.name, "state": city.state,
-                "zip": f"{city.zip_prefix}{rng.randint(0, 99):02d}", "country": "US", "isValidAddress": True}
+        return {
+            "street1": street,
+            "street2": None,
+            "city": city.name,
+            "state": city.state,
+            "zip": f"{city.zip_prefix}{rng.randint(0, 99):02d}",
+            "country": "US",
+            "isValidAddress": True,
+        }
 
     def _person_record(self, person: _Person, rng: random.Random) -> dict:
         """The DoorLoop person base shared by users, owners, vendors and tenants."""
@@ -868,10 +1041,16 @@ class _Account:
     @staticmethod
     def _tax_info(person: _Person, rng: random.Random) -> dict:
         """Federal tax info: an EIN for companies, an SSN-like number otherwise (PII the normalized layer drops)."""
-        taxpayer_id = (f"{rng.randint(10, 99)}-{rng.randint(1_000_000, 9_999_999)}" if person.company
-                       else f"9{rng.randint(0, 99):02d}-{rng.randint(70, 99)}-{rng.randint(0, 9999):04d}")
-        return {"addressFor1099SameAsPrimaryAddress": True, "taxpayerId": taxpayer_id,
-                "taxpayerName": person.company or person.name}
+        taxpayer_id = (
+            f"{rng.randint(10, 99)}-{rng.randint(1_000_000, 9_999_999)}"
+            if person.company
+            else f"9{rng.randint(0, 99):02d}-{rng.randint(70, 99)}-{rng.randint(0, 9999):04d}"
+        )
+        return {
+            "addressFor1099SameAsPrimaryAddress": True,
+            "taxpayerId": taxpayer_id,
+            "taxpayerName": person.company or person.name,
+        }
 
     def _tenant_record(self, tenant: _Person) -> dict:
         rng = _rng(self.seed, "tenant", tenant.id)
@@ -879,8 +1058,11 @@ class _Account:
         record.update(
             type="PROSPECT_TENANT" if tenant.prospect_of else "LEASE_TENANT",
             dateOfBirth=date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)).isoformat(),
-            portalInfo={"allowAccess": tenant.prospect_of is None, "loginEmail": tenant.email,
-                        "status": "INACTIVE" if tenant.prospect_of else "ACTIVE"},
+            portalInfo={
+                "allowAccess": tenant.prospect_of is None,
+                "loginEmail": tenant.email,
+                "status": "INACTIVE" if tenant.prospect_of else "ACTIVE",
+            },
         )
         if rng.random() < 0.4:
             record["taxpayerId"] = self._tax_info(tenant, rng)["taxpayerId"]
@@ -921,14 +1103,33 @@ class _Account:
         for day in _month_days(self.start, self.as_of):
             yield rng, day
 
-    def _vendor_document(self, rng: random.Random, vendor: _Person, prop: _Property, day: date, account_key: str,
-                         cents: int, memo: str, **fields: object) -> dict:
+    def _vendor_document(
+        self,
+        rng: random.Random,
+        vendor: _Person,
+        prop: _Property,
+        day: date,
+        account_key: str,
+        cents: int,
+        memo: str,
+        **fields: object,
+    ) -> dict:
         """A vendor bill or credit with one line charged to ``prop``."""
-        return _transaction(rng, self, day, [(self.chart[account_key], cents, memo)], memo, linked_property=prop.id,
-                            vendor=vendor.id, dueDate=(day + timedelta(days=30)).isoformat(), **fields)
+        return _transaction(
+            rng,
+            self,
+            day,
+            [(self.chart[account_key], cents, memo)],
+            memo,
+            linked_property=prop.id,
+            vendor=vendor.id,
+            dueDate=(day + timedelta(days=30)).isoformat(),
+            **fields,
+        )
 
-    def _touchpoints(self, scope: str, per_lease: float, per_task: float,
-                     per_property_year: float) -> Iterator[tuple[random.Random, str, str, datetime]]:
+    def _touchpoints(
+        self, scope: str, per_lease: float, per_task: float, per_property_year: float
+    ) -> Iterator[tuple[random.Random, str, str, datetime]]:
         """Moments something was written down about a lease, a task or a property, within the window.
 
         Yields (RNG, resourceId, resourceType, moment); notes and files both hang off these.
@@ -949,19 +1150,32 @@ class _Account:
                 yield rng, prop.id, "PROPERTY", moment
 
     def _linked(self, rng: random.Random, resource_id: str, resource_type: str, moment: datetime) -> dict:
-        return {"linkedResource": {"resourceId": resource_id, "resourceType": resource_type},
-                "createdAt": _iso(moment), "createdBy": rng.choice(self.staff).id}
+        return {
+            "linkedResource": {"resourceId": resource_id, "resourceType": resource_type},
+            "createdAt": _iso(moment),
+            "createdBy": rng.choice(self.staff).id,
+        }
 
     @staticmethod
     def _participant(person: _Person, kind: str, address: str) -> dict:
         return {"address": address, "linkedToId": person.id, "linkedToType": kind, "displayName": person.name}
 
-    def _message(self, rng: random.Random, subject: str, kind: str, sender: dict, recipients: list[dict],
-                 moment: datetime) -> dict:
+    def _message(
+        self, rng: random.Random, subject: str, kind: str, sender: dict, recipients: list[dict], moment: datetime
+    ) -> dict:
         status = rng.choices(("SENT", "DELIVERED", "OPENED", "CLICKED", "BOUNCED", "FAILED"), (20, 40, 30, 5, 3, 2))[0]
-        message = {"id": _new_id(rng), "subject": subject, "type": kind, "status": status, "from": sender,
-                   "to": recipients, "cc": [], "sentAt": _iso(moment), "threadId": _new_id(rng),
-                   "bodyPreview": f"{subject}. Please contact the office with any questions."}
+        message = {
+            "id": _new_id(rng),
+            "subject": subject,
+            "type": kind,
+            "status": status,
+            "from": sender,
+            "to": recipients,
+            "cc": [],
+            "sentAt": _iso(moment),
+            "threadId": _new_id(rng),
+            "bodyPreview": f"{subject}. Please contact the office with any questions.",
+        }
         if status in ("OPENED", "CLICKED"):
             message["openedAt"] = [_iso(min(moment + timedelta(hours=rng.uniform(0.1, 48)), self.last_moment))]
         return message
@@ -971,18 +1185,34 @@ class _Account:
     def accounts(self) -> Iterator[dict]:
         rng = _rng(self.seed, "accounts")
         for key, name, kind, active in _CHART:
-            yield {"id": self.chart[key], "name": name, "active": active, "type": kind, "class": kind.split("_")[0],
-                   "fullyQualifiedName": name, "systemAccount": key in ("receivable", "undeposited", "payable"),
-                   "description": f"{name} ({kind.replace('_', ' ').lower()})", **self._stamped(rng, self.opened)}
+            yield {
+                "id": self.chart[key],
+                "name": name,
+                "active": active,
+                "type": kind,
+                "class": kind.split("_")[0],
+                "fullyQualifiedName": name,
+                "systemAccount": key in ("receivable", "undeposited", "payable"),
+                "description": f"{name} ({kind.replace('_', ' ').lower()})",
+                **self._stamped(rng, self.opened),
+            }
 
     def users(self) -> Iterator[dict]:
         for user in self.staff:
             rng = _rng(self.seed, "user", user.id)
-            yield {"id": user.id, "firstName": user.first, "lastName": user.last, "name": user.name,
-                   "loginEmail": user.email, "role": user.role, "active": user.active,
-                   "status": "ACTIVE" if user.active else "INACTIVE", "owner": user is self.staff[0],
-                   "lastSeenAt": _iso(_at(rng, self.as_of - timedelta(days=rng.randint(0, 20)))),
-                   **self._stamped(rng, user.created)}
+            yield {
+                "id": user.id,
+                "firstName": user.first,
+                "lastName": user.last,
+                "name": user.name,
+                "loginEmail": user.email,
+                "role": user.role,
+                "active": user.active,
+                "status": "ACTIVE" if user.active else "INACTIVE",
+                "owner": user is self.staff[0],
+                "lastSeenAt": _iso(_at(rng, self.as_of - timedelta(days=rng.randint(0, 20)))),
+                **self._stamped(rng, user.created),
+            }
 
     def owners(self) -> Iterator[dict]:
         owned: dict[str, list[str]] = {}
@@ -992,10 +1222,14 @@ class _Account:
         for owner in self.owner_people:
             rng = _rng(self.seed, "owner", owner.id)
             record = self._person_record(owner, rng)
-            record.update(active=owner.active, managementStartDate=owner.created.date().isoformat(),
-                          managementEndDate=None if owner.active else (self.start - _DAY).isoformat(),
-                          federalTaxInfo=self._tax_info(owner, rng), properties=owned.get(owner.id, []),
-                          **self._stamped(rng, owner.created))
+            record.update(
+                active=owner.active,
+                managementStartDate=owner.created.date().isoformat(),
+                managementEndDate=None if owner.active else (self.start - _DAY).isoformat(),
+                federalTaxInfo=self._tax_info(owner, rng),
+                properties=owned.get(owner.id, []),
+                **self._stamped(rng, owner.created),
+            )
             yield record
 
     def vendors(self) -> Iterator[dict]:
@@ -1007,12 +1241,20 @@ class _Account:
             rng = _rng(self.seed, "vendor", vendor.id)
             record = self._person_record(vendor, rng)
             expires = self.as_of + timedelta(days=rng.randint(-60, 365))
-            record.update(active=vendor.active, services=[vendor.role], properties=served.get(vendor.id, []),
-                          federalTaxInfo=self._tax_info(vendor, rng),
-                          insuranceInfo={"provider": "Acme Mutual", "policyNumber": f"PL-{rng.randint(10**6, 10**7)}",
-                                         "coverage": 1_000_000, "effectiveDate": _years_before(expires, 1).isoformat(),
-                                         "expirationDate": expires.isoformat()},
-                          **self._stamped(rng, vendor.created))
+            record.update(
+                active=vendor.active,
+                services=[vendor.role],
+                properties=served.get(vendor.id, []),
+                federalTaxInfo=self._tax_info(vendor, rng),
+                insuranceInfo={
+                    "provider": "Acme Mutual",
+                    "policyNumber": f"PL-{rng.randint(10**6, 10**7)}",
+                    "coverage": 1_000_000,
+                    "effectiveDate": _years_before(expires, 1).isoformat(),
+                    "expirationDate": expires.isoformat(),
+                },
+                **self._stamped(rng, vendor.created),
+            )
             yield record
 
     def portfolios(self) -> Iterator[dict]:
@@ -1022,30 +1264,55 @@ class _Account:
         for prop in self.property_plans:
             by_state.setdefault(prop.city.state, []).append(prop.id)
         for state, members in sorted(by_state.items()):
-            yield {"id": _new_id(rng), "name": f"{state} Portfolio", "properties": members,
-                   **self._stamped(rng, self.opened)}
+            yield {
+                "id": _new_id(rng),
+                "name": f"{state} Portfolio",
+                "properties": members,
+                **self._stamped(rng, self.opened),
+            }
 
     def properties(self) -> Iterator[dict]:
         for prop in self.property_plans:
             rng = _rng(self.seed, "property-record", prop.id)
             label = prop.kind.replace("_", " ").title()
-            yield {"id": prop.id, "name": prop.name, "type": prop.kind, "typeDescription": label,
-                   "class": prop.klass, "active": True, "address": self._address(prop.street, prop.city, rng),
-                   "description": f"{label} in {prop.city.name}",
-                   "owners": [{"owner": owner, "ownershipPercentage": share} for owner, share in prop.owners],
-                   "numActiveUnits": sum(unit.active for unit in prop.units), "amenities": [],
-                   "settings": {"defaultAccounts": {"bank_operating": self.chart["operating_bank"],
-                                                    "bank_trust": self.chart["trust_bank"]}},
-                   **self._stamped(rng, prop.created)}
+            yield {
+                "id": prop.id,
+                "name": prop.name,
+                "type": prop.kind,
+                "typeDescription": label,
+                "class": prop.klass,
+                "active": True,
+                "address": self._address(prop.street, prop.city, rng),
+                "description": f"{label} in {prop.city.name}",
+                "owners": [{"owner": owner, "ownershipPercentage": share} for owner, share in prop.owners],
+                "numActiveUnits": sum(unit.active for unit in prop.units),
+                "amenities": [],
+                "settings": {
+                    "defaultAccounts": {
+                        "bank_operating": self.chart["operating_bank"],
+                        "bank_trust": self.chart["trust_bank"],
+                    }
+                },
+                **self._stamped(rng, prop.created),
+            }
 
     def units(self) -> Iterator[dict]:
         for prop in self.property_plans:
             rng = _rng(self.seed, "unit-records", prop.id)
             for unit in prop.units:
-                yield {"id": unit.id, "name": unit.name, "property": prop.id, "active": unit.active,
-                       "addressSameAsProperty": True, "beds": unit.beds, "baths": unit.baths, "size": unit.size,
-                       "marketRent": _money(unit.market_cents) if unit.market_listed else None,
-                       "inEviction": False, **self._stamped(rng, prop.created)}
+                yield {
+                    "id": unit.id,
+                    "name": unit.name,
+                    "property": prop.id,
+                    "active": unit.active,
+                    "addressSameAsProperty": True,
+                    "beds": unit.beds,
+                    "baths": unit.baths,
+                    "size": unit.size,
+                    "marketRent": _money(unit.market_cents) if unit.market_listed else None,
+                    "inEviction": False,
+                    **self._stamped(rng, prop.created),
+                }
 
     def tenants(self) -> Iterator[dict]:
         return map(self._tenant_record, self.tenant_people)
@@ -1095,12 +1362,19 @@ class _Account:
                         stayed = (min(lease.until, self.as_of) - lease.start).days
                         row_out = lease.start + timedelta(days=rng.randint(0, max(stayed, 0)))
                         row_state, row_notice = "PAST", None
-                    yield {"id": _new_id(rng), "lease": lease.id, "name": tenant.name, "property": prop.id,
-                           "units": [unit.id for unit in lease.units], "status": row_state,
-                           "moveInAt": lease.start.isoformat() if state != "FUTURE" else None,
-                           "moveOutAt": row_out.isoformat() if row_out else None,
-                           "moveOutNoticeAt": row_notice.isoformat() if row_notice else None,
-                           "portalEnabled": rng.random() < 0.8, "tenant": self._tenant_record(tenant)}
+                    yield {
+                        "id": _new_id(rng),
+                        "lease": lease.id,
+                        "name": tenant.name,
+                        "property": prop.id,
+                        "units": [unit.id for unit in lease.units],
+                        "status": row_state,
+                        "moveInAt": lease.start.isoformat() if state != "FUTURE" else None,
+                        "moveOutAt": row_out.isoformat() if row_out else None,
+                        "moveOutNoticeAt": row_notice.isoformat() if row_notice else None,
+                        "portalEnabled": rng.random() < 0.8,
+                        "tenant": self._tenant_record(tenant),
+                    }
 
     def lease_charges(self) -> Iterator[dict]:
         return self._lease_transactions("charges")
@@ -1118,12 +1392,18 @@ class _Account:
         for task in [*self.company_tasks, *(task for prop in self.property_plans for task in prop.tasks)]:
             rng = _rng(self.seed, "task", task.id)
             record = {
-                "id": task.id, "reference": str(rng.randint(1_000, 99_999)), "subject": task.subject,
-                "description": f"{task.subject}. Reported {task.created:%Y-%m-%d}.", "type": task.type,
-                "status": task.status, "priority": rng.choices(("LOW", "MEDIUM", "HIGH"), (30, 50, 20))[0],
+                "id": task.id,
+                "reference": str(rng.randint(1_000, 99_999)),
+                "subject": task.subject,
+                "description": f"{task.subject}. Reported {task.created:%Y-%m-%d}.",
+                "type": task.type,
+                "status": task.status,
+                "priority": rng.choices(("LOW", "MEDIUM", "HIGH"), (30, 50, 20))[0],
                 "dueDate": (task.created.date() + timedelta(days=rng.randint(1, 14))).isoformat(),
-                "property": task.property.id if task.property else None, "unit": task.unit.id if task.unit else None,
-                "assignedToUsers": task.users, "entryPermission": "YES" if task.unit else "NOT_APPLICABLE",
+                "property": task.property.id if task.property else None,
+                "unit": task.unit.id if task.unit else None,
+                "assignedToUsers": task.users,
+                "entryPermission": "YES" if task.unit else "NOT_APPLICABLE",
             }
             if task.requester is not None:
                 record["requestedByTenant"] = task.requester.id
@@ -1132,10 +1412,13 @@ class _Account:
             else:
                 record["requestedByUser"] = self.staff[0].id
             if task.type == "WORK_ORDER":
-                record["workOrder"] = {"assignedToVendor": task.vendor.id if task.vendor else None,
-                                       "approvedByOwner": task.bill_cents > 50_000 or rng.random() < 0.3,
-                                       "instructionsToVendor": f"Please fix: {task.subject.lower()}.",
-                                       "billed": task.bill_id is not None, "vendorBill": task.bill_id}
+                record["workOrder"] = {
+                    "assignedToVendor": task.vendor.id if task.vendor else None,
+                    "approvedByOwner": task.bill_cents > 50_000 or rng.random() < 0.3,
+                    "instructionsToVendor": f"Please fix: {task.subject.lower()}.",
+                    "billed": task.bill_id is not None,
+                    "vendorBill": task.bill_id,
+                }
             record.update(self._stamped(rng, task.created))
             record["completedAt"] = _iso(task.completed) if task.completed else None
             if task.completed:
@@ -1148,16 +1431,25 @@ class _Account:
             rng = _rng(self.seed, "work-order-bills", prop.id)
             for task in prop.tasks:
                 if task.bill_id is not None and task.vendor is not None and task.completed is not None:
-                    yield self._vendor_document(rng, task.vendor, prop, task.completed.date(), "repairs",
-                                                task.bill_cents, task.subject, record_id=task.bill_id,
-                                                workOrder=task.id)
+                    yield self._vendor_document(
+                        rng,
+                        task.vendor,
+                        prop,
+                        task.completed.date(),
+                        "repairs",
+                        task.bill_cents,
+                        task.subject,
+                        record_id=task.bill_id,
+                        workOrder=task.id,
+                    )
             if len(prop.units) < 4:
                 continue
             for month_rng, day in self._property_months(prop, "service-bills"):
                 for trade, key in (("Landscaping", "landscaping"), ("Cleaning", "cleaning")):
                     cents = _round_to(len(prop.units) * month_rng.uniform(800, 1_600), 100)
-                    yield self._vendor_document(month_rng, prop.vendors[trade], prop, day, key, cents,
-                                                f"{trade} {day:%B %Y}")
+                    yield self._vendor_document(
+                        month_rng, prop.vendors[trade], prop, day, key, cents, f"{trade} {day:%B %Y}"
+                    )
 
     def vendor_credits(self) -> Iterator[dict]:
         for prop in self.property_plans:
@@ -1165,8 +1457,9 @@ class _Account:
                 day = month + timedelta(days=rng.randint(0, 27))
                 if rng.random() < 0.04 and day <= self.as_of:
                     vendor = prop.vendors[rng.choice(_REPAIR_TRADES)]
-                    yield self._vendor_document(rng, vendor, prop, day, "repairs", rng.randint(20, 300) * 100,
-                                                "Credit for duplicate invoice")
+                    yield self._vendor_document(
+                        rng, vendor, prop, day, "repairs", rng.randint(20, 300) * 100, "Credit for duplicate invoice"
+                    )
 
     def expenses(self) -> Iterator[dict]:
         """Utilities paid monthly (one line per utility) and insurance premiums quarterly."""
@@ -1176,31 +1469,55 @@ class _Account:
                 if paid > self.as_of:
                     continue
                 size = len(prop.units)
-                lines = [(self.chart["utilities"], _round_to(size * rng.uniform(2_500, 6_000), 1), utility)
-                         for utility in ("Water and sewer", "Electricity (common areas)")]
+                lines = [
+                    (self.chart["utilities"], _round_to(size * rng.uniform(2_500, 6_000), 1), utility)
+                    for utility in ("Water and sewer", "Electricity (common areas)")
+                ]
                 payee = prop.vendors["Utilities"]
                 if day.month % 3 == 1:
                     premium = _round_to(size * rng.uniform(9_000, 15_000), 100)
                     lines.append((self.chart["insurance"], premium, "Quarterly insurance premium"))
-                yield _transaction(rng, self, paid, lines, f"Operating expenses {day:%B %Y}", linked_property=prop.id,
-                                   payFromAccount=self.chart["operating_bank"],
-                                   paymentMethod=rng.choice(("CHECK", "EPAY", "CREDIT_CARD")),
-                                   payToResourceType="VENDOR", payToResourceId=payee.id)
+                yield _transaction(
+                    rng,
+                    self,
+                    paid,
+                    lines,
+                    f"Operating expenses {day:%B %Y}",
+                    linked_property=prop.id,
+                    payFromAccount=self.chart["operating_bank"],
+                    paymentMethod=rng.choice(("CHECK", "EPAY", "CREDIT_CARD")),
+                    payToResourceType="VENDOR",
+                    payToResourceId=payee.id,
+                )
 
     def notes(self) -> Iterator[dict]:
         for rng, resource_id, resource_type, moment in self._touchpoints("notes", 0.5, 0.3, 1.0):
             title = rng.choice(_NOTE_TITLES)
-            yield {"id": _new_id(rng), "title": title, "body": f"{title}: discussed with the resident and logged.",
-                   "tags": [], **self._linked(rng, resource_id, resource_type, moment)}
+            yield {
+                "id": _new_id(rng),
+                "title": title,
+                "body": f"{title}: discussed with the resident and logged.",
+                "tags": [],
+                **self._linked(rng, resource_id, resource_type, moment),
+            }
 
     def files(self) -> Iterator[dict]:
-        kinds = {"LEASE": ("Lease agreement.pdf", "application/pdf"), "TASK": ("Photo.jpg", "image/jpeg"),
-                 "PROPERTY": ("Insurance certificate.pdf", "application/pdf")}
+        kinds = {
+            "LEASE": ("Lease agreement.pdf", "application/pdf"),
+            "TASK": ("Photo.jpg", "image/jpeg"),
+            "PROPERTY": ("Insurance certificate.pdf", "application/pdf"),
+        }
         for rng, resource_id, resource_type, moment in self._touchpoints("files", 0.7, 0.4, 0.5):
             name, mime = kinds[resource_type]
-            yield {"id": _new_id(rng), "name": name, "notes": None, "tags": [],
-                   "size": rng.randint(40_000, 4_000_000), "mimeType": mime,
-                   **self._linked(rng, resource_id, resource_type, moment)}
+            yield {
+                "id": _new_id(rng),
+                "name": name,
+                "notes": None,
+                "tags": [],
+                "size": rng.randint(40_000, 4_000_000),
+                "mimeType": mime,
+                **self._linked(rng, resource_id, resource_type, moment),
+            }
 
     def communications(self) -> Iterator[dict]:
         """Rent reminders to tenants, texts when a tenant's work order is done, monthly owner statements.
@@ -1209,8 +1526,12 @@ class _Account:
         participant's ``linkedToId``, so the system sender carries one id of its own, the
         same on every message of the account; it names no record of any list.
         """
-        system = {"address": "noreply@example.com", "linkedToId": _new_id(_rng(self.seed, "system-sender")),
-                  "linkedToType": "SYSTEM", "displayName": "Property Management"}
+        system = {
+            "address": "noreply@example.com",
+            "linkedToId": _new_id(_rng(self.seed, "system-sender")),
+            "linkedToType": "SYSTEM",
+            "displayName": "Property Management",
+        }
         for prop in self.property_plans:
             rng = _rng(self.seed, "communications", prop.id)
             for lease in prop.leases:
@@ -1223,16 +1544,26 @@ class _Account:
                 if task.requester is not None and task.completed is not None and task.users:
                     sender = next(u for u in self.staff if u.id == task.users[0])
                     if self._in_window(task.completed):
-                        yield self._message(rng, f"Completed: {task.subject}", "TEXT",
-                                            self._participant(sender, "USER", sender.phone),
-                                            [self._participant(task.requester, "TENANT", task.requester.phone)],
-                                            task.completed)
+                        yield self._message(
+                            rng,
+                            f"Completed: {task.subject}",
+                            "TEXT",
+                            self._participant(sender, "USER", sender.phone),
+                            [self._participant(task.requester, "TENANT", task.requester.phone)],
+                            task.completed,
+                        )
         statements = _rng(self.seed, "owner-statements")
         for day in _month_days(self.start, self.as_of):
             for owner in self.owner_people:
                 if owner.active:
-                    yield self._message(statements, f"Owner statement {day:%B %Y}", "EMAIL", system,
-                                        [self._participant(owner, "OWNER", owner.email)], _at(statements, day))
+                    yield self._message(
+                        statements,
+                        f"Owner statement {day:%B %Y}",
+                        "EMAIL",
+                        system,
+                        [self._participant(owner, "OWNER", owner.email)],
+                        _at(statements, day),
+                    )
 
 
 def _scale(name: str) -> Scale:
@@ -1242,8 +1573,7 @@ def _scale(name: str) -> Scale:
         raise KeyError(f"unknown scale {name!r}; known: {', '.join(SCALES)}") from None
 
 
-def generate(scale: str = "small", seed: int = 0,
-             as_of: date = DEFAULT_AS_OF) -> Iterator[tuple[str, Iterator[dict]]]:
+def generate(scale: str = "small", seed: int = 0, as_of: date = DEFAULT_AS_OF) -> Iterator[tuple[str, Iterator[dict]]]:
     """(entity name, lazy record iterator) for every registry entity, in registry order.
 
     Master data is planned when this is called; transaction records are produced only

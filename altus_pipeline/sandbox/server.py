@@ -17,12 +17,13 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from altus_pipeline.doorloop.registry import ENTITIES, Entity, entity, entity_for_path
@@ -218,7 +219,7 @@ def _stamp_of(record: Any) -> datetime | None:
         stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _change_stamp(records: Sequence[Any]) -> str:
@@ -228,7 +229,7 @@ def _change_stamp(records: Sequence[Any]) -> str:
     dated after the wall clock), so the change sorts first in a newest-changed listing.
     """
     newest = max(filter(None, map(_stamp_of, records)), default=None)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     if newest is not None and now <= newest:
         now = newest + timedelta(milliseconds=1)
@@ -244,8 +245,12 @@ class Sandbox:
     without copying it while drift or ``mutate`` swap in a new one.
     """
 
-    def __init__(self, dataset: Mapping[str, Sequence[Any]], config: SandboxConfig = SandboxConfig(),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        dataset: Mapping[str, Sequence[Any]],
+        config: SandboxConfig = SandboxConfig(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``clock`` times the rate limits: tests pass their own to move time without waiting."""
         unknown = set(dataset) - set(ENTITIES)
         if unknown:
@@ -271,7 +276,7 @@ class Sandbox:
         self.base_url = ""
 
     @classmethod
-    def from_directory(cls, directory: Path, config: SandboxConfig = SandboxConfig()) -> "Sandbox":
+    def from_directory(cls, directory: Path, config: SandboxConfig = SandboxConfig()) -> Sandbox:
         """Serve an exported dataset: ``DIR/<entity>.json`` JSON arrays; a missing file is an empty endpoint."""
         directory = Path(directory)
         if not directory.is_dir():
@@ -476,7 +481,7 @@ class Sandbox:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def _bind(self, host: str, port: int) -> "_Server":
+    def _bind(self, host: str, port: int) -> _Server:
         if self._server is not None:
             raise RuntimeError(f"sandbox already serving at {self.base_url}")
         self._server = _Server((host, port), self)
@@ -484,7 +489,7 @@ class Sandbox:
         self.base_url = f"http://{bound_host}:{bound_port}{API_PREFIX}"
         return self._server
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         if self._server is None:
             self.start()
         return self
@@ -502,7 +507,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle on, the client's delayed ACK
     # would stall every response by ~40 ms.
     disable_nagle_algorithm = True
-    server: "_Server"
+    server: _Server
 
     def do_GET(self) -> None:
         self._drain_body()

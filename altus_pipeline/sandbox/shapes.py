@@ -17,8 +17,9 @@ so filters, drift and ``mutate``) never changes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.normalized.spec import REFERENCE_KINDS, TABLES
@@ -48,8 +49,13 @@ def _reference_paths() -> Mapping[str, tuple[KeyPath, ...]]:
     for t in TABLES.values():
         found = paths[t.source]
         found.update((c.path, None) for c in t.columns if c.kind in REFERENCE_KINDS and c.path != ("id",))
-        found.update(((*array.split("."), *c.path), None)
-                     for ch in t.children for array in ch.arrays for c in ch.columns if c.kind in REFERENCE_KINDS)
+        found.update(
+            ((*array.split("."), *c.path), None)
+            for ch in t.children
+            for array in ch.arrays
+            for c in ch.columns
+            if c.kind in REFERENCE_KINDS
+        )
     return MappingProxyType({name: tuple(found) for name, found in paths.items()})
 
 

@@ -11,7 +11,7 @@ tick starts from now: switching a sensor on does not replay history. All ship st
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import dagster as dg
 from dagster._core.definitions.freshness import FreshnessState
@@ -50,12 +50,21 @@ def run_failure_alert(context: dg.RunFailureSensorContext) -> Alert:
     """The failed run: its failed steps (else its selected assets, else its job) and first error."""
     run = context.dagster_run
     failures = context.get_step_failure_events()
-    assets = sorted({e.step_key for e in failures if e.step_key}) or sorted(
-        k.to_user_string() for k in (run.asset_selection or ())) or [run.job_name]
+    assets = (
+        sorted({e.step_key for e in failures if e.step_key})
+        or sorted(k.to_user_string() for k in (run.asset_selection or ()))
+        or [run.job_name]
+    )
     error = getattr(failures[0].event_specific_data, "error", None) if failures else None
     reason = _first_line(error.message if error else context.failure_event.message, "run failed")
-    return Alert(key=f"run:{run.run_id}", title="run failed", asset=", ".join(assets)[:300],
-                 partitions=run_partition_key(run), reason=reason, run_id=run.run_id)
+    return Alert(
+        key=f"run:{run.run_id}",
+        title="run failed",
+        asset=", ".join(assets)[:300],
+        partitions=run_partition_key(run),
+        reason=reason,
+        run_id=run.run_id,
+    )
 
 
 @dg.run_failure_sensor(
@@ -86,9 +95,14 @@ def dead_record_alerts(conn, since_micros: int) -> tuple[list[Alert], int]:
     """
     rows = dead_since(conn, since_micros, DLQ_OVERLAP, BATCH)
     alerts = [
-        Alert(key=f"dlq:{rid}:{attempts}", title=f"dead-letter record {rid} is dead after {attempts} attempt(s)",
-              asset=asset, partitions=partition, reason=f"{entity} {stage} ({error_class}): {_first_line(message, '')}",
-              run_id=run_id)
+        Alert(
+            key=f"dlq:{rid}:{attempts}",
+            title=f"dead-letter record {rid} is dead after {attempts} attempt(s)",
+            asset=asset,
+            partitions=partition,
+            reason=f"{entity} {stage} ({error_class}): {_first_line(message, '')}",
+            run_id=run_id,
+        )
         for rid, attempts, entity, stage, error_class, asset, partition, message, run_id, _ in rows
     ]
     return alerts, max([since_micros, *(r[-1] for r in rows)])
@@ -109,8 +123,9 @@ def alert_dlq_dead_sensor(context: dg.SensorEvaluationContext, warehouse: Wareho
         since = int(json.loads(context.cursor)["since"])
         alerts, watermark = dead_record_alerts(conn, since)
         sent = deliver(conn, alerts, channels) if channels else 0
-    return dg.SensorResult(skip_reason=f"{sent} message(s) posted" if channels else NO_CHANNEL,
-                           cursor=json.dumps({"since": watermark}))
+    return dg.SensorResult(
+        skip_reason=f"{sent} message(s) posted" if channels else NO_CHANNEL, cursor=json.dumps({"since": watermark})
+    )
 
 
 # -- event-log sensors: blocking checks and freshness ------------------------------------------
@@ -140,8 +155,14 @@ def check_failure_alert(instance: dg.DagsterInstance, record: dg.EventLogRecord)
     details = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in evaluation.metadata.items())
     reason = evaluation.description or details or "check failed"
     asset = evaluation.asset_key.to_user_string()
-    return Alert(key=f"check:{record.storage_id}", title=f"blocking check {evaluation.check_name} failed",
-                 asset=asset, partitions=partitions, reason=f"{evaluation.check_name}: {reason}", run_id=run_id)
+    return Alert(
+        key=f"check:{record.storage_id}",
+        title=f"blocking check {evaluation.check_name} failed",
+        asset=asset,
+        partitions=partitions,
+        reason=f"{evaluation.check_name}: {reason}",
+        run_id=run_id,
+    )
 
 
 def freshness_alert(instance: dg.DagsterInstance, record: dg.EventLogRecord) -> Alert | None:
@@ -154,19 +175,27 @@ def freshness_alert(instance: dg.DagsterInstance, record: dg.EventLogRecord) -> 
         return None
     latest = instance.get_latest_materialization_event(change.key)
     asset = change.key.to_user_string()
-    return Alert(key=f"freshness:{record.storage_id}", title="data is overdue", asset=asset, partitions=None,
-                 reason=f"freshness {change.previous_state.value} -> FAIL: not updated within its freshness policy's fail window",
-                 run_id=latest.run_id if latest else None)
+    return Alert(
+        key=f"freshness:{record.storage_id}",
+        title="data is overdue",
+        asset=asset,
+        partitions=None,
+        reason=f"freshness {change.previous_state.value} -> FAIL: not updated within its freshness policy's fail window",
+        run_id=latest.run_id if latest else None,
+    )
 
 
 def _event_log_alert_sensor(
-    name: str, event_type: dg.DagsterEventType, to_alert: Callable[[dg.DagsterInstance, dg.EventLogRecord], Alert | None],
+    name: str,
+    event_type: dg.DagsterEventType,
+    to_alert: Callable[[dg.DagsterInstance, dg.EventLogRecord], Alert | None],
     description: str,
 ) -> dg.SensorDefinition:
     """A sensor posting the alerts ``to_alert`` makes of the event log's ``event_type`` records after its cursor."""
 
-    @dg.sensor(name=name, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-               description=description)
+    @dg.sensor(
+        name=name, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED, description=description
+    )
     def _sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
         records, cursor = _records_after(context.instance, event_type, context.cursor)
         alerts = [a for a in (to_alert(context.instance, r) for r in records) if a]
@@ -178,11 +207,17 @@ def _event_log_alert_sensor(
 
 
 alert_blocking_check_sensor = _event_log_alert_sensor(
-    ALERT_CHECK_SENSOR, dg.DagsterEventType.ASSET_CHECK_EVALUATION, check_failure_alert,
-    "Posts one Teams/Slack message per failed evaluation of a blocking asset check.")
+    ALERT_CHECK_SENSOR,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    check_failure_alert,
+    "Posts one Teams/Slack message per failed evaluation of a blocking asset check.",
+)
 alert_freshness_sensor = _event_log_alert_sensor(
-    ALERT_FRESHNESS_SENSOR, dg.DagsterEventType.FRESHNESS_STATE_CHANGE, freshness_alert,
-    "Posts one Teams/Slack message each time an asset's freshness turns FAIL (overdue).")
+    ALERT_FRESHNESS_SENSOR,
+    dg.DagsterEventType.FRESHNESS_STATE_CHANGE,
+    freshness_alert,
+    "Posts one Teams/Slack message each time an asset's freshness turns FAIL (overdue).",
+)
 
 
 alert_sensors = [alert_run_failure_sensor, alert_dlq_dead_sensor, alert_blocking_check_sensor, alert_freshness_sensor]

@@ -48,8 +48,11 @@ def report_history(instance: dg.DagsterInstance, stale: StaleKpis) -> bool:
     evaluation = history_evaluation(stale)
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([HISTORY_CHECK]).get(HISTORY_CHECK)
     shown = latest.event.dagster_event.event_specific_data if latest and latest.event else None
-    if (isinstance(shown, dg.AssetCheckEvaluation) and shown.passed == evaluation.passed
-            and shown.metadata == evaluation.metadata):
+    if (
+        isinstance(shown, dg.AssetCheckEvaluation)
+        and shown.passed == evaluation.passed
+        and shown.metadata == evaluation.metadata
+    ):
         return False
     instance.report_runless_asset_event(evaluation)
     return True
@@ -65,7 +68,7 @@ def build_kpi_history_sensor(assets: list) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.STOPPED,
         target=dg.AssetSelection.assets(*keys),
         description="After raw loads change data dated D: one run of normalized, kpi_daily_snapshot D..today "
-                    "and the views.",
+        "and the views.",
     )
     def _kpi_history_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
         busy = context.instance.get_run_ids(dg.RunsFilter(statuses=RUNNING), limit=1)
@@ -75,8 +78,9 @@ def build_kpi_history_sensor(assets: list) -> dg.SensorDefinition:
         if report_history(context.instance, history):
             context.log.info(f"history_current reported: {'passed' if history.dates is None else history.dates}")
         if stale.dates is None:
-            return dg.SensorResult(skip_reason=f"no raw change to KPI data up to audit row {stale.watermark}",
-                                   cursor=str(stale.watermark))
+            return dg.SensorResult(
+                skip_reason=f"no raw change to KPI data up to audit row {stale.watermark}", cursor=str(stale.watermark)
+            )
         span = f"kpi_daily_snapshot stale {stale.dates[0]}..{stale.dates[1]}"
         if busy:
             return dg.SensorResult(skip_reason=f"{span}; waiting for run {busy[0]} to finish")
@@ -84,4 +88,3 @@ def build_kpi_history_sensor(assets: list) -> dg.SensorDefinition:
         return dg.SensorResult(run_requests=[stale_request(stale, keys)], cursor=str(stale.watermark))
 
     return _kpi_history_sensor
-

@@ -47,7 +47,7 @@ class Cursor:
     requested: int = 0
 
     @classmethod
-    def parse(cls, text: str | None) -> "Cursor":
+    def parse(cls, text: str | None) -> Cursor:
         return cls(**json.loads(text)) if text else cls()
 
     def dump(self) -> str:
@@ -57,8 +57,18 @@ class Cursor:
 def link_keys(assets: list) -> list[dg.AssetKey]:
     """The tables the import links cases to: the dependencies of its assets outside it."""
     own = {dg.AssetKey(k) for k in LEGAL_KEYS}
-    return sorted({d.asset_key for a in assets if isinstance(a, dg.AssetsDefinition) for s in a.specs
-                   if s.key in own for d in s.deps if d.asset_key not in own}, key=lambda k: k.to_user_string())
+    return sorted(
+        {
+            d.asset_key
+            for a in assets
+            if isinstance(a, dg.AssetsDefinition)
+            for s in a.specs
+            if s.key in own
+            for d in s.deps
+            if d.asset_key not in own
+        },
+        key=lambda k: k.to_user_string(),
+    )
 
 
 def content_hash(path: Path) -> str:
@@ -75,8 +85,11 @@ def content_hash(path: Path) -> str:
 
 def latest_storage_id(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> int:
     """The newest materialization's event storage id among ``keys`` (0 when none was materialized)."""
-    ids = [r.asset_entry.last_materialization_record.storage_id for r in instance.get_asset_records(keys)
-           if r.asset_entry.last_materialization_record is not None]
+    ids = [
+        r.asset_entry.last_materialization_record.storage_id
+        for r in instance.get_asset_records(keys)
+        if r.asset_entry.last_materialization_record is not None
+    ]
     return max(ids, default=0)
 
 
@@ -90,7 +103,7 @@ def build_legal_sensor(assets: list) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.STOPPED,
         target=dg.AssetSelection.assets(*target_keys(assets)),
         description="Imports the legal workbook (ALTUS_LEGAL_WORKBOOK) once per change of its content, and "
-                    "again when refused rows may link after the normalized tables changed.",
+        "again when refused rows may link after the normalized tables changed.",
     )
     def _legal_workbook_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
         path = configured_workbook()
@@ -109,8 +122,10 @@ def build_legal_sensor(assets: list) -> dg.SensorDefinition:
         elif newest > seen.links_storage_id and _errors_waiting(warehouse):
             reason = "rows in error may import now: the tables the import links cases to changed"
         else:
-            return dg.SensorResult(skip_reason=f"{path.name} unchanged (sha256 {digest[:12]}); no refused row to retry",
-                                   cursor=Cursor(digest, newest, seen.requested).dump())
+            return dg.SensorResult(
+                skip_reason=f"{path.name} unchanged (sha256 {digest[:12]}); no refused row to retry",
+                cursor=Cursor(digest, newest, seen.requested).dump(),
+            )
         context.log.info(f"{reason}: requesting one legal import")
         request = dg.RunRequest(
             run_key=f"legal:{digest[:16]}:{seen.requested + 1}",

@@ -18,9 +18,9 @@ with bound parameters.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 import psycopg
 from psycopg import sql
@@ -51,12 +51,15 @@ def _native(native: bool | None) -> bool:
 
 def _calendar_ok(s: sql.Composable) -> sql.Composable:
     """``s``'s leading ``YYYY-MM-DD`` is a day of the calendar (``s`` already matched a pattern)."""
-    y, m, d = (sql.SQL("substr({}, {}, {})::int").format(s, sql.Literal(start), sql.Literal(length))
-               for start, length in ((1, 4), (6, 2), (9, 2)))
+    y, m, d = (
+        sql.SQL("substr({}, {}, {})::int").format(s, sql.Literal(start), sql.Literal(length))
+        for start, length in ((1, 4), (6, 2), (9, 2))
+    )
     leap = sql.SQL("(mod({y}, 4) = 0 AND (mod({y}, 100) <> 0 OR mod({y}, 400) = 0))::int").format(y=y)
     days = sql.SQL("CASE WHEN {m} = 2 THEN 28 + {leap} ELSE 30 + mod({m} + {m} / 8, 2) END").format(m=m, leap=leap)
-    return sql.SQL("(CASE WHEN {y} = 0 OR {m} NOT BETWEEN 1 AND 12 THEN false "
-                   "ELSE {d} BETWEEN 1 AND {days} END)").format(y=y, m=m, d=d, days=days)
+    return sql.SQL(
+        "(CASE WHEN {y} = 0 OR {m} NOT BETWEEN 1 AND 12 THEN false ELSE {d} BETWEEN 1 AND {days} END)"
+    ).format(y=y, m=m, d=d, days=days)
 
 
 def date_ok(s: sql.Composable, native: bool | None = None) -> sql.Composable:
@@ -66,24 +69,32 @@ def date_ok(s: sql.Composable, native: bool | None = None) -> sql.Composable:
     """
     valid = sql.SQL("pg_input_is_valid({}, 'date')").format(s) if _native(native) else _calendar_ok(s)
     return sql.SQL("(CASE WHEN {s} ~ {pattern} THEN {valid} ELSE false END)").format(
-        s=s, pattern=sql.Literal(DATE_PATTERN), valid=valid)
+        s=s, pattern=sql.Literal(DATE_PATTERN), valid=valid
+    )
 
 
 def timestamp_ok(s: sql.Composable, native: bool | None = None) -> sql.Composable:
     """SQL: text ``s`` is an ISO 8601 timestamp (``STAMP_PATTERN``) that casts to ``timestamptz``."""
     if _native(native):
         return sql.SQL("(CASE WHEN {s} ~ {pattern} THEN pg_input_is_valid({s}, 'timestamptz') ELSE false END)").format(
-            s=s, pattern=sql.Literal(STAMP_PATTERN))
+            s=s, pattern=sql.Literal(STAMP_PATTERN)
+        )
 
     def q(template: str, **parts: sql.Composable) -> sql.Composable:
         return sql.SQL(template).format(s=s, **parts)
 
     seconds = q("(CASE WHEN substr({s}, 17, 1) = ':' THEN substr({s}, 18, 2)::int ELSE 0 END)")
-    micros = q("coalesce(round(('0' || substring({s} from {fraction}))::float8 * 1000000), 0)",
-               fraction=sql.Literal(_FRACTION))
+    micros = q(
+        "coalesce(round(('0' || substring({s} from {fraction}))::float8 * 1000000), 0)", fraction=sql.Literal(_FRACTION)
+    )
     hour, minute = q("substr({s}, 12, 2)::int"), q("substr({s}, 15, 2)::int")
-    day_micros = q("(({hour} * 60 + {minute}) * 60 + {seconds})::float8 * 1000000 + {micros}",
-                   hour=hour, minute=minute, seconds=seconds, micros=micros)
+    day_micros = q(
+        "(({hour} * 60 + {minute}) * 60 + {seconds})::float8 * 1000000 + {micros}",
+        hour=hour,
+        minute=minute,
+        seconds=seconds,
+        micros=micros,
+    )
     zone_hours = q("substring({s} from {pattern})::int", pattern=sql.Literal(_ZONE_HOURS))
     zone_minutes = q("substring({s} from {pattern})::int", pattern=sql.Literal(_ZONE_MINUTES))
     checks = (
@@ -94,5 +105,8 @@ def timestamp_ok(s: sql.Composable, native: bool | None = None) -> sql.Composabl
         q("coalesce({zone_hours} <= 15, true)", zone_hours=zone_hours),
         q("coalesce({zone_minutes} <= 59, true)", zone_minutes=zone_minutes),
     )
-    return q("(CASE WHEN {s} ~ {pattern} THEN {checks} ELSE false END)",
-             pattern=sql.Literal(STAMP_PATTERN), checks=sql.SQL(" AND ").join(checks))
+    return q(
+        "(CASE WHEN {s} ~ {pattern} THEN {checks} ELSE false END)",
+        pattern=sql.Literal(STAMP_PATTERN),
+        checks=sql.SQL(" AND ").join(checks),
+    )

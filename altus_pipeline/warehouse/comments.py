@@ -18,8 +18,9 @@ Migrations apply them after every run, writing only the comments that differ.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import psycopg
 from psycopg import pq, sql
@@ -114,15 +115,18 @@ def wanted(conn: psycopg.Connection, objects: list[SqlFile]) -> dict[tuple[str, 
     relations: dict[str, tuple[int, str]] = {}
     definitions: dict[str, str] = {}
     for oid, name, kind, definition in conn.execute(
-            "SELECT oid, relname, relkind, CASE WHEN relkind IN ('v', 'm') THEN pg_get_viewdef(oid) END FROM pg_class "
-            "WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p', 'v', 'm')"):
+        "SELECT oid, relname, relkind, CASE WHEN relkind IN ('v', 'm') THEN pg_get_viewdef(oid) END FROM pg_class "
+        "WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p', 'v', 'm')"
+    ):
         relations[name] = (oid, kind)
         definitions[name] = definition
     by_oid = {oid: name for name, (oid, _) in relations.items()}
     columns: dict[str, dict[int, str]] = {}
     for oid, number, column in conn.execute(
-            "SELECT attrelid, attnum, attname FROM pg_attribute WHERE attrelid = ANY(%s) AND attnum > 0 "
-            "AND NOT attisdropped ORDER BY attrelid, attnum", ([oid for oid, _ in relations.values()],)):
+        "SELECT attrelid, attnum, attname FROM pg_attribute WHERE attrelid = ANY(%s) AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attrelid, attnum",
+        ([oid for oid, _ in relations.values()],),
+    ):
         columns.setdefault(by_oid[oid], {})[number] = column
     spec = _spec()
     want: dict[tuple[str, str | None], str] = {}
@@ -142,11 +146,12 @@ def wanted(conn: psycopg.Connection, objects: list[SqlFile]) -> dict[tuple[str, 
         for column, text in notes.items():
             want[(o.name, column)] = text
         if kind in ("v", "m"):
-            for (source, number), column in zip(_origins(conn, definitions[o.name]), names.values()):
+            for (source, number), column in zip(_origins(conn, definitions[o.name]), names.values(), strict=False):
                 if column in notes or source not in by_oid:
                     continue
-                origin = root.get((by_oid[source], columns[by_oid[source]][number]),
-                                  (by_oid[source], columns[by_oid[source]][number]))
+                origin = root.get(
+                    (by_oid[source], columns[by_oid[source]][number]), (by_oid[source], columns[by_oid[source]][number])
+                )
                 if origin in want:
                     root[(o.name, column)] = origin
                     want[(o.name, column)] = f"{origin[0]}.{origin[1]}: {want[origin]}"
@@ -155,18 +160,27 @@ def wanted(conn: psycopg.Connection, objects: list[SqlFile]) -> dict[tuple[str, 
 
 def apply_comments(conn: psycopg.Connection, objects: list[SqlFile]) -> int:
     """Write the comments that differ from ``wanted`` in one round trip; how many were written."""
-    have = {(rel, col): text for rel, col, text in conn.execute(
-        "SELECT c.relname, a.attname, d.description FROM pg_description d "
-        "JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass "
-        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0 "
-        "WHERE c.relnamespace = current_schema()::regnamespace")}
-    kinds = dict(conn.execute("SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace"))
+    have = {
+        (rel, col): text
+        for rel, col, text in conn.execute(
+            "SELECT c.relname, a.attname, d.description FROM pg_description d "
+            "JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass "
+            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0 "
+            "WHERE c.relnamespace = current_schema()::regnamespace"
+        )
+    }
+    kinds = dict(
+        conn.execute("SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace")
+    )
     statements = []
     for (relation, column), text in wanted(conn, objects).items():
         if have.get((relation, column)) == text:
             continue
-        target = (sql.SQL("COLUMN {}").format(sql.Identifier(relation, column)) if column
-                  else sql.SQL("{} {}").format(sql.SQL(_KIND[kinds[relation]]), sql.Identifier(relation)))
+        target = (
+            sql.SQL("COLUMN {}").format(sql.Identifier(relation, column))
+            if column
+            else sql.SQL("{} {}").format(sql.SQL(_KIND[kinds[relation]]), sql.Identifier(relation))
+        )
         statements.append(sql.SQL("COMMENT ON {} IS {}").format(target, sql.Literal(text)))
     if statements:
         conn.execute(sql.SQL("; ").join(statements))

@@ -7,9 +7,9 @@ objects without a schema and the schema stays configurable (``ALTUS_SCHEMA``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -29,7 +29,7 @@ class Warehouse:
     schema: str
 
     @classmethod
-    def from_env(cls) -> "Warehouse":
+    def from_env(cls) -> Warehouse:
         """``ALTUS_DATABASE_URL`` when set, else the embedded server (started if needed)."""
         url = settings.database_url_override()
         if url is None:

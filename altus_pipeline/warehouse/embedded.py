@@ -13,11 +13,10 @@ import os
 import subprocess
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from urllib.parse import urlsplit, urlunsplit
-
 
 
 def _ensure_runtime_dir() -> None:

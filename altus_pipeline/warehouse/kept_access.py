@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-
 _GRANTS = """
 SELECT n.nspname, c.relname, a.privilege_type, r.rolname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -33,12 +32,15 @@ WITH RECURSIVE dropped(oid) AS (
     WHERE r.ev_class <> d.oid
 )
 """
-_OUTSIDE_DEPENDENTS = DEPENDENTS + """
+_OUTSIDE_DEPENDENTS = (
+    DEPENDENTS
+    + """
 SELECT n.nspname, c.relname, pg_get_viewdef(c.oid), coalesce(c.reloptions, '{}'), obj_description(c.oid, 'pg_class')
 FROM dropped JOIN pg_class c ON c.oid = dropped.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relnamespace <> current_schema()::regnamespace AND c.relkind = 'v'
 ORDER BY c.oid
 """
+)
 
 
 @dataclass
@@ -55,14 +57,19 @@ def grants(conn: psycopg.Connection, schema: str, names: list[str]) -> list[tupl
 
 def regrant(conn: psycopg.Connection, kept: list[tuple[str, str, str, str]]) -> None:
     for schema, name, privilege, grantee in kept:
-        conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(
-            sql.SQL(privilege), sql.Identifier(schema, name), sql.Identifier(grantee)))
+        conn.execute(
+            sql.SQL("GRANT {} ON {} TO {}").format(
+                sql.SQL(privilege), sql.Identifier(schema, name), sql.Identifier(grantee)
+            )
+        )
 
 
 def save_access(conn: psycopg.Connection, schema: str, names: list[str]) -> SavedAccess:
     """Before objects ``names`` of ``schema`` are dropped: their grants and the outside views on them."""
-    views = [(ns, name, definition, list(options), comment)
-             for ns, name, definition, options, comment in conn.execute(_OUTSIDE_DEPENDENTS, (names,)).fetchall()]
+    views = [
+        (ns, name, definition, list(options), comment)
+        for ns, name, definition, options, comment in conn.execute(_OUTSIDE_DEPENDENTS, (names,)).fetchall()
+    ]
     kept = grants(conn, schema, names)
     for ns in {v[0] for v in views}:
         kept += grants(conn, ns, [v[1] for v in views if v[0] == ns])
@@ -79,10 +86,16 @@ def restore_access(conn: psycopg.Connection, saved: SavedAccess) -> list[str]:
     left_out: set[tuple[str, str]] = set()
     for ns, name, definition, options, comment in saved.views:
         view = sql.Identifier(ns, name)
-        with_options = sql.SQL(" WITH ({})").format(sql.SQL(", ").join(map(sql.SQL, options))) if options else sql.SQL("")
+        with_options = (
+            sql.SQL(" WITH ({})").format(sql.SQL(", ").join(map(sql.SQL, options))) if options else sql.SQL("")
+        )
         try:
             with conn.transaction():
-                conn.execute(sql.SQL("CREATE VIEW {}{} AS {}").format(view, with_options, sql.SQL(definition.rstrip().rstrip(";"))))
+                conn.execute(
+                    sql.SQL("CREATE VIEW {}{} AS {}").format(
+                        view, with_options, sql.SQL(definition.rstrip().rstrip(";"))
+                    )
+                )
         except psycopg.Error:
             left_out.add((ns, name))
             continue

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from psycopg import sql
 
@@ -136,10 +136,13 @@ def migrate(warehouse: Warehouse) -> list[str]:
 
 
 _KIND = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
-_DEPENDENT_VIEWS = DEPENDENTS + """
+_DEPENDENT_VIEWS = (
+    DEPENDENTS
+    + """
 SELECT c.relname, c.relkind FROM dropped JOIN pg_class c ON c.oid = dropped.oid
 WHERE c.relnamespace = current_schema()::regnamespace
 """
+)
 
 
 def _rebuild(conn, schema: str, objects: list[SqlObject], done: dict[str, str]) -> tuple[list[str], SavedAccess]:
@@ -148,9 +151,12 @@ def _rebuild(conn, schema: str, objects: list[SqlObject], done: dict[str, str]) 
     changed = [o for o in objects if o.name in done and done[o.name] != o.checksum]
     if not changed:
         return [], SavedAccess()
-    kinds = dict(conn.execute(
-        "SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
-        "AND relkind IN ('r', 'p', 'v', 'm')").fetchall())
+    kinds = dict(
+        conn.execute(
+            "SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+            "AND relkind IN ('r', 'p', 'v', 'm')"
+        ).fetchall()
+    )
     names = {o.name for o in changed if kinds.get(o.name) in ("v", "m")}
     if any(o.layer == REBUILT_LAYER for o in changed):
         names |= {o.name for o in objects if o.layer == REBUILT_LAYER}
@@ -160,12 +166,17 @@ def _rebuild(conn, schema: str, objects: list[SqlObject], done: dict[str, str]) 
     declared = {o.name for o in objects}
     strays = sorted(n for n, kind in dropping.items() if kind in ("v", "m") and n not in declared)
     if strays:
-        raise RuntimeError(f"rebuilding {', '.join(sorted(names))} would drop views not under sql/: {', '.join(strays)}")
+        raise RuntimeError(
+            f"rebuilding {', '.join(sorted(names))} would drop views not under sql/: {', '.join(strays)}"
+        )
     saved = save_access(conn, schema, sorted(dropping))
     for obj in reversed(objects):
         if obj.name in dropping:
-            conn.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
-                sql.SQL(_KIND[dropping[obj.name]]), sql.Identifier(obj.name)))
+            conn.execute(
+                sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
+                    sql.SQL(_KIND[dropping[obj.name]]), sql.Identifier(obj.name)
+                )
+            )
     return [o.name for o in objects if o.name in dropping], saved
 
 

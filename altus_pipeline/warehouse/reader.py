@@ -51,8 +51,14 @@ def reporting_objects() -> list[str]:
     return [o.name for o in sql_objects() if o.layer in READ_LAYERS]
 
 
-def grant_reader(warehouse: Warehouse, role: str, *, create: bool = False, password: str | None = None,
-                 reporting_schema: str | None = None) -> ReaderGrant:
+def grant_reader(
+    warehouse: Warehouse,
+    role: str,
+    *,
+    create: bool = False,
+    password: str | None = None,
+    reporting_schema: str | None = None,
+) -> ReaderGrant:
     """Grant ``role`` read access to the reporting objects (idempotent), in one transaction.
 
     ``create`` makes the role (LOGIN) when missing; ``password`` (only with ``create``) is
@@ -63,21 +69,28 @@ def grant_reader(warehouse: Warehouse, role: str, *, create: bool = False, passw
     if password is not None and not create:
         raise ReaderError("a password is set only with --create")
     if reporting_schema is not None and reporting_schema in (*_RESERVED_SCHEMAS, warehouse.schema):
-        raise ReaderError(f"--schema {reporting_schema}: use a schema of its own for the reporting views "
-                          f"(not public, dagster, a system schema or the warehouse schema {warehouse.schema})")
+        raise ReaderError(
+            f"--schema {reporting_schema}: use a schema of its own for the reporting views "
+            f"(not public, dagster, a system schema or the warehouse schema {warehouse.schema})"
+        )
     names = reporting_objects()
     with warehouse.connect() as conn:
         created = _ensure_role(conn, role, create, password)
-        kinds = dict(conn.execute(
-            "SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
-            "AND relname = ANY(%s)", (names,)).fetchall())
+        kinds = dict(
+            conn.execute(
+                "SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+                "AND relname = ANY(%s)",
+                (names,),
+            ).fetchall()
+        )
         missing = [n for n in names if n not in kinds]
         if missing:
             raise ReaderError(f"schema {warehouse.schema} lacks {', '.join(missing)}: run `altus db migrate` first")
         who = sql.Identifier(role)
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(warehouse.schema), who))
-        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
-            sql.SQL(", ").join(sql.Identifier(n) for n in names), who))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(sql.SQL(", ").join(sql.Identifier(n) for n in names), who)
+        )
         tables = tuple(n for n in names if kinds[n] in ("r", "p"))
         for table in tables:
             _read_policy(conn, table, role)
@@ -90,13 +103,16 @@ def grant_reader(warehouse: Warehouse, role: str, *, create: bool = False, passw
 
 def _ensure_role(conn: psycopg.Connection, role: str, create: bool, password: str | None) -> bool:
     """Check (or create) ``role``; True when it was created here."""
-    row = conn.execute("SELECT rolsuper OR rolbypassrls, rolname = current_user FROM pg_roles WHERE rolname = %s",
-                       (role,)).fetchone()
+    row = conn.execute(
+        "SELECT rolsuper OR rolbypassrls, rolname = current_user FROM pg_roles WHERE rolname = %s", (role,)
+    ).fetchone()
     if row is None and not create:
         raise ReaderError(f"role {role} does not exist: pass --create to create it (LOGIN), or create it first")
     if row is not None and (row[0] or row[1]):
-        raise ReaderError(f"role {role} is a superuser, bypasses row-level security or is the warehouse's own role: "
-                          "it would not be read-only; name a role of its own")
+        raise ReaderError(
+            f"role {role} is a superuser, bypasses row-level security or is the warehouse's own role: "
+            "it would not be read-only; name a role of its own"
+        )
     options = sql.SQL("LOGIN")
     if password is not None:
         hashed = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
@@ -130,11 +146,20 @@ def _reporting_views(conn: psycopg.Connection, schema: str, reporting: str, name
     for name in names:
         view = sql.Identifier(reporting, name)
         conn.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(view))
-        conn.execute(sql.SQL("CREATE VIEW {} WITH (security_invoker = true) AS SELECT * FROM {}").format(
-            view, sql.Identifier(schema, name)))
-        conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(view, sql.Literal(
-            f"{schema}.{name}, read with the privileges of the requesting role")))
+        conn.execute(
+            sql.SQL("CREATE VIEW {} WITH (security_invoker = true) AS SELECT * FROM {}").format(
+                view, sql.Identifier(schema, name)
+            )
+        )
+        conn.execute(
+            sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                view, sql.Literal(f"{schema}.{name}, read with the privileges of the requesting role")
+            )
+        )
     regrant(conn, kept)
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(reporting), sql.Identifier(role)))
-    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
-        sql.SQL(", ").join(sql.Identifier(reporting, n) for n in names), sql.Identifier(role)))
+    conn.execute(
+        sql.SQL("GRANT SELECT ON {} TO {}").format(
+            sql.SQL(", ").join(sql.Identifier(reporting, n) for n in names), sql.Identifier(role)
+        )
+    )

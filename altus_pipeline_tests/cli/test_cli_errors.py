@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from altus_pipeline.warehouse import embedded
-
 from altus_pipeline_tests.conftest import TOKEN
 from altus_pipeline_tests.support.held import hold_request
 
@@ -28,7 +27,8 @@ def test_a_bad_schema_is_one_line(tmp_path):
     done = _run(_env(ALTUS_SCHEMA="public", ALTUS_HOME=str(tmp_path)), "db", "url", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "Error: ALTUS_SCHEMA='public' is not allowed: expected a lowercase identifier other than 'public'"]
+        "Error: ALTUS_SCHEMA='public' is not allowed: expected a lowercase identifier other than 'public'"
+    ]
 
 
 def test_an_unreachable_database_is_one_line_without_its_password(tmp_path):
@@ -55,15 +55,21 @@ def test_a_database_stopped_mid_sync_ends_in_one_line_saying_so(tmp_path, sandbo
     """The database goes away while a sync is paging: no flood, and the last line says what to do."""
     server = sandbox_factory(small_dataset)
     home = tmp_path / "home"
-    env = _env(ALTUS_HOME=str(home), DOORLOOP_BASE_URL=server.base_url, DOORLOOP_API_TOKEN=TOKEN,
-               DOORLOOP_RATE_LIMIT_PER_MINUTE="off", DOORLOOP_RATE_LIMIT_PER_HOUR="off",
-               ALTUS_PARTITION_START=os.environ["ALTUS_PARTITION_START"])
+    env = _env(
+        ALTUS_HOME=str(home),
+        DOORLOOP_BASE_URL=server.base_url,
+        DOORLOOP_API_TOKEN=TOKEN,
+        DOORLOOP_RATE_LIMIT_PER_MINUTE="off",
+        DOORLOOP_RATE_LIMIT_PER_HOUR="off",
+        ALTUS_PARTITION_START=os.environ["ALTUS_PARTITION_START"],
+    )
     # A deterministic stop point: the fourth request waits, unanswered, until the database is down.
     held, release = hold_request(server)
     try:
         _run(env, "db", "url", cwd=tmp_path)
-        sync = subprocess.Popen([ALTUS, "sync"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        sync = subprocess.Popen(
+            [ALTUS, "sync"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert held.wait(120), "the sync never reached its fourth request"
         assert sync.poll() is None, "the sync ended before the database could be stopped"
         embedded.stop_server(home / "pgdata")

@@ -15,25 +15,34 @@ from altus_pipeline.cli.main import main
 from altus_pipeline.definitions import build_definitions
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.runner import legal_import, refresh_views
-
 from altus_pipeline_tests.legal.test_legal import write_workbook
 from altus_pipeline_tests.raw.test_raw import ALTUS, REPO, _cli_env
 
 
 def test_bad_usage_exits_2_before_touching_the_database():
     env = {"ALTUS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
-    for args in (["sync", "--entity", "nope"], ["kpis", "--from", "2020-01-01"],
-                 ["sync", "--from", "1999-01-01", "--to", "1999-01-02"]):
+    for args in (
+        ["sync", "--entity", "nope"],
+        ["kpis", "--from", "2020-01-01"],
+        ["sync", "--from", "1999-01-01", "--to", "1999-01-02"],
+    ):
         result = CliRunner().invoke(main, args, env=env)
         assert result.exit_code == 2, (args, result.output)
 
 
-def test_a_failed_sync_says_what_failed_where_and_what_next(warehouse, sandbox_factory, small_dataset, tmp_path,
-                                                          dagster_storage):
+def test_a_failed_sync_says_what_failed_where_and_what_next(
+    warehouse, sandbox_factory, small_dataset, tmp_path, dagster_storage
+):
     server = sandbox_factory(small_dataset, denied_paths=frozenset({"/owners"}))
     env = _cli_env(warehouse, server, tmp_path, ALTUS_UI_URL="http://ui.example:3000/")
-    done = subprocess.run([ALTUS, "sync", "--entity", "owners", "--entity", "units"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [ALTUS, "sync", "--entity", "owners", "--entity", "units"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "Traceback" not in output and len(output.splitlines()) <= 6, output
@@ -49,12 +58,16 @@ def test_view_refreshes_and_legal_imports_write_their_audit_rows(warehouse, tmp_
     defs = build_definitions(WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema))
     instance = dg.DagsterInstance.ephemeral()
     views = refresh_views(defs, instance)
-    workbook = write_workbook(tmp_path / "cases.xlsx", [["EV-1", "Nowhere", "1A", "Nobody", None, "referral",
-                                                         "2026-09-01"]])
+    workbook = write_workbook(
+        tmp_path / "cases.xlsx", [["EV-1", "Nowhere", "1A", "Nobody", None, "referral", "2026-09-01"]]
+    )
     legal = legal_import(defs, instance, str(workbook))
     assert views.success and legal.materializations
     with warehouse.connect() as conn:
-        audited = conn.execute("SELECT run_id, asset_key, rows_listed, rejected FROM doorloop_pipeline_audit").fetchall()
+        audited = conn.execute(
+            "SELECT run_id, asset_key, rows_listed, rejected FROM doorloop_pipeline_audit"
+        ).fetchall()
     assert {key for run, key, _, _ in audited if run == views.run_id} == {SUMMARY, *VIEW_KEYS}
     assert [(key, listed, rejected) for run, key, listed, rejected in audited if run == legal.run_id] == [
-        ("legal_cases", 1, 1)]
+        ("legal_cases", 1, 1)
+    ]

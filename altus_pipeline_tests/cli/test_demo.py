@@ -22,13 +22,15 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_prist
     altus, cwd = str(installed_altus), tmp_path
     try:
         done = subprocess.run([altus, "demo"], env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
-        url = subprocess.run([altus, "db", "url"], env=env, cwd=cwd, capture_output=True, text=True,
-                             timeout=120).stdout.strip()
+        url = subprocess.run(
+            [altus, "db", "url"], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+        ).stdout.strip()
         with psycopg.connect(url) as conn:
             conn.execute("SET search_path TO altus")
             # the legal import is a run of the legal assets, recorded like any other, before the views
-            legal_runs = conn.execute("SELECT DISTINCT run_id FROM doorloop_pipeline_audit "
-                                      "WHERE asset_key = 'legal_cases'").fetchall()
+            legal_runs = conn.execute(
+                "SELECT DISTINCT run_id FROM doorloop_pipeline_audit WHERE asset_key = 'legal_cases'"
+            ).fetchall()
             legal_view = conn.execute("SELECT count(*) FROM get_full_legal_cases").fetchone()[0]
     finally:
         subprocess.run([altus, "db", "stop"], env=env, cwd=cwd, capture_output=True, timeout=120)
@@ -45,8 +47,10 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_prist
     assert ranges == {first_day.isoformat()}
 
     # every generated record is in its raw table, and in the normalized table fed from it
-    counts = {m[1]: (int(m[2].replace(",", "")), int(m[3].replace(",", "")))
-              for m in re.finditer(r"^(doorloop_raw_\w+)\s+([\d,]+)\s+0\s+([\d,]+)$", done.stdout, re.M)}
+    counts = {
+        m[1]: (int(m[2].replace(",", "")), int(m[3].replace(",", "")))
+        for m in re.finditer(r"^(doorloop_raw_\w+)\s+([\d,]+)\s+0\s+([\d,]+)$", done.stdout, re.M)
+    }
     assert counts == {e.raw_table: (len(small_dataset_pristine[e.name]),) * 2 for e in ENTITIES.values()}
     assert "check failed" not in done.stdout and "check warning" not in done.stdout
 
@@ -55,11 +59,20 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_prist
     assert re.search(r"^Portfolio\s+\d+\s+\d+\s+\d+\.\d%", done.stdout, re.M)
 
     # the sample legal workbook is imported into the local store and its cases printed by phase
-    assert re.search(r"^rows in workbook 10, rows new or changed 10, rows processed 10, rows with errors 0, .*"
-                     r"documents filed 8", done.stdout, re.M), done.stdout[-3000:]
+    assert re.search(
+        r"^rows in workbook 10, rows new or changed 10, rows processed 10, rows with errors 0, .*"
+        r"documents filed 8",
+        done.stdout,
+        re.M,
+    ), done.stdout[-3000:]
     cases = dict(re.findall(r"^(EV-DEMO-\d{3})\s+(\w+)\s+\d{4}-\d{2}-\d{2}\s+\d+$", done.stdout, re.M))
-    assert cases == {"EV-DEMO-001": "referral", "EV-DEMO-002": "notice_served", "EV-DEMO-003": "hearing_scheduled",
-                     "EV-DEMO-004": "judgment", "EV-DEMO-005": "settled"}
+    assert cases == {
+        "EV-DEMO-001": "referral",
+        "EV-DEMO-002": "notice_served",
+        "EV-DEMO-003": "hearing_scheduled",
+        "EV-DEMO-004": "judgment",
+        "EV-DEMO-005": "settled",
+    }
     filed = sorted(p.name for p in (tmp_path / "home" / "legal_documents").rglob("*") if p.is_file())
     assert len(filed) == 8 and all(p.endswith((".pdf", ".txt")) for p in filed)
     assert len(legal_runs) == 1 and legal_view == len(cases)

@@ -18,7 +18,6 @@ from psycopg import sql
 
 from altus_pipeline.warehouse.comments import kpi_definitions
 from altus_pipeline.warehouse.migrations import sql_objects
-
 from altus_pipeline_tests.conftest import REPO
 
 MAPPED = "altus_pipeline.project_data"  # pyproject.toml maps it onto the repository root

@@ -69,8 +69,10 @@ def may_update_snapshot() -> bool:
     if not os.environ.get("ALTUS_UPDATE_SNAPSHOTS"):
         return False
     if os.environ.get("CI"):
-        raise AssertionError("ALTUS_UPDATE_SNAPSHOTS is set in CI (CI is set): the snapshot is only rewritten "
-                             "locally, where the diff is reviewed; unset ALTUS_UPDATE_SNAPSHOTS")
+        raise AssertionError(
+            "ALTUS_UPDATE_SNAPSHOTS is set in CI (CI is set): the snapshot is only rewritten "
+            "locally, where the diff is reviewed; unset ALTUS_UPDATE_SNAPSHOTS"
+        )
     return True
 
 
@@ -79,8 +81,7 @@ def test_asset_specs_match_the_snapshot() -> None:
     if may_update_snapshot():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(current)
-    assert SNAPSHOT.read_text() == current, (
-        f"the asset graph changed: review, then {UPDATE}")
+    assert SNAPSHOT.read_text() == current, f"the asset graph changed: review, then {UPDATE}"
 
 
 def test_ci_refuses_to_rewrite_the_snapshot(monkeypatch) -> None:

@@ -18,10 +18,9 @@ import psycopg
 import pytest
 
 from altus_pipeline.warehouse import embedded
-
 from altus_pipeline_tests.conftest import REPO, TOKEN
-from altus_pipeline_tests.support.dagster_gql import LAUNCH_RUN, LOCATION, Dev, location_loaded
 from altus_pipeline_tests.dagster.test_ui import _free_port, stop
+from altus_pipeline_tests.support.dagster_gql import LAUNCH_RUN, LOCATION, Dev, location_loaded
 
 ALTUS = str(Path(sys.executable).with_name("altus"))
 CHARGE_DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=i) for i in range(7)]
@@ -68,10 +67,17 @@ def env(tmp_path, account) -> dict[str, str]:
     server, _ = account
     # Relative, as a user may write it: it means the same folder to every process, whatever its cwd.
     home = os.path.relpath(tmp_path / "home", REPO)
-    values = {**os.environ, "ALTUS_HOME": home, "DOORLOOP_BASE_URL": server.base_url,
-              "DOORLOOP_API_TOKEN": TOKEN, "DOORLOOP_RATE_LIMIT_PER_MINUTE": "off",
-              "DOORLOOP_RATE_LIMIT_PER_HOUR": "off", "ALTUS_DAILY_CRON": "* * * * *",
-              "ALTUS_DLQ_SENSOR_INTERVAL_SECONDS": "5", "ALTUS_DLQ_BACKOFF_BASE_SECONDS": "0"}
+    values = {
+        **os.environ,
+        "ALTUS_HOME": home,
+        "DOORLOOP_BASE_URL": server.base_url,
+        "DOORLOOP_API_TOKEN": TOKEN,
+        "DOORLOOP_RATE_LIMIT_PER_MINUTE": "off",
+        "DOORLOOP_RATE_LIMIT_PER_HOUR": "off",
+        "ALTUS_DAILY_CRON": "* * * * *",
+        "ALTUS_DLQ_SENSOR_INTERVAL_SECONDS": "5",
+        "ALTUS_DLQ_BACKOFF_BASE_SECONDS": "0",
+    }
     for name in ("ALTUS_DATABASE_URL", "DAGSTER_HOME", "ALTUS_DAGSTER_STORAGE_URL"):
         values.pop(name, None)
     yield values
@@ -95,8 +101,14 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
     port = _free_port()
     log = tmp_path / "dev.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([ALTUS, "dev", "--port", str(port)], cwd=elsewhere, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [ALTUS, "dev", "--port", str(port)],
+            cwd=elsewhere,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     dev = Dev(port, proc, log)
     try:
         dev.wait("the code location", lambda: location_loaded(dev), 240)
@@ -108,26 +120,42 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
                 return conn.execute(query, params).fetchall()
 
         # (a) Materialize one master-data asset, as the asset page's button does.
-        launched = dev.gql(LAUNCH_RUN, params={
-            "selector": {**LOCATION, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["doorloop_raw_properties"]}]},
-            "executionMetadata": {"tags": []}})["launchRun"]
+        launched = dev.gql(
+            LAUNCH_RUN,
+            params={
+                "selector": {
+                    **LOCATION,
+                    "jobName": "__ASSET_JOB",
+                    "assetSelection": [{"path": ["doorloop_raw_properties"]}],
+                },
+                "executionMetadata": {"tags": []},
+            },
+        )["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
         dev.wait_for_run(run_id)
         expected = {p["id"] for p in server.records("properties")}
         assert {r[0] for r in rows("SELECT id FROM doorloop_raw_properties WHERE deleted_at IS NULL")} == expected
         assert rows("SELECT asset_key FROM doorloop_pipeline_audit WHERE run_id = %s", run_id) == [
-            ("doorloop_raw_properties",)]
+            ("doorloop_raw_properties",)
+        ]
 
         # (b) A 7-day backfill of one partitioned entity: the daemon plans it as one ranged run.
-        launched = dev.gql(LAUNCH_BACKFILL, params={
-            "assetSelection": [{"path": ["doorloop_raw_lease_charges"]}],
-            "partitionNames": [d.isoformat() for d in CHARGE_DAYS]})["launchPartitionBackfill"]
+        launched = dev.gql(
+            LAUNCH_BACKFILL,
+            params={
+                "assetSelection": [{"path": ["doorloop_raw_lease_charges"]}],
+                "partitionNames": [d.isoformat() for d in CHARGE_DAYS],
+            },
+        )["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         runs = _backfill_runs(dev, launched["backfillId"])
         assert len(runs) == 1 and _tag(runs[0], "dagster/asset_partition_range_start") == "2026-10-01"
-        in_range = {c["id"] for c in server.records("lease_charges") if CHARGE_DAYS[0].isoformat()
-                    <= str(c["date"])[:10] <= CHARGE_DAYS[-1].isoformat()}
+        in_range = {
+            c["id"]
+            for c in server.records("lease_charges")
+            if CHARGE_DAYS[0].isoformat() <= str(c["date"])[:10] <= CHARGE_DAYS[-1].isoformat()
+        }
         assert in_range and {r[0] for r in rows("SELECT id FROM doorloop_raw_lease_charges")} == in_range
         assert rows("SELECT count(*) FROM doorloop_pipeline_audit WHERE run_id = %s", runs[0]["runId"]) == [(1,)]
 
@@ -148,15 +176,23 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         assert rows("SELECT count(*) FROM get_full_properties") == [(len(expected),)]
 
         # (c) A KPI range from the UI: one run for the seven as-of dates.
-        launched = dev.gql(LAUNCH_BACKFILL, params={
-            "assetSelection": [{"path": ["kpi_daily_snapshot"]}],
-            "partitionNames": [d.isoformat() for d in KPI_DAYS]})["launchPartitionBackfill"]
+        launched = dev.gql(
+            LAUNCH_BACKFILL,
+            params={
+                "assetSelection": [{"path": ["kpi_daily_snapshot"]}],
+                "partitionNames": [d.isoformat() for d in KPI_DAYS],
+            },
+        )["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         (kpi_run,) = _backfill_runs(dev, launched["backfillId"])
-        assert rows("SELECT asset_key, partition_key FROM doorloop_pipeline_audit WHERE run_id = %s",
-                    kpi_run["runId"]) == [("kpi_daily_snapshot", f"{KPI_DAYS[0]}...{KPI_DAYS[-1]}")]
-        dates = rows("SELECT DISTINCT as_of_date FROM kpi_daily_snapshot WHERE as_of_date BETWEEN %s AND %s "
-                     "ORDER BY 1", KPI_DAYS[0], KPI_DAYS[-1])
+        assert rows(
+            "SELECT asset_key, partition_key FROM doorloop_pipeline_audit WHERE run_id = %s", kpi_run["runId"]
+        ) == [("kpi_daily_snapshot", f"{KPI_DAYS[0]}...{KPI_DAYS[-1]}")]
+        dates = rows(
+            "SELECT DISTINCT as_of_date FROM kpi_daily_snapshot WHERE as_of_date BETWEEN %s AND %s ORDER BY 1",
+            KPI_DAYS[0],
+            KPI_DAYS[-1],
+        )
         assert [d for (d,) in dates] == KPI_DAYS
 
         assert _schedule_status(url, selector_id) == "STOPPED"  # the stop held: no tick since
@@ -170,8 +206,11 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         _altus(env, "dlq", "retry", "--id", str(record_id), cwd=elsewhere)
         started = dev.gql(START_SENSOR, s={**LOCATION, "sensorName": "dlq_retry_sensor"})["startSensor"]
         assert started["__typename"] == "Sensor", started
-        dev.wait("the DLQ record resolved", lambda: rows(
-            "SELECT status FROM doorloop_error_records WHERE id = %s", record_id) == [("resolved",)], 180)
+        dev.wait(
+            "the DLQ record resolved",
+            lambda: rows("SELECT status FROM doorloop_error_records WHERE id = %s", record_id) == [("resolved",)],
+            180,
+        )
         assert {r[0] for r in rows("SELECT doorloop_id FROM normalized_owners")} == owners
         assert "resolved" in _altus(env, "dlq", "list", "--entity", "owners", cwd=elsewhere)
         retries = _runs_tagged(dev, "altus/dlq_retry", "true")
@@ -195,8 +234,9 @@ def _schedule_state(url: str, selector_id: str):
     from dagster._serdes import deserialize_value
 
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT instigator_body FROM dagster.instigators WHERE selector_id = %s",
-                           (selector_id,)).fetchone()
+        row = conn.execute(
+            "SELECT instigator_body FROM dagster.instigators WHERE selector_id = %s", (selector_id,)
+        ).fetchone()
     return deserialize_value(row[0], InstigatorState) if row else None
 
 
@@ -220,7 +260,9 @@ def _schedule_checkpointed(url: str, selector_id: str) -> bool:
 def _wait_for_schedule_runs(dev: Dev) -> None:
     """Wait until every run the daily schedule launched so far has succeeded."""
     finished: set[str] = set()
-    while launched := {r["runId"] for r in _runs_tagged(dev, "dagster/schedule_name", "daily_sync_schedule")} - finished:
+    while (
+        launched := {r["runId"] for r in _runs_tagged(dev, "dagster/schedule_name", "daily_sync_schedule")} - finished
+    ):
         for run_id in launched:
             dev.wait_for_run(run_id, timeout=600)
         finished |= launched
@@ -232,6 +274,7 @@ def _runs_tagged(dev: Dev, key: str, value: str) -> list[dict]:
 
 def _backfill_runs(dev: Dev, backfill_id: str) -> list[dict]:
     """Wait for the daemon to finish a backfill; its runs, each checked successful."""
+
     def done() -> list[dict] | None:
         backfill = dev.gql(BACKFILL, id=backfill_id)["partitionBackfillOrError"]
         if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
@@ -249,8 +292,12 @@ def test_every_process_finds_the_same_home_from_any_folder(tmp_path):
     """Without ALTUS_HOME the home is the project's, whatever the current directory."""
     env = {k: v for k, v in os.environ.items() if k not in ("ALTUS_HOME", "DAGSTER_HOME")}
     probe = "from altus_pipeline import settings; print(settings.project_home())"
-    homes = {subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True,
-                            check=True).stdout.strip() for cwd in (REPO, tmp_path, REPO / "altus_pipeline")}
+    homes = {
+        subprocess.run(
+            [sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for cwd in (REPO, tmp_path, REPO / "altus_pipeline")
+    }
     assert homes == {str(REPO / ".altus")}
 
 
@@ -261,15 +308,19 @@ def test_a_process_refuses_to_start_a_second_embedded_warehouse(tmp_path):
     from altus_pipeline.instance import instance_yaml
 
     (dagster_home / "dagster.yaml").write_text(instance_yaml(tmp_path / "real"))
-    env = {**{k: v for k, v in os.environ.items() if k not in ("ALTUS_DATABASE_URL", "ALTUS_DAGSTER_STORAGE_URL")},
-           "DAGSTER_HOME": str(dagster_home), "ALTUS_HOME": str(tmp_path / "other")}
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("ALTUS_DATABASE_URL", "ALTUS_DAGSTER_STORAGE_URL")},
+        "DAGSTER_HOME": str(dagster_home),
+        "ALTUS_HOME": str(tmp_path / "other"),
+    }
     done = subprocess.run([ALTUS, "db", "url"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert str(tmp_path / "real") in done.stderr and str(tmp_path / "other") in done.stderr, done.stderr
     # a webserver or daemon loading that instance refuses the same way
     dagster = str(Path(sys.executable).with_name("dagster"))
-    done = subprocess.run([dagster, "instance", "info"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [dagster, "instance", "info"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert str(tmp_path / "real") in done.stderr and str(tmp_path / "other") in done.stderr, done.stderr[-2000:]
     assert not (tmp_path / "other").exists() and not (tmp_path / "real").exists()
@@ -297,19 +348,31 @@ def test_hand_started_dagster_writes_the_clis_warehouse(tmp_path, env, account, 
     else:
         _altus(env, "db", "migrate", cwd=tmp_path)  # writes DAGSTER_HOME's dagster.yaml, as the README says
         env["DAGSTER_HOME"] = str(tmp_path / "home" / "dagster")
-        commands = [[str(bin_dir / "dagster-webserver"), "-w", workspace, "-p", str(port)],
-                    [str(bin_dir / "dagster-daemon"), "run", "-w", workspace]]
+        commands = [
+            [str(bin_dir / "dagster-webserver"), "-w", workspace, "-p", str(port)],
+            [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+        ]
         cwd = tmp_path
     log = tmp_path / "dagster.log"
     with open(log, "w") as out:
-        procs = [subprocess.Popen(c, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-                 for c in commands]
+        procs = [
+            subprocess.Popen(c, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            for c in commands
+        ]
     dev = Dev(port, procs[0], log)
     try:
         dev.wait("the code location", lambda: location_loaded(dev), 240)
-        launched = dev.gql(LAUNCH_RUN, params={
-            "selector": {**LOCATION, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["doorloop_raw_owners"]}]},
-            "executionMetadata": {"tags": []}})["launchRun"]
+        launched = dev.gql(
+            LAUNCH_RUN,
+            params={
+                "selector": {
+                    **LOCATION,
+                    "jobName": "__ASSET_JOB",
+                    "assetSelection": [{"path": ["doorloop_raw_owners"]}],
+                },
+                "executionMetadata": {"tags": []},
+            },
+        )["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
         dev.wait_for_run(run_id)
@@ -322,8 +385,14 @@ def test_hand_started_dagster_writes_the_clis_warehouse(tmp_path, env, account, 
         live = {r[0] for r in conn.execute("SELECT id FROM doorloop_raw_owners WHERE deleted_at IS NULL")}
     assert live == {o["id"] for o in server.records("owners")}
     cli_env = {k: v for k, v in env.items() if k != "DAGSTER_HOME"}
-    seen = subprocess.run([sys.executable, "-c", SAME_INSTANCE, run_id], env=cli_env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    seen = subprocess.run(
+        [sys.executable, "-c", SAME_INSTANCE, run_id],
+        env=cli_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert seen.stdout.strip() == "SUCCESS", seen.stdout + seen.stderr
     data_dirs = {p.parent for p in tmp_path.rglob("PG_VERSION") if p.parent.name == "pgdata"}
     assert data_dirs == {tmp_path / "home" / "pgdata"}

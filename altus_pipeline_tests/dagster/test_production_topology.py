@@ -16,8 +16,8 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import psycopg
 import pytest
@@ -25,8 +25,8 @@ import yaml
 from psycopg import sql
 
 from altus_pipeline_tests.conftest import REPO, TOKEN
-from altus_pipeline_tests.support.dagster_gql import LAUNCH_RUN, LOCATION, Dev, location_loaded
 from altus_pipeline_tests.dagster.test_ui import _free_port
+from altus_pipeline_tests.support.dagster_gql import LAUNCH_RUN, LOCATION, Dev, location_loaded
 
 DEPLOY = REPO / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
@@ -82,26 +82,43 @@ def dagster_home(tmp_path, warehouse, monkeypatch) -> Iterator[tuple[Path, str]]
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def test_a_run_goes_through_the_queue_the_daemon_and_the_code_server(tmp_path, warehouse, dagster_home,
-                                                                   sandbox_factory, small_dataset):
+def test_a_run_goes_through_the_queue_the_daemon_and_the_code_server(
+    tmp_path, warehouse, dagster_home, sandbox_factory, small_dataset
+):
     from dagster._core.events import DagsterEventType
 
     home, storage_url = dagster_home
     server = sandbox_factory(small_dataset)
     code_port, ui_port = str(_free_port()), str(_free_port())
-    env = {**os.environ, "DAGSTER_HOME": str(home), "ALTUS_HOME": str(tmp_path / "altus"),
-           "ALTUS_DATABASE_URL": warehouse.url, "ALTUS_SCHEMA": warehouse.schema,
-           "ALTUS_DAGSTER_STORAGE_URL": storage_url,
-           "ALTUS_CODE_SERVER_HOST": "127.0.0.1", "ALTUS_CODE_SERVER_PORT": code_port,
-           "DOORLOOP_BASE_URL": server.base_url, "DOORLOOP_API_TOKEN": TOKEN,
-           "DOORLOOP_RATE_LIMIT_PER_MINUTE": "off", "DOORLOOP_RATE_LIMIT_PER_HOUR": "off"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ALTUS_HOME": str(tmp_path / "altus"),
+        "ALTUS_DATABASE_URL": warehouse.url,
+        "ALTUS_SCHEMA": warehouse.schema,
+        "ALTUS_DAGSTER_STORAGE_URL": storage_url,
+        "ALTUS_CODE_SERVER_HOST": "127.0.0.1",
+        "ALTUS_CODE_SERVER_PORT": code_port,
+        "DOORLOOP_BASE_URL": server.base_url,
+        "DOORLOOP_API_TOKEN": TOKEN,
+        "DOORLOOP_RATE_LIMIT_PER_MINUTE": "off",
+        "DOORLOOP_RATE_LIMIT_PER_HOUR": "off",
+    }
     paths = {CONTAINER_WORKSPACE: str(DEPLOY / "workspace.yaml")}
     ports = {CODE_PORT: code_port, UI_PORT: ui_port}
     log = tmp_path / "services.log"
     with open(log, "w") as out:
-        procs = {service: subprocess.Popen(compose_command(service, paths, ports), cwd=tmp_path, env=env,
-                                           stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-                 for service in ("code", "webserver", "daemon")}
+        procs = {
+            service: subprocess.Popen(
+                compose_command(service, paths, ports),
+                cwd=tmp_path,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for service in ("code", "webserver", "daemon")
+        }
     dev = Dev(int(ui_port), procs["webserver"], log, also=(procs["code"], procs["daemon"]))
     try:
         # All three at once: the webserver and the daemon load the location when the code server answers.
@@ -110,9 +127,17 @@ def test_a_run_goes_through_the_queue_the_daemon_and_the_code_server(tmp_path, w
         doorloop = dev.gql(RESOURCE, r={**LOCATION, "resourceName": "doorloop"})["topLevelResourceDetailsOrError"]
         assert {"key": "token", "value": "DOORLOOP_API_TOKEN", "type": "ENV_VAR"} in doorloop["configuredValues"]
         assert TOKEN not in json.dumps(doorloop)
-        launched = dev.gql(LAUNCH_RUN, params={
-            "selector": {**LOCATION, "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["doorloop_raw_properties"]}]},
-            "executionMetadata": {"tags": []}})["launchRun"]
+        launched = dev.gql(
+            LAUNCH_RUN,
+            params={
+                "selector": {
+                    **LOCATION,
+                    "jobName": "__ASSET_JOB",
+                    "assetSelection": [{"path": ["doorloop_raw_properties"]}],
+                },
+                "executionMetadata": {"tags": []},
+            },
+        )["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
         assert launched["run"]["status"] == "QUEUED"
@@ -129,21 +154,36 @@ def test_a_run_goes_through_the_queue_the_daemon_and_the_code_server(tmp_path, w
 
     schema = sql.Identifier(f"{warehouse.schema}_dagster")
     with psycopg.connect(warehouse.url) as conn:
-        (status,) = conn.execute(sql.SQL("SELECT status FROM {}.runs WHERE run_id = %s").format(schema), (run_id,)).fetchone()
-        events = conn.execute(sql.SQL("SELECT dagster_event_type, asset_key, event FROM {}.event_logs "
-                                      "WHERE run_id = %s ORDER BY id").format(schema), (run_id,)).fetchall()
+        (status,) = conn.execute(
+            sql.SQL("SELECT status FROM {}.runs WHERE run_id = %s").format(schema), (run_id,)
+        ).fetchone()
+        events = conn.execute(
+            sql.SQL(
+                "SELECT dagster_event_type, asset_key, event FROM {}.event_logs WHERE run_id = %s ORDER BY id"
+            ).format(schema),
+            (run_id,),
+        ).fetchall()
         daemons = {r[0] for r in conn.execute(sql.SQL("SELECT daemon_type FROM {}.daemon_heartbeats").format(schema))}
     assert status == "SUCCESS"
     # Queued by the webserver, started by the daemon's run queue (nothing else dequeues), on this storage.
     assert "QUEUED_RUN_COORDINATOR" in daemons, daemons
     assert "QueuedRunCoordinatorDaemon - INFO - Launched 1 runs." in re.sub(r"\x1b\[[0-9;]*m", "", log.read_text())
-    lifecycle = [DagsterEventType.RUN_ENQUEUED, DagsterEventType.RUN_STARTING, DagsterEventType.RUN_START,
-                 DagsterEventType.RUN_SUCCESS]
+    lifecycle = [
+        DagsterEventType.RUN_ENQUEUED,
+        DagsterEventType.RUN_STARTING,
+        DagsterEventType.RUN_START,
+        DagsterEventType.RUN_SUCCESS,
+    ]
     kinds = [kind for kind, _, _ in events]
     assert [kind for kind in kinds if kind in {e.value for e in lifecycle}] == [e.value for e in lifecycle], kinds
-    assert any(kind == DagsterEventType.ASSET_MATERIALIZATION.value and '"doorloop_raw_properties"' in (key or "")
-               for kind, key, _ in events)
+    assert any(
+        kind == DagsterEventType.ASSET_MATERIALIZATION.value and '"doorloop_raw_properties"' in (key or "")
+        for kind, key, _ in events
+    )
     # The steps ran in a process of their own, started for the run: none of the three services.
-    step_pids = {json.loads(body)["dagster_event"]["pid"] for kind, _, body in events
-                 if kind == DagsterEventType.STEP_START.value}
+    step_pids = {
+        json.loads(body)["dagster_event"]["pid"]
+        for kind, _, body in events
+        if kind == DagsterEventType.STEP_START.value
+    }
     assert len(step_pids) == 1 and not step_pids & service_pids, (step_pids, service_pids)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 import pytest
@@ -22,7 +22,6 @@ from altus_pipeline.definitions import build_definitions
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.roadmap import CHECK_NAME, PLAN_NAME, load_plan, validate
 from altus_pipeline.warehouse.db import Warehouse
-
 from altus_pipeline_tests.conftest import REPO
 
 
@@ -63,7 +62,12 @@ def test_plan_expands_the_raw_template_over_the_registry() -> None:
     raw = {name for name, obj in plan.objects.items() if obj.layer == "raw"}
     assert raw == {e.raw_table for e in ENTITIES.values()} | {"doorloop_raw_work_orders"}
     assert {layer.rule.text for layer in plan.layers.values()} == {
-        "doorloop_raw_<entity>", "normalized_<name>", "kpi_<name>", "get_full_<name>", "legal_<name>", "doorloop_<name>"
+        "doorloop_raw_<entity>",
+        "normalized_<name>",
+        "kpi_<name>",
+        "get_full_<name>",
+        "legal_<name>",
+        "doorloop_<name>",
     }
 
 
@@ -88,21 +92,37 @@ def _file_named_unlike_its_object(root: Path) -> str:
 
 def _raw_table_of_no_registry_entity(root: Path) -> str:
     (root / "sql" / "raw" / "doorloop_raw_leasess.sql").write_text("SELECT 1;\n")
-    _plan_after(root, "name: doorloop_raw_work_orders", "      - {name: doorloop_raw_leasess, kind: table, file: sql/raw/doorloop_raw_leasess.sql}")
+    _plan_after(
+        root,
+        "name: doorloop_raw_work_orders",
+        "      - {name: doorloop_raw_leasess, kind: table, file: sql/raw/doorloop_raw_leasess.sql}",
+    )
     return "object doorloop_raw_leasess: does not match the raw rule doorloop_raw_<entity>"
 
 
 def _ops_table_posing_as_raw(root: Path) -> str:
     (root / "sql" / "ops" / "doorloop_raw_stats.sql").write_text("SELECT 1;\n")
-    _plan_after(root, "name: doorloop_pipeline_audit", "      - {name: doorloop_raw_stats, kind: table, file: sql/ops/doorloop_raw_stats.sql}")
+    _plan_after(
+        root,
+        "name: doorloop_pipeline_audit",
+        "      - {name: doorloop_raw_stats, kind: table, file: sql/ops/doorloop_raw_stats.sql}",
+    )
     return "object doorloop_raw_stats: is named like the raw layer"
 
 
 @pytest.mark.parametrize(
     "breakage",
-    [_unplanned_file, _planned_file_missing, _file_named_unlike_its_object, _raw_table_of_no_registry_entity, _ops_table_posing_as_raw],
+    [
+        _unplanned_file,
+        _planned_file_missing,
+        _file_named_unlike_its_object,
+        _raw_table_of_no_registry_entity,
+        _ops_table_posing_as_raw,
+    ],
 )
-def test_repository_drift_is_reported_by_name(defs: dg.Definitions, root: Path, breakage: Callable[[Path], str]) -> None:
+def test_repository_drift_is_reported_by_name(
+    defs: dg.Definitions, root: Path, breakage: Callable[[Path], str]
+) -> None:
     expected = breakage(root)
     violations = validate(defs, root=root)
     assert any(v.startswith(expected) for v in violations), violations
@@ -114,15 +134,27 @@ def test_repository_drift_is_reported_by_name(defs: dg.Definitions, root: Path, 
         ("```yaml", "```text", "expected exactly one ```yaml block, found 0"),
         ("rule: kpi_<name>", "rule: kpi_*", "rule 'kpi_*' is not"),
         ("kind: view", "kind: index", "layer raw object doorloop_raw_work_orders: kind 'index'"),
-        ("work_orders: tasks", "work_orders: jobs", "derived entity work_orders: its source 'jobs' is not a registry entity"),
-        ("work_orders: tasks", "work_orders: units",
-         "derived_entities {'work_orders': 'units'} differ from the registry's {'work_orders': 'tasks'}"),
+        (
+            "work_orders: tasks",
+            "work_orders: jobs",
+            "derived entity work_orders: its source 'jobs' is not a registry entity",
+        ),
+        (
+            "work_orders: tasks",
+            "work_orders: units",
+            "derived_entities {'work_orders': 'units'} differ from the registry's {'work_orders': 'tasks'}",
+        ),
         ("asset_group: kpi", "asset_group: raw", "layer kpi: asset_group 'raw' is already that of layer raw"),
-        ("name: doorloop_raw_work_orders", "name: doorloop_error_records", "object doorloop_error_records: planned twice"),
+        (
+            "name: doorloop_raw_work_orders",
+            "name: doorloop_error_records",
+            "object doorloop_error_records: planned twice",
+        ),
     ],
 )
-def test_a_malformed_plan_is_one_violation_naming_the_plan(defs: dg.Definitions, root: Path, old: str, new: str,
-                                                          expected: str) -> None:
+def test_a_malformed_plan_is_one_violation_naming_the_plan(
+    defs: dg.Definitions, root: Path, old: str, new: str, expected: str
+) -> None:
     _replace_in_plan(root, old, new)
     violations = validate(defs, root=root)
     assert len(violations) == 1 and violations[0].startswith(f"{PLAN_NAME}: {expected}"), violations
@@ -160,8 +192,10 @@ def test_every_asset_has_a_passing_roadmap_naming_check() -> None:
 def test_roadmap_naming_fails_on_a_misnamed_asset_with_the_reason() -> None:
     result = naming_result(dg.AssetKey("raw_accounts"), "raw")
     assert not result.passed
-    assert result.description == "asset raw_accounts: not a planned object of the raw layer; " \
+    assert (
+        result.description == "asset raw_accounts: not a planned object of the raw layer; "
         "asset raw_accounts: does not match the raw rule doorloop_raw_<entity>"
+    )
 
 
 # -- the database ---------------------------------------------------------------------
@@ -196,6 +230,8 @@ def test_cli_validates_the_configured_database(warehouse: Warehouse, monkeypatch
 
 
 def test_old_script_name_runs_the_validation() -> None:
-    done = subprocess.run([str(REPO / "validate_against_roadmap.sh"), "--no-db"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(REPO / "validate_against_roadmap.sh"), "--no-db"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("roadmap OK")

@@ -56,7 +56,11 @@ def test_altus_dev_serves_the_code_location_loaded(pg_url, tmp_path):
     altus = str(Path(sys.executable).with_name("altus"))
     log = open(tmp_path / "dev.log", "w")
     proc = subprocess.Popen(
-        [altus, "dev", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [altus, "dev", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:

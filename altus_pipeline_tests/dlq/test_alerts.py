@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import dagster as dg
 import pytest
@@ -18,10 +18,13 @@ from altus_pipeline.definitions import build_definitions
 from altus_pipeline.dlq.statements import record_failures
 from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.sensors.alerts import (
-    ALERT_CHECK_SENSOR, ALERT_DLQ_DEAD_SENSOR, ALERT_FRESHNESS_SENSOR, ALERT_RUN_FAILURE_SENSOR, ALERT_SENSORS,
+    ALERT_CHECK_SENSOR,
+    ALERT_DLQ_DEAD_SENSOR,
+    ALERT_FRESHNESS_SENSOR,
+    ALERT_RUN_FAILURE_SENSOR,
+    ALERT_SENSORS,
 )
 from altus_pipeline.sensors.launch import launch
-
 from altus_pipeline_tests.dlq.test_retries import _defs, _failure, _resource, instance  # noqa: F401 - instance is a fixture
 
 SECRET = "s3cr3t-hook-path"
@@ -86,8 +89,9 @@ def _one_each(hooks: Webhooks) -> str:
 
 
 def tick(defs: dg.Definitions, name: str, instance, wh, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                      resources={"warehouse": _resource(wh)})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources={"warehouse": _resource(wh)}
+    )
     return defs.resolve_sensor_def(name).evaluate_tick(context)
 
 
@@ -100,14 +104,18 @@ def test_alert_sensors_ship_stopped(warehouse):
 def test_a_failed_run_posts_once(warehouse, sandbox_factory, small_dataset, instance, hooks):
     server = sandbox_factory(small_dataset, faults=FaultSpec.parse("5xx=1.0"))
     defs = _defs(warehouse, server, max_retries=0)
-    summary = launch(defs, dg.RunRequest(asset_selection=[dg.AssetKey("doorloop_raw_notes")],
-                                         partition_key="2026-10-30"), instance)
+    summary = launch(
+        defs, dg.RunRequest(asset_selection=[dg.AssetKey("doorloop_raw_notes")], partition_key="2026-10-30"), instance
+    )
     assert not summary.success
     run = instance.get_run_by_id(summary.run_id)
     event = instance.all_logs(summary.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].dagster_event
     for _ in range(2):  # the daemon delivering the same run again (a restart before its cursor was saved)
         context = dg.build_run_status_sensor_context(
-            sensor_name=ALERT_RUN_FAILURE_SENSOR, dagster_event=event, dagster_instance=instance, dagster_run=run,
+            sensor_name=ALERT_RUN_FAILURE_SENSOR,
+            dagster_event=event,
+            dagster_instance=instance,
+            dagster_run=run,
             resources={"warehouse": _resource(warehouse)},
         ).for_run_failure()
         defs.resolve_sensor_def(ALERT_RUN_FAILURE_SENSOR)(context)
@@ -155,8 +163,12 @@ def probe_warns_only() -> dg.AssetCheckResult:
 def test_a_failed_blocking_check_posts_once(warehouse, instance, hooks):
     defs = build_definitions(_resource(warehouse))
     start = tick(defs, ALERT_CHECK_SENSOR, instance, warehouse, None).cursor
-    result = dg.materialize([alert_probe, probe_rows_unique, probe_warns_only], instance=instance,
-                            partition_key="2026-10-31", raise_on_error=False)
+    result = dg.materialize(
+        [alert_probe, probe_rows_unique, probe_warns_only],
+        instance=instance,
+        partition_key="2026-10-31",
+        raise_on_error=False,
+    )
     cursor = tick(defs, ALERT_CHECK_SENSOR, instance, warehouse, start).cursor
     text = _one_each(hooks)
     assert "blocking check probe_rows_unique failed" in text and "Asset: alert_probe" in text
@@ -170,11 +182,12 @@ def test_a_failed_blocking_check_posts_once(warehouse, instance, hooks):
 def test_an_overdue_asset_posts_once(warehouse, instance, hooks):
     defs = build_definitions(_resource(warehouse))
     start = tick(defs, ALERT_FRESHNESS_SENSOR, instance, warehouse, None).cursor
-    now = dt.datetime.now(dt.timezone.utc).timestamp()
+    now = dt.datetime.now(dt.UTC).timestamp()
     key = dg.AssetKey("kpi_daily_snapshot")
     for previous, new in ((FreshnessState.PASS, FreshnessState.WARN), (FreshnessState.WARN, FreshnessState.FAIL)):
-        instance.report_runless_asset_event(FreshnessStateChange(key=key, previous_state=previous, new_state=new,
-                                                                 state_change_timestamp=now))
+        instance.report_runless_asset_event(
+            FreshnessStateChange(key=key, previous_state=previous, new_state=new, state_change_timestamp=now)
+        )
     cursor = tick(defs, ALERT_FRESHNESS_SENSOR, instance, warehouse, start).cursor
     text = _one_each(hooks)
     assert "data is overdue" in text and "Asset: kpi_daily_snapshot" in text and "WARN -> FAIL" in text

@@ -12,8 +12,11 @@ TABLE = "doorloop_error_records"
 
 def _docstrings(tree: ast.Module) -> set[int]:
     nodes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))]
-    return {id(n.body[0].value) for n in nodes
-            if n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return {
+        id(n.body[0].value)
+        for n in nodes
+        if n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
+    }
 
 
 def naming_the_table(package: Path = PACKAGE) -> list[str]:
@@ -24,9 +27,14 @@ def naming_the_table(package: Path = PACKAGE) -> list[str]:
             continue
         tree = ast.parse(path.read_text(), str(path))
         docs = _docstrings(tree)
-        found += [f"{path.relative_to(package.parent)}:{node.lineno}" for node in ast.walk(tree)
-                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and TABLE in node.value
-                  and id(node) not in docs]
+        found += [
+            f"{path.relative_to(package.parent)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and TABLE in node.value
+            and id(node) not in docs
+        ]
     return found
 
 

@@ -21,11 +21,10 @@ from altus_pipeline.schedules import DAILY_SCHEDULE, WEEKLY_SCHEDULE
 from altus_pipeline.sensors import DLQ_SENSOR, RUN_FAILURE_SENSOR
 from altus_pipeline.sensors.launch import launch
 from altus_pipeline.warehouse.db import Warehouse
-
 from altus_pipeline_tests.conftest import TOKEN
 
 DAY = dt.date(2026, 10, 31)  # the small dataset's history ends 2026-11-01
-DAILY_AT = dt.datetime(2026, 10, 31, 6, tzinfo=dt.timezone.utc)
+DAILY_AT = dt.datetime(2026, 10, 31, 6, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -52,9 +51,16 @@ def _resource(wh: Warehouse) -> WarehouseResource:
 
 
 def _defs(wh: Warehouse, server, **doorloop) -> dg.Definitions:
-    options = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0, "backoff_base_seconds": 0.01,
-               "timeout_seconds": 5.0, "max_retries": 1}
-    return build_definitions(_resource(wh), DoorLoopResource(base_url=server.base_url, token=TOKEN, **{**options, **doorloop}))
+    options = {
+        "rate_limit_per_minute": 0,
+        "rate_limit_per_hour": 0,
+        "backoff_base_seconds": 0.01,
+        "timeout_seconds": 5.0,
+        "max_retries": 1,
+    }
+    return build_definitions(
+        _resource(wh), DoorLoopResource(base_url=server.base_url, token=TOKEN, **{**options, **doorloop})
+    )
 
 
 def tick_dlq(defs, instance, wh, cursor):
@@ -69,7 +75,10 @@ def tick_run_failure(defs, instance, wh, run_id: str) -> None:
     run = instance.get_run_by_id(run_id)
     event = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].dagster_event
     context = dg.build_run_status_sensor_context(
-        sensor_name=RUN_FAILURE_SENSOR, dagster_event=event, dagster_instance=instance, dagster_run=run,
+        sensor_name=RUN_FAILURE_SENSOR,
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=run,
         resources={"warehouse": _resource(wh)},
     ).for_run_failure()
     defs.resolve_sensor_def(RUN_FAILURE_SENSOR)(context)
@@ -104,13 +113,26 @@ def _daily_request(defs, instance) -> dg.RunRequest:
 
 def _failure(error_class: str, entity: str = "owners", partition: str | None = None) -> Failure:
     table = ENTITIES[entity].raw_table
-    return Failure(entity, "", "extract", table, partition, None, payload_hash(f"{table}|{partition}|x"), error_class,
-                   None, f"{entity}: boom", "run-1")
+    return Failure(
+        entity,
+        "",
+        "extract",
+        table,
+        partition,
+        None,
+        payload_hash(f"{table}|{partition}|x"),
+        error_class,
+        None,
+        f"{entity}: boom",
+        "run-1",
+    )
 
 
 def _record(wh: Warehouse):
-    return _all(wh, "SELECT status, attempts, next_retry_at IS NOT NULL, next_retry_at - last_seen_at "
-                    "FROM doorloop_error_records")[0]
+    return _all(
+        wh,
+        "SELECT status, attempts, next_retry_at IS NOT NULL, next_retry_at - last_seen_at FROM doorloop_error_records",
+    )[0]
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap():
@@ -154,12 +176,15 @@ def test_dlq_sensor_requests_exact_partitions_once(warehouse, sandbox_factory, s
     server = sandbox_factory(small_dataset)
     defs = _defs(warehouse, server)
     with warehouse.connect() as conn:
-        record_failures(conn, [
-            _failure("transient", "lease_payments", "2026-10-30"),
-            _failure("transient", "lease_charges", "2026-10-25...2026-10-31"),
-            _failure("transient", "accounts"),
-            _failure("permanent", "owners"),
-        ])
+        record_failures(
+            conn,
+            [
+                _failure("transient", "lease_payments", "2026-10-30"),
+                _failure("transient", "lease_charges", "2026-10-25...2026-10-31"),
+                _failure("transient", "accounts"),
+                _failure("permanent", "owners"),
+            ],
+        )
         conn.commit()
     requests, cursor = tick_dlq(defs, instance, warehouse, None)
     by_asset = {r.asset_selection[0].to_user_string(): r for r in requests}
@@ -167,7 +192,9 @@ def test_dlq_sensor_requests_exact_partitions_once(warehouse, sandbox_factory, s
     assert by_asset["doorloop_raw_lease_payments"].partition_key == "2026-10-30"
     ranged = by_asset["doorloop_raw_lease_charges"].tags
     assert (ranged["dagster/asset_partition_range_start"], ranged["dagster/asset_partition_range_end"]) == (
-        "2026-10-25", "2026-10-31")
+        "2026-10-25",
+        "2026-10-31",
+    )
     assert by_asset["doorloop_raw_accounts"].partition_key is None
     assert len({r.run_key for r in requests}) == 3
     assert json.loads(cursor)["requested"] == 3
@@ -176,17 +203,26 @@ def test_dlq_sensor_requests_exact_partitions_once(warehouse, sandbox_factory, s
         again, cursor = tick_dlq(defs, instance, warehouse, cursor)
         assert again == []
     statuses = dict(_all(warehouse, "SELECT entity, status FROM doorloop_error_records"))
-    assert statuses == {"lease_payments": "retrying", "lease_charges": "retrying", "accounts": "retrying", "owners": "open"}
+    assert statuses == {
+        "lease_payments": "retrying",
+        "lease_charges": "retrying",
+        "accounts": "retrying",
+        "owners": "open",
+    }
     # the retries run and succeed: records resolved, then one downstream (normalized, KPI, views) run
     for request in requests:
         assert launch(defs, request, instance).success
-    assert {s for (s,) in _all(warehouse, "SELECT status FROM doorloop_error_records WHERE entity <> 'owners'")} == {"resolved"}
+    assert {s for (s,) in _all(warehouse, "SELECT status FROM doorloop_error_records WHERE entity <> 'owners'")} == {
+        "resolved"
+    }
     downstream, cursor = tick_dlq(defs, instance, warehouse, cursor)
     assert len(downstream) == 1 and dg.AssetKey("normalized_accounts") in downstream[0].asset_selection
     assert tick_dlq(defs, instance, warehouse, cursor)[0] == []
 
 
-def test_run_failure_sensor_records_an_unrecorded_failed_partition_once(warehouse, sandbox_factory, small_dataset, instance):
+def test_run_failure_sensor_records_an_unrecorded_failed_partition_once(
+    warehouse, sandbox_factory, small_dataset, instance
+):
     server = sandbox_factory(small_dataset, faults=FaultSpec.parse("5xx=1.0"))
     defs = _defs(warehouse, server, max_retries=0)
     request = dg.RunRequest(asset_selection=[dg.AssetKey("doorloop_raw_notes")], partition_key="2026-10-30")
@@ -201,8 +237,11 @@ def test_run_failure_sensor_records_an_unrecorded_failed_partition_once(warehous
         conn.commit()
     tick_run_failure(defs, instance, warehouse, summary.run_id)
     tick_run_failure(defs, instance, warehouse, summary.run_id)
-    rows = _all(warehouse, "SELECT asset_key, partition_key, stage, error_class, status, attempts, "
-                           "next_retry_at IS NOT NULL FROM doorloop_error_records")
+    rows = _all(
+        warehouse,
+        "SELECT asset_key, partition_key, stage, error_class, status, attempts, "
+        "next_retry_at IS NOT NULL FROM doorloop_error_records",
+    )
     assert rows[0][:5] == ("doorloop_raw_notes", "2026-10-30", "extract", "transient", "open") and rows[0][6]
     assert len(rows) == 1
 
@@ -216,7 +255,9 @@ def test_schedules_ship_stopped_and_request_the_right_ranges(warehouse, sandbox_
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.STOPPED
     request = _daily_request(defs, instance)
     assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
-        "2026-10-25", "2026-10-31")
+        "2026-10-25",
+        "2026-10-31",
+    )
     keys = {k.to_user_string() for k in request.asset_selection}
     assert {e.raw_table for e in ENTITIES.values()} <= keys and "normalized_leases" in keys
     assert "kpi_daily_snapshot" in keys and "get_full_units" in keys
@@ -225,7 +266,8 @@ def test_schedules_ship_stopped_and_request_the_right_ranges(warehouse, sandbox_
     assert reconcile.tags["dagster/asset_partition_range_start"] == "2024-10-01"
     assert reconcile.tags["dagster/asset_partition_range_end"] == "2026-10-31"
     assert {k.to_user_string() for k in reconcile.asset_selection} >= {
-        e.raw_table for e in ENTITIES.values() if e.partitioned}
+        e.raw_table for e in ENTITIES.values() if e.partitioned
+    }
     raw = defs.resolve_assets_def("doorloop_raw_accounts")
     assert all(s.freshness_policy is not None for s in raw.specs)
     assert all(s.freshness_policy is not None for s in defs.resolve_assets_def("kpi_daily_snapshot").specs)
@@ -241,10 +283,16 @@ def test_daily_job_under_faults_then_sensors_until_nothing_is_due(warehouse, san
     defs = _defs(warehouse, server)
     daily = launch(defs, _daily_request(defs, instance), instance)
     assert not daily.success
-    first = _all(warehouse, "SELECT asset_key, error_class FROM doorloop_error_records "
-                            "WHERE stage = 'extract' AND run_id = %s", daily.run_id)
-    failed_steps = {e.step_key for e in instance.all_logs(daily.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-                    if e.step_key.startswith("doorloop_raw_")}
+    first = _all(
+        warehouse,
+        "SELECT asset_key, error_class FROM doorloop_error_records WHERE stage = 'extract' AND run_id = %s",
+        daily.run_id,
+    )
+    failed_steps = {
+        e.step_key
+        for e in instance.all_logs(daily.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        if e.step_key.startswith("doorloop_raw_")
+    }
     assert {a for a, _ in first} == failed_steps, "every failed raw step is in the DLQ"
     assert ("doorloop_raw_portfolios", "permanent") in first
     assert sum(1 for _, c in first if c == "transient") >= 2, "the faults failed some listings"
@@ -276,24 +324,40 @@ def test_daily_job_under_faults_then_sensors_until_nothing_is_due(warehouse, san
         expected = {} if entity.name == "portfolios" else _expected(server.records(entity.name), entity, window)
         assert _live(warehouse, entity.raw_table) == expected, entity.name
     for table in TABLES.values():
-        rejected = {i for (i,) in _all(warehouse, "SELECT doorloop_id FROM doorloop_error_records WHERE stage = "
-                                                  "'normalize' AND entity = %s AND status <> 'resolved'", table.entity)}
+        rejected = {
+            i
+            for (i,) in _all(
+                warehouse,
+                "SELECT doorloop_id FROM doorloop_error_records WHERE stage = "
+                "'normalize' AND entity = %s AND status <> 'resolved'",
+                table.entity,
+            )
+        }
         live = live_where(table).as_string()
         raw_ids = {i for (i,) in _all(warehouse, f'SELECT r.id FROM "{table.raw_table}" r WHERE {live}')}
         loaded = {i for (i,) in _all(warehouse, f'SELECT doorloop_id FROM "{table.name}"')}
         assert loaded | rejected == raw_ids and not loaded & rejected, table.name
 
-    records = _all(warehouse, "SELECT entity, stage, error_class, status, attempts FROM doorloop_error_records "
-                              "WHERE stage IN ('extract', 'validate') ORDER BY entity, stage")
+    records = _all(
+        warehouse,
+        "SELECT entity, stage, error_class, status, attempts FROM doorloop_error_records "
+        "WHERE stage IN ('extract', 'validate') ORDER BY entity, stage",
+    )
     assert ("portfolios", "extract", "permanent", "dead", 4) in records
     assert ("accounts", "validate", "validation", "open") in [r[:4] for r in records]
     transient = [r for r in records if r[2] == "transient"]
     assert transient and all(r[3] == "resolved" for r in transient)
-    duplicates = _all(warehouse, "SELECT asset_key, partition_key, stage, count(*) FROM doorloop_error_records "
-                                 "WHERE stage = 'extract' GROUP BY 1, 2, 3 HAVING count(*) > 1")
+    duplicates = _all(
+        warehouse,
+        "SELECT asset_key, partition_key, stage, count(*) FROM doorloop_error_records "
+        "WHERE stage = 'extract' GROUP BY 1, 2, 3 HAVING count(*) > 1",
+    )
     assert duplicates == []
-    dashboard = _all(warehouse, "SELECT entity, stage, status, attempt_bucket, records, oldest_open_age_overall "
-                                "FROM get_full_dlq_retry_dashboard")
+    dashboard = _all(
+        warehouse,
+        "SELECT entity, stage, status, attempt_bucket, records, oldest_open_age_overall "
+        "FROM get_full_dlq_retry_dashboard",
+    )
     assert ("portfolios", "extract", "dead", "3-4", 1) in [r[:5] for r in dashboard]
     assert all(r[5] is not None and r[5] >= dt.timedelta(0) for r in dashboard)  # the open validate record's age
 
@@ -322,8 +386,9 @@ def test_validation_errors_fixed_in_the_dataset_are_resolved_by_the_next_retry(
     assert set(ids) == {"validate", "normalize"}
     assert tick_dlq(defs, instance, warehouse, None)[0] == [], "validation errors are not retried blindly"
 
-    server.mutate("accounts", delete_ids=[""], upsert=[{"id": "acct-fixed-1", "name": "the fixed account",
-                                                         "type": "ASSET_BANK"}])
+    server.mutate(
+        "accounts", delete_ids=[""], upsert=[{"id": "acct-fixed-1", "name": "the fixed account", "type": "ASSET_BANK"}]
+    )
     fixed = dict(unit, marketRent=good_rent if good_rent is not None else 1200)
     server.mutate("units", upsert=[fixed])
     runner = CliRunner()
@@ -357,7 +422,8 @@ def test_dlq_cli_lists_and_ignores(warehouse):
     ignored = runner.invoke(dlq, ["ignore", str(owners_id), "--reason", "role has no owners access"], env=env)
     assert ignored.exit_code == 0, ignored.output
     assert _all(warehouse, "SELECT status, note FROM doorloop_error_records WHERE id = %s", owners_id) == [
-        ("ignored", "role has no owners access")]
+        ("ignored", "role has no owners access")
+    ]
     assert runner.invoke(dlq, ["retry", "--id", str(owners_id)], env=env).output.startswith("0 record(s)")
     with warehouse.connect() as conn:  # the same failure again: stays ignored
         record_failures(conn, [_failure("permanent", "owners")])
@@ -378,9 +444,16 @@ def test_dlq_retry_now_runs_the_retry_without_a_daemon(
     with warehouse.connect() as conn:
         record_failures(conn, [_failure("permanent", "accounts")])
         conn.commit()
-    env = {"ALTUS_DATABASE_URL": warehouse.url, "ALTUS_SCHEMA": warehouse.schema, "ALTUS_HOME": str(tmp_path),
-           "DAGSTER_HOME": str(tmp_path / "dagster"), "DOORLOOP_BASE_URL": server.base_url,
-           "DOORLOOP_API_TOKEN": TOKEN, "DOORLOOP_RATE_LIMIT_PER_MINUTE": "off", "DOORLOOP_RATE_LIMIT_PER_HOUR": "off"}
+    env = {
+        "ALTUS_DATABASE_URL": warehouse.url,
+        "ALTUS_SCHEMA": warehouse.schema,
+        "ALTUS_HOME": str(tmp_path),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "DOORLOOP_BASE_URL": server.base_url,
+        "DOORLOOP_API_TOKEN": TOKEN,
+        "DOORLOOP_RATE_LIMIT_PER_MINUTE": "off",
+        "DOORLOOP_RATE_LIMIT_PER_HOUR": "off",
+    }
     result = CliRunner().invoke(dlq, ["retry", "--entity", "accounts", "--now"], env=env)
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "doorloop_raw_accounts" in result.output and "success" in result.output

@@ -13,7 +13,6 @@ from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
-
 from altus_pipeline_tests.conftest import TOKEN
 
 ACCOUNTS = ENTITIES["accounts"]
@@ -55,7 +54,9 @@ def test_list_params_of_the_registry_are_sent(sandbox_factory):
 
 
 def test_date_filters_from_the_registry_select_the_range(sandbox_factory):
-    payments = [{"id": f"{i:024x}", "lease": "l" * 24, "date": f"2025-01-{i:02d}", "amountReceived": 10} for i in range(1, 31)]
+    payments = [
+        {"id": f"{i:024x}", "lease": "l" * 24, "date": f"2025-01-{i:02d}", "amountReceived": 10} for i in range(1, 31)
+    ]
     server = sandbox_factory({"lease_payments": payments})
     entity = ENTITIES["lease_payments"]
     with _client(server) as client:
@@ -100,8 +101,10 @@ def test_rate_limit_429_waits_out_retry_after():
 
     config = SandboxConfig(token=TOKEN, rate_limit_per_minute=2, rate_limit_per_hour=None, rate_window_seconds=2.0)
     stats = ListingStats()
-    with Sandbox({"accounts": _accounts(5000)}, config, clock=lambda: now[0]) as server, \
-            _client(server, sleep=sleep) as client:
+    with (
+        Sandbox({"accounts": _accounts(5000)}, config, clock=lambda: now[0]) as server,
+        _client(server, sleep=sleep) as client,
+    ):
         records = list(client.iter_records(ACCOUNTS, stats=stats))
     assert len(records) == 5000
     refused = [e for e in server.requests if e.status == 429]
@@ -169,7 +172,9 @@ def test_drift_between_pages_raises_listing_error(sandbox_factory):
 
 def test_token_never_logged_across_faults(sandbox_factory, caplog):
     caplog.set_level(logging.DEBUG)
-    server = sandbox_factory({"accounts": _accounts(2500)}, faults=FaultSpec.parse("5xx=0.3,429=0.2,truncate=0.2"), seed=3)
+    server = sandbox_factory(
+        {"accounts": _accounts(2500)}, faults=FaultSpec.parse("5xx=0.3,429=0.2,truncate=0.2"), seed=3
+    )
     with _client(server, sleep=lambda s: None) as client:
         assert len(list(client.iter_records(ACCOUNTS))) == 2500
     assert caplog.records, "retries should have been logged"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -20,11 +21,31 @@ ID = re.compile(r"^[0-9a-f]{24}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIMESTAMP_KEYS = {"createdAt", "updatedAt", "completedAt", "sentAt", "lastSeenAt"}
-DATE_KEYS = {"date", "dueDate", "start", "end", "moveInAt", "moveOutAt", "moveOutNoticeAt", "managementStartDate",
-             "managementEndDate", "dateOfBirth", "reversedPaymentDate", "expectedMoveInDate", "effectiveDate",
-             "expirationDate"}
-MONEY_KEYS = {"amount", "totalAmount", "amountReceived", "marketRent", "totalRecurringRent", "totalDepositsHeld",
-              "totalBalanceDue"}
+DATE_KEYS = {
+    "date",
+    "dueDate",
+    "start",
+    "end",
+    "moveInAt",
+    "moveOutAt",
+    "moveOutNoticeAt",
+    "managementStartDate",
+    "managementEndDate",
+    "dateOfBirth",
+    "reversedPaymentDate",
+    "expectedMoveInDate",
+    "effectiveDate",
+    "expirationDate",
+}
+MONEY_KEYS = {
+    "amount",
+    "totalAmount",
+    "amountReceived",
+    "marketRent",
+    "totalRecurringRent",
+    "totalDepositsHeld",
+    "totalBalanceDue",
+}
 
 #: (entity, path to the reference, target entity, optional). ``[]`` walks a list.
 FOREIGN_KEYS = [
@@ -71,8 +92,15 @@ FOREIGN_KEYS = [
     ("expenses", "lines[].account", "accounts", False),
     ("expenses", "lines[].linkedToResourceId", "properties", False),
 ]
-LINKED_TYPES = {"LEASE": "leases", "TASK": "tasks", "PROPERTY": "properties", "TENANT": "tenants",
-                "OWNER": "owners", "USER": "users", "VENDOR": "vendors"}
+LINKED_TYPES = {
+    "LEASE": "leases",
+    "TASK": "tasks",
+    "PROPERTY": "properties",
+    "TENANT": "tenants",
+    "OWNER": "owners",
+    "USER": "users",
+    "VENDOR": "vendors",
+}
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +215,13 @@ def test_every_communication_participant_carries_a_linked_to_id(small, by_id) ->
 
     The system sender has one id of its own, the same on every message, naming no record.
     """
-    parties = [p for m in small["communications"] for role in ("from", "to", "cc", "bcc")
-               for p in (m.get(role) if isinstance(m.get(role), list) else [m.get(role)]) if p is not None]
+    parties = [
+        p
+        for m in small["communications"]
+        for role in ("from", "to", "cc", "bcc")
+        for p in (m.get(role) if isinstance(m.get(role), list) else [m.get(role)])
+        if p is not None
+    ]
     assert [p for p in parties if not (isinstance(p.get("linkedToId"), str) and ID.match(p["linkedToId"]))] == []
     system = {p["linkedToId"] for p in parties if p["linkedToType"] == "SYSTEM"}
     assert len(system) == 1 and not system & {i for records in by_id.values() for i in records}
@@ -321,10 +354,12 @@ def test_small_data_has_the_interesting_cases(small) -> None:
     assert any(lease["term"] == "AtWill" and lease["end"] is None for lease in leases), "at-will lease without end"
     assert any(lease["start"] > AS_OF for lease in leases), "future lease"
     assert any(lease["status"] == "INACTIVE" for lease in leases), "past lease"
-    assert any(lease["status"] == "ACTIVE" and lease["term"] == "Fixed" and lease["end"] < AS_OF
-               for lease in leases), "holdover past its end"
-    assert any(lease["status"] == "ACTIVE" and lease["start"] <= AS_OF and lease["totalBalanceDue"] > 0
-               for lease in leases), "delinquent current lease"
+    assert any(lease["status"] == "ACTIVE" and lease["term"] == "Fixed" and lease["end"] < AS_OF for lease in leases), (
+        "holdover past its end"
+    )
+    assert any(
+        lease["status"] == "ACTIVE" and lease["start"] <= AS_OF and lease["totalBalanceDue"] > 0 for lease in leases
+    ), "delinquent current lease"
     assert {row["status"] for row in small["lease_tenants"]} == {"PAST", "CURRENT", "FUTURE"}
     assert small["lease_reversed_payments"], "reversed payment"
     assert any("lateFeeForLeaseCharge" in charge for charge in small["lease_charges"]), "late fee"

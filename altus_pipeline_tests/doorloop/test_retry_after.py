@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 
@@ -34,8 +34,11 @@ class RateLimited:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 owner.requests += 1
                 refused = owner.requests <= owner.refusals
-                body = json.dumps({"status": 429, "code": "RATE_LIMIT_EXCEEDED", "message": "Rate limit exceeded"}
-                                  if refused else {"total": 1, "data": [{"id": "a1"}]}).encode()
+                body = json.dumps(
+                    {"status": 429, "code": "RATE_LIMIT_EXCEEDED", "message": "Rate limit exceeded"}
+                    if refused
+                    else {"total": 1, "data": [{"id": "a1"}]}
+                ).encode()
                 self.send_response(429 if refused else 200)
                 if refused:
                     self.send_header("Retry-After", owner.retry_after)
@@ -66,8 +69,9 @@ def server(monkeypatch) -> Iterator[RateLimited]:
 
 
 def _client(server: RateLimited, slept: list[float]) -> DoorLoopClient:
-    return DoorLoopClient(server.base_url, "t", budget=LocalRateBudget(Limits(None, None)), timeout=5.0,
-                          sleep=slept.append)
+    return DoorLoopClient(
+        server.base_url, "t", budget=LocalRateBudget(Limits(None, None)), timeout=5.0, sleep=slept.append
+    )
 
 
 def test_a_retry_after_beyond_the_cap_fails_the_page_as_transient_at_once(server):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -878,16 +879,30 @@ SHAPED: dict[str, list[dict[str, Any]]] = {
     "leases": [{"id": hex_id(1), "property": hex_id(2), "units": [hex_id(3), {"id": hex_id(4), "name": "4B"}]}],
     "lease_tenants": [{"id": hex_id(5), "lease": hex_id(1), "tenant": {"id": hex_id(6), "name": "Ann"}, "units": []}],
     "properties": [{"id": hex_id(2), "owners": [{"owner": hex_id(9), "ownershipPercentage": 100}]}],
-    "tasks": [{"id": hex_id(7), "type": "WORK_ORDER", "workOrder": {"assignedToVendor": hex_id(8), "billed": False},
-               "linkedResource": {"resourceType": "LEASE", "resourceId": hex_id(1)}, "createdBy": None}],
+    "tasks": [
+        {
+            "id": hex_id(7),
+            "type": "WORK_ORDER",
+            "workOrder": {"assignedToVendor": hex_id(8), "billed": False},
+            "linkedResource": {"resourceType": "LEASE", "resourceId": hex_id(1)},
+            "createdBy": None,
+        }
+    ],
 }
 # The same records with every reference in the other shape; a record's own id never changes.
 FLIPPED = {
     "leases": [{"id": hex_id(1), "property": {"id": hex_id(2)}, "units": [{"id": hex_id(3)}, hex_id(4)]}],
     "lease_tenants": [{"id": hex_id(5), "lease": {"id": hex_id(1)}, "tenant": hex_id(6), "units": []}],
     "properties": [{"id": hex_id(2), "owners": [{"owner": {"id": hex_id(9)}, "ownershipPercentage": 100}]}],
-    "tasks": [{"id": hex_id(7), "type": "WORK_ORDER", "workOrder": {"assignedToVendor": {"id": hex_id(8)}, "billed": False},
-               "linkedResource": {"resourceType": "LEASE", "resourceId": {"id": hex_id(1)}}, "createdBy": None}],
+    "tasks": [
+        {
+            "id": hex_id(7),
+            "type": "WORK_ORDER",
+            "workOrder": {"assignedToVendor": {"id": hex_id(8)}, "billed": False},
+            "linkedResource": {"resourceType": "LEASE", "resourceId": {"id": hex_id(1)}},
+            "createdBy": None,
+        }
+    ],
 }
 
 
@@ -908,8 +923,9 @@ def test_reference_shape_flipped_serves_every_reference_in_the_other_shape(
 def test_reference_shape_mixed_flips_what_the_seed_picks_the_same_way_every_read(
     sandbox_factory: Factory, http: requests.Session
 ) -> None:
-    leases = [{"id": hex_id(i), "property": hex_id(100 + i), "units": [hex_id(200 + i), hex_id(300 + i)]}
-              for i in range(40)]
+    leases = [
+        {"id": hex_id(i), "property": hex_id(100 + i), "units": [hex_id(200 + i), hex_id(300 + i)]} for i in range(40)
+    ]
 
     def served(seed: int) -> tuple[Sandbox, list[dict[str, Any]]]:
         sandbox = sandbox_factory({"leases": leases}, reference_shape="mixed", seed=seed)

@@ -21,10 +21,9 @@ from altus_pipeline.definitions import build_definitions
 from altus_pipeline.kpi.compute import KPI_COLUMNS
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.runner import kpis
-
-from altus_pipeline_tests.support.raw import load_raw
 from altus_pipeline_tests.kpi.test_kpis import _id, _lease, _tx, _wo
 from altus_pipeline_tests.normalized.test_normalized import normalize_direct
+from altus_pipeline_tests.support.raw import load_raw
 
 D = dt.date(2025, 7, 31)  # month start 07-01 is D − 30: month-to-date, yet outside the 30 days (D − 30, D]
 AGES = {0: 1, 29: 2, 30: 4, 31: 8, 60: 16, 61: 32, 90: 64, 91: 128}  # charge age in days -> amount
@@ -88,10 +87,11 @@ def test_every_window_edge_lands_where_docs_kpis_says(warehouse):
     summary = kpis(defs, dg.DagsterInstance.ephemeral(), (D, D))
     assert summary.success, summary.errors
     with warehouse.connect() as conn:
-        rows = conn.execute("SELECT scope, " + ", ".join(KPI_COLUMNS) + " FROM kpi_daily_snapshot "
-                            "WHERE as_of_date = %s", (D,)).fetchall()
+        rows = conn.execute(
+            "SELECT scope, " + ", ".join(KPI_COLUMNS) + " FROM kpi_daily_snapshot WHERE as_of_date = %s", (D,)
+        ).fetchall()
     assert sorted(r[0] for r in rows) == ["portfolio", "property"]
     for scope, *values in rows:
-        got = dict(zip(KPI_COLUMNS, values))
+        got = dict(zip(KPI_COLUMNS, values, strict=True))
         mismatches = {k: (got[k], v) for k, v in EXPECTED.items() if got[k] != v}
         assert not mismatches, (scope, mismatches)

@@ -32,10 +32,9 @@ from altus_pipeline.sensors import KPI_HISTORY_SENSOR
 from altus_pipeline.sensors.launch import launch
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.migrations import migrate
-
-from altus_pipeline_tests.support.raw import load_raw
-from altus_pipeline_tests.normalized.test_normalized import normalize_direct
 from altus_pipeline_tests.dlq.test_retries import _defs, _resource, instance  # noqa: F401  (``instance`` is a fixture)
+from altus_pipeline_tests.normalized.test_normalized import normalize_direct
+from altus_pipeline_tests.support.raw import load_raw
 
 TODAY = full_range()[1]
 WINDOW = (TODAY - dt.timedelta(days=119), TODAY)  # the KPI history the test keeps
@@ -43,15 +42,19 @@ COLUMNS = sql.SQL(", ").join(map(sql.Identifier, ("as_of_date", "scope", "proper
 
 
 def _tick(defs, instance, wh, cursor: str | None):  # noqa: F811
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                      resources={"warehouse": _resource(wh)})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources={"warehouse": _resource(wh)}
+    )
     return defs.resolve_sensor_def(KPI_HISTORY_SENSOR).evaluate_tick(context)
 
 
 def _reconcile(defs, instance) -> None:  # noqa: F811
-    at = dt.datetime.combine(TODAY, dt.time(3), dt.timezone.utc)
-    [request] = defs.resolve_schedule_def(WEEKLY_SCHEDULE).evaluate_tick(
-        dg.build_schedule_context(instance=instance, scheduled_execution_time=at)).run_requests
+    at = dt.datetime.combine(TODAY, dt.time(3), dt.UTC)
+    [request] = (
+        defs.resolve_schedule_def(WEEKLY_SCHEDULE)
+        .evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=at))
+        .run_requests
+    )
     assert launch(defs, request, instance).success
 
 
@@ -90,8 +93,10 @@ def _back_date(dataset: dict[str, list], server) -> tuple[dt.date, dt.date]:
     """A payment dated 100 days back appears and a charge about 40 days back is voided (deleted)."""
     paid, voided = TODAY - dt.timedelta(days=100), TODAY - dt.timedelta(days=40)
     template = next(p for p in dataset["lease_payments"] if p["date"] >= paid.isoformat())
-    server.mutate("lease_payments", upsert=[{**template, "id": "late0payment0000000000001", "date": paid.isoformat(),
-                                             "amountReceived": 777.77}])
+    server.mutate(
+        "lease_payments",
+        upsert=[{**template, "id": "late0payment0000000000001", "date": paid.isoformat(), "amountReceived": 777.77}],
+    )
     charge = min((c for c in dataset["lease_charges"] if c["date"] >= voided.isoformat()), key=lambda c: c["date"])
     assert charge["date"] < (TODAY - dt.timedelta(days=35)).isoformat()
     server.mutate("lease_charges", delete_ids=[charge["id"]])
@@ -108,7 +113,11 @@ def fresh_warehouse(pg_url: str):
 
 
 def test_back_dated_changes_recompute_exactly_the_stale_range(
-    warehouse, fresh_warehouse, sandbox_factory, small_dataset, instance  # noqa: F811
+    warehouse,
+    fresh_warehouse,
+    sandbox_factory,
+    small_dataset,
+    instance,  # noqa: F811
 ):
     server = sandbox_factory(small_dataset)
     defs = _defs(warehouse, server)
@@ -125,21 +134,37 @@ def test_back_dated_changes_recompute_exactly_the_stale_range(
     paid, voided = _back_date(small_dataset, server)
     _reconcile(defs, instance)
     with warehouse.connect() as conn:
-        touched = dict(conn.execute("SELECT asset_key, touched_from FROM doorloop_pipeline_audit WHERE id > %s"
-                                    " AND touched_from IS NOT NULL", (int(cursor),)).fetchall())
+        touched = dict(
+            conn.execute(
+                "SELECT asset_key, touched_from FROM doorloop_pipeline_audit WHERE id > %s"
+                " AND touched_from IS NOT NULL",
+                (int(cursor),),
+            ).fetchall()
+        )
     assert touched == {"doorloop_raw_lease_payments": paid, "doorloop_raw_lease_charges": voided}
 
     tick = _tick(defs, instance, warehouse, cursor)
-    stale = ("", False, {"stale_from": paid.isoformat(), "stale_to": TODAY.isoformat(),
-                         "touched_by": "doorloop_raw_lease_charges, doorloop_raw_lease_payments"})
+    stale = (
+        "",
+        False,
+        {
+            "stale_from": paid.isoformat(),
+            "stale_to": TODAY.isoformat(),
+            "touched_by": "doorloop_raw_lease_charges, doorloop_raw_lease_payments",
+        },
+    )
     assert _history(instance) == stale  # runless, before any KPI run
     records = instance.event_log_storage.get_asset_check_execution_history(HISTORY_CHECK, limit=100)
     assert _tick(defs, instance, warehouse, cursor).run_requests  # same state: nothing reported again
     assert len(instance.event_log_storage.get_asset_check_execution_history(HISTORY_CHECK, limit=100)) == len(records)
     [request] = tick.run_requests
     assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) == (
-        paid.isoformat(), TODAY.isoformat())
-    assert {SNAPSHOT, "kpi_summary", "normalized_lease_payments"} <= {k.to_user_string() for k in request.asset_selection}
+        paid.isoformat(),
+        TODAY.isoformat(),
+    )
+    assert {SNAPSHOT, "kpi_summary", "normalized_lease_payments"} <= {
+        k.to_user_string() for k in request.asset_selection
+    }
     summary = launch(defs, request, instance)
     assert summary.success
     assert _history(instance) == (summary.run_id, True, {})

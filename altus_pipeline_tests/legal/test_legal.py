@@ -19,12 +19,21 @@ from altus_pipeline.legal.phases import PhaseError, Step, move, parse_phase
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.runner import legal_import
 from altus_pipeline.warehouse.db import Warehouse
-
 from altus_pipeline_tests.normalized.test_normalized import load_raw, normalize_direct
 from altus_pipeline_tests.raw.test_raw import ALTUS, REPO
 
-HEADER = ["Case Key", "Property", "Unit", "Tenant_Name", "lease doorloop id", "PHASE", "Phase Date", "Notice Type",
-          "Amount Owed", "Internal Ref"]
+HEADER = [
+    "Case Key",
+    "Property",
+    "Unit",
+    "Tenant_Name",
+    "lease doorloop id",
+    "PHASE",
+    "Phase Date",
+    "Notice Type",
+    "Amount Owed",
+    "Internal Ref",
+]
 
 
 def write_workbook(path: Path, rows: list[list], header: list[str] = HEADER) -> Path:
@@ -48,7 +57,9 @@ def test_phases_move_forward_with_skips_and_refuse_going_back():
     assert move("filed", None, "bankruptcy_stay") == [Step("filed", "bankruptcy_stay")]
     assert move("bankruptcy_stay", "filed", "filed") == [Step("bankruptcy_stay", "filed")]
     assert move("bankruptcy_stay", "filed", "hearing_scheduled") == [
-        Step("bankruptcy_stay", "summons_served", True), Step("summons_served", "hearing_scheduled")]
+        Step("bankruptcy_stay", "summons_served", True),
+        Step("summons_served", "hearing_scheduled"),
+    ]
     with pytest.raises(PhaseError, match="backwards from hearing_scheduled to filed"):
         move("hearing_scheduled", None, "filed")
     with pytest.raises(PhaseError, match="backwards from filed to referral"):
@@ -72,7 +83,8 @@ def linked(warehouse, small_dataset):
             "AND (SELECT count(*) FROM normalized_lease_units x WHERE x.lease_id = l.id) = 1 "
             "AND l.start = (SELECT max(l2.start) FROM normalized_lease_tenants lt2 JOIN normalized_leases l2 "
             "  ON l2.id = lt2.lease_id WHERE lt2.tenant_id = t.id) "
-            "ORDER BY l.doorloop_id LIMIT 2").fetchall()
+            "ORDER BY l.doorloop_id LIMIT 2"
+        ).fetchall()
     assert len(rows) == 2
     return rows
 
@@ -109,27 +121,63 @@ def test_workbook_import_stages_every_row_moves_cases_and_keeps_history(warehous
     assert (meta["rows_in_workbook"], meta["rows_processed"], meta["rows_with_errors"]) == (8, 4, 4)
     assert all(summary.checks.values()) and summary.warnings == {}
 
-    staged = {n: (status, [e["message"] for e in errors], raw) for n, status, errors, raw in _all(
-        warehouse, "SELECT row_number, status, errors, raw FROM legal_case_import_staging")}
-    assert [staged[n][0] for n in range(2, 10)] == ["processed", "processed", "processed", "error", "error", "error",
-                                                   "processed", "error"]
+    staged = {
+        n: (status, [e["message"] for e in errors], raw)
+        for n, status, errors, raw in _all(
+            warehouse, "SELECT row_number, status, errors, raw FROM legal_case_import_staging"
+        )
+    }
+    assert [staged[n][0] for n in range(2, 10)] == [
+        "processed",
+        "processed",
+        "processed",
+        "error",
+        "error",
+        "error",
+        "processed",
+        "error",
+    ]
     assert staged[2][2]["Internal Ref"] == "X-9"  # unknown columns kept
     assert staged[5][1] == ["row 5 (EV-1): PHASE filed refused: moving backwards from hearing_scheduled to filed"]
     assert staged[6][1] == ["row 6 (EV-3): Phase Date 'soon' is not a date (YYYY-MM-DD)"]
     assert staged[7][1] == [f"row 7 (EV-4): Tenant_Name 'Nobody Here' is on no lease of unit {unit!r} at {prop!r}"]
-    assert staged[9][1] == ["row 9 (EV-2): PHASE judgment refused: the case is closed (settled); it cannot move to judgment"]
+    assert staged[9][1] == [
+        "row 9 (EV-2): PHASE judgment refused: the case is closed (settled); it cannot move to judgment"
+    ]
 
-    cases = {r[0]: r[1:] for r in _all(warehouse, "SELECT case_key, current_phase, phase_date, is_closed, lease_id, "
-                                                  "tenant_id, unit_id, property_id, notice_type, amount_owed FROM legal_cases")}
+    cases = {
+        r[0]: r[1:]
+        for r in _all(
+            warehouse,
+            "SELECT case_key, current_phase, phase_date, is_closed, lease_id, "
+            "tenant_id, unit_id, property_id, notice_type, amount_owed FROM legal_cases",
+        )
+    }
     assert set(cases) == {"EV-1", "EV-2"}
-    assert cases["EV-1"] == ("hearing_scheduled", dt.date(2026, 10, 1), False, lease_id, tenant_id, unit_id, prop_id,
-                             "PAY_OR_QUIT", pytest.approx(1234.50))
+    assert cases["EV-1"] == (
+        "hearing_scheduled",
+        dt.date(2026, 10, 1),
+        False,
+        lease_id,
+        tenant_id,
+        unit_id,
+        prop_id,
+        "PAY_OR_QUIT",
+        pytest.approx(1234.50),
+    )
     assert cases["EV-2"][:4] == ("settled", dt.date(2026, 9, 20), True, other[4])
-    history = _all(warehouse, "SELECT from_phase, to_phase, skipped FROM legal_case_phase_history WHERE case_id = %s "
-                              "ORDER BY id", case_id("EV-1"))
-    assert history == [(None, "referral", False), ("referral", "notice_served", True),
-                       ("notice_served", "filed", True), ("filed", "summons_served", True),
-                       ("summons_served", "hearing_scheduled", False)]
+    history = _all(
+        warehouse,
+        "SELECT from_phase, to_phase, skipped FROM legal_case_phase_history WHERE case_id = %s ORDER BY id",
+        case_id("EV-1"),
+    )
+    assert history == [
+        (None, "referral", False),
+        ("referral", "notice_served", True),
+        ("notice_served", "filed", True),
+        ("filed", "summons_served", True),
+        ("summons_served", "hearing_scheduled", False),
+    ]
 
     # the same workbook again changes nothing; a fixed row is picked up on its own
     before = _all(warehouse, "SELECT * FROM legal_case_import_staging ORDER BY id")
@@ -148,19 +196,30 @@ def test_workbook_import_stages_every_row_moves_cases_and_keeps_history(warehous
 
 def test_cli_imports_a_workbook_and_refuses_other_files(warehouse, linked, tmp_path, dagster_storage):
     prop, unit, tenant = linked[0][:3]
-    env = {"ALTUS_DATABASE_URL": warehouse.url, "ALTUS_SCHEMA": warehouse.schema, "ALTUS_HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
-    good = write_workbook(tmp_path / "team.xlsx", [["EV-9", prop, unit, tenant, None, "filed", "2026-09-01"],
-                                                   ["", prop, unit, tenant, None, "filed", "2026-09-01"]])
-    done = subprocess.run([ALTUS, "legal", "import", str(good)], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    env = {
+        "ALTUS_DATABASE_URL": warehouse.url,
+        "ALTUS_SCHEMA": warehouse.schema,
+        "ALTUS_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    good = write_workbook(
+        tmp_path / "team.xlsx",
+        [
+            ["EV-9", prop, unit, tenant, None, "filed", "2026-09-01"],
+            ["", prop, unit, tenant, None, "filed", "2026-09-01"],
+        ],
+    )
+    done = subprocess.run(
+        [ALTUS, "legal", "import", str(good)], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "rows processed 1, rows with errors 1" in done.stdout
     assert "row error: row 3: Case Key is required" in done.stdout
     macro = tmp_path / "team.xlsm"
     macro.write_bytes(good.read_bytes())
-    refused = subprocess.run([ALTUS, "legal", "import", str(macro)], env=env, cwd=REPO, capture_output=True,
-                             text=True, timeout=300)
+    refused = subprocess.run(
+        [ALTUS, "legal", "import", str(macro)], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert refused.returncode == 1
     assert "team.xlsm: expected an .xlsx workbook" in refused.stdout + refused.stderr
 
@@ -173,9 +232,11 @@ def test_documents_are_filed_by_case_and_phase_once_per_content(warehouse, linke
     (docs / "notices" / "notice.pdf").write_bytes(b"%PDF-1.4 notice")
     (docs / "complaint.pdf").write_bytes(b"%PDF-1.4 complaint")
     header = ["Case Key", "Property", "Unit", "Tenant Name", "Phase", "Phase Date", "Documents"]
-    rows = [["EV-7", prop, unit, tenant, "notice_served", "2026-09-01", "notices/notice.pdf"],
-            ["EV-7", None, None, None, "filed", "2026-09-10", "complaint.pdf; ../escape.pdf"],
-            ["EV-7", None, None, None, "filed", "2026-09-10", "complaint.pdf"]]
+    rows = [
+        ["EV-7", prop, unit, tenant, "notice_served", "2026-09-01", "notices/notice.pdf"],
+        ["EV-7", None, None, None, "filed", "2026-09-10", "complaint.pdf; ../escape.pdf"],
+        ["EV-7", None, None, None, "filed", "2026-09-10", "complaint.pdf"],
+    ]
     path = write_workbook(docs / "cases.xlsx", rows, header)
     meta = _run(warehouse, path).materializations["legal_cases"]
     assert (meta["documents_filed"], meta["documents_unchanged"], meta["rows_with_errors"]) == (2, 0, 1)
@@ -211,20 +272,35 @@ def fake_dropbox(tmp_path):
     fake.stop()
 
 
-def test_documents_go_to_dropbox_through_the_sdk_and_the_token_never_shows(warehouse, linked, tmp_path,
-                                                                           dagster_storage, fake_dropbox):
+def test_documents_go_to_dropbox_through_the_sdk_and_the_token_never_shows(
+    warehouse, linked, tmp_path, dagster_storage, fake_dropbox
+):
     prop, unit, tenant = linked[0][:3]
     (tmp_path / "notice.pdf").write_bytes(b"%PDF-1.4 served notice")
     header = ["Case Key", "Property", "Unit", "Tenant Name", "Phase", "Phase Date", "Documents"]
-    path = write_workbook(tmp_path / "cases.xlsx", [["EV-8", prop, unit, tenant, "notice served", "2026-09-01",
-                                                     "notice.pdf"]], header)
-    env = {"ALTUS_DATABASE_URL": warehouse.url, "ALTUS_SCHEMA": warehouse.schema, "ALTUS_HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin", "ALTUS_LEGAL_STORE": "dropbox", "ALTUS_DROPBOX_CA_CERTS": str(fake_dropbox.ca_file),
-           "DROPBOX_API_HOST": fake_dropbox.host, "DROPBOX_API_CONTENT_HOST": fake_dropbox.host}
+    path = write_workbook(
+        tmp_path / "cases.xlsx", [["EV-8", prop, unit, tenant, "notice served", "2026-09-01", "notice.pdf"]], header
+    )
+    env = {
+        "ALTUS_DATABASE_URL": warehouse.url,
+        "ALTUS_SCHEMA": warehouse.schema,
+        "ALTUS_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "ALTUS_LEGAL_STORE": "dropbox",
+        "ALTUS_DROPBOX_CA_CERTS": str(fake_dropbox.ca_file),
+        "DROPBOX_API_HOST": fake_dropbox.host,
+        "DROPBOX_API_CONTENT_HOST": fake_dropbox.host,
+    }
 
     def run(**extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([ALTUS, "legal", "import", str(path)], env={**env, **extra}, cwd=REPO,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [ALTUS, "legal", "import", str(path)],
+            env={**env, **extra},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     # a wrong token: the run fails saying why, imports nothing, and shows no token
     refused = run(DROPBOX_ACCESS_TOKEN="sl.wrong-token-0000")
@@ -241,8 +317,14 @@ def test_documents_go_to_dropbox_through_the_sdk_and_the_token_never_shows(wareh
     assert fake_dropbox.files == {target: b"%PDF-1.4 served notice"}
     assert ("POST", "/oauth2/token") in fake_dropbox.requests
     row = _all(warehouse, "SELECT dropbox_path, file_id, rev, size FROM legal_case_documents")
-    assert row == [(target, "id:" + hashlib.sha1(target.lower().encode()).hexdigest()[:22],
-                    hashlib.sha1(target.encode() + b"%PDF-1.4 served notice").hexdigest()[:16], 22)]
+    assert row == [
+        (
+            target,
+            "id:" + hashlib.sha1(target.lower().encode()).hexdigest()[:22],
+            hashlib.sha1(target.encode() + b"%PDF-1.4 served notice").hexdigest()[:16],
+            22,
+        )
+    ]
     uploads = sum(1 for r in fake_dropbox.requests if r[1] == "/2/files/upload")
 
     # the same workbook again sends nothing; no credential is in the output or the warehouse
@@ -250,6 +332,7 @@ def test_documents_go_to_dropbox_through_the_sdk_and_the_token_never_shows(wareh
     assert again.returncode == 0 and sum(1 for r in fake_dropbox.requests if r[1] == "/2/files/upload") == uploads
     shown = done.stdout + done.stderr + again.stdout + again.stderr
     stored = str(_all(warehouse, "SELECT * FROM legal_case_documents")) + str(
-        _all(warehouse, "SELECT * FROM legal_case_import_staging"))
+        _all(warehouse, "SELECT * FROM legal_case_import_staging")
+    )
     for secret in (fake_dropbox.access_token, "refresh-9f1e"):
         assert secret not in shown and secret not in stored

@@ -22,17 +22,34 @@ from altus_pipeline.legal.workbook import COLUMNS, header_key
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.runner import run_job
 from altus_pipeline.sensors.launch import ASSET_JOB
-
 from altus_pipeline_tests.legal.test_legal import _all, _run, linked, write_workbook  # noqa: F401  (``linked`` is a fixture)
 from altus_pipeline_tests.raw.test_raw import ALTUS, REPO
 
-HEADER = ["Case Key", "Property", "Unit", "Tenant Name", "Lease DoorLoop ID", "Phase", "Phase Date", "Amount Owed",
-          "Documents", "Notes"]
+HEADER = [
+    "Case Key",
+    "Property",
+    "Unit",
+    "Tenant Name",
+    "Lease DoorLoop ID",
+    "Phase",
+    "Phase Date",
+    "Amount Owed",
+    "Documents",
+    "Notes",
+]
 # the warehouse's columns of the export and the view's column each is read from
-FROM_VIEW = {"Status": "status", "Days In Phase": "days_in_phase", "Owner": "owner_name",
-             "Tenant Balance": "tenant_balance", "Billed": "billed_amount", "Paid": "paid_amount",
-             "Outstanding": "outstanding_amount", "Property": "property_name", "Unit": "unit_name",
-             "Tenant Name": "tenant_name"}
+FROM_VIEW = {
+    "Status": "status",
+    "Days In Phase": "days_in_phase",
+    "Owner": "owner_name",
+    "Tenant Balance": "tenant_balance",
+    "Billed": "billed_amount",
+    "Paid": "paid_amount",
+    "Outstanding": "outstanding_amount",
+    "Property": "property_name",
+    "Unit": "unit_name",
+    "Tenant Name": "tenant_name",
+}
 
 TEXT = {h: str for h in ("Unit", "Docket Number", "Tenant DoorLoop ID", "Lease DoorLoop ID")}  # "205" is a name
 
@@ -43,12 +60,14 @@ def cases(warehouse, linked, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("ALTUS_HOME", str(tmp_path / "home"))  # the local document store
     (prop, unit, tenant, *_), other = linked
     (tmp_path / "notice.pdf").write_bytes(b"%PDF-1.4 notice")
-    rows = [["EV-1", prop, unit, tenant, None, "referral", "2026-09-01", "1,250.50", "notice.pdf", "first"],
-            ["EV-1", None, None, None, None, "Hearing Scheduled", dt.date(2026, 10, 1), None, None, None],
-            ["EV-2", None, None, None, other[3], "filed", "2026-09-02", None, None, None],
-            ["EV-2", None, None, None, None, "bankruptcy_stay", "2026-09-05", None, None, None],
-            ["EV-3", None, None, None, other[3], "notice_served", "2026-08-01", None, None, None],
-            ["EV-3", None, None, None, None, "settled", "2026-08-15", None, None, None]]
+    rows = [
+        ["EV-1", prop, unit, tenant, None, "referral", "2026-09-01", "1,250.50", "notice.pdf", "first"],
+        ["EV-1", None, None, None, None, "Hearing Scheduled", dt.date(2026, 10, 1), None, None, None],
+        ["EV-2", None, None, None, other[3], "filed", "2026-09-02", None, None, None],
+        ["EV-2", None, None, None, None, "bankruptcy_stay", "2026-09-05", None, None, None],
+        ["EV-3", None, None, None, other[3], "notice_served", "2026-08-01", None, None, None],
+        ["EV-3", None, None, None, None, "settled", "2026-08-15", None, None, None],
+    ]
     path = _with_bills(write_workbook(tmp_path / "cases.xlsx", rows, HEADER))
     assert _run(warehouse, path).materializations["legal_cases"]["rows_with_errors"] == 0
     refresh_view(warehouse, VIEW)
@@ -61,15 +80,19 @@ def _with_bills(path: Path) -> Path:
     """Two invoices of EV-1: 800.00 billed, 200.00 paid."""
     book = openpyxl.load_workbook(path)
     bills = book.create_sheet("Bills")
-    for row in (BILLS_HEADERS, ("INV-1", "EV-1", "2026-09-10", "2026-10-10", 500, 200),
-                ("INV-2", "EV-1", "2026-09-20", "2026-10-20", "300.00", 0)):
+    for row in (
+        BILLS_HEADERS,
+        ("INV-1", "EV-1", "2026-09-10", "2026-10-10", 500, 200),
+        ("INV-2", "EV-1", "2026-09-20", "2026-10-20", "300.00", 0),
+    ):
         bills.append(list(row))
     book.save(path)
     return path
 
 
-def test_export_holds_every_case_by_status_with_the_warehouse_columns(warehouse, cases, tmp_path, monkeypatch,
-                                                                       dagster_storage):
+def test_export_holds_every_case_by_status_with_the_warehouse_columns(
+    warehouse, cases, tmp_path, monkeypatch, dagster_storage
+):
     (prop, unit, tenant, *_), _ = cases
     (tmp_path / "refused").mkdir()
     _refused(warehouse, tmp_path / "refused" / "cases.xlsx", monkeypatch)
@@ -86,10 +109,15 @@ def test_export_holds_every_case_by_status_with_the_warehouse_columns(warehouse,
 
     ev1 = frame.loc["EV-1"]
     assert (ev1["Phase"], ev1["Phase Date"], ev1["Amount Owed"], ev1["Notes"]) == (
-        "hearing_scheduled", pd.Timestamp("2026-10-01"), 1250.5, "first")
+        "hearing_scheduled",
+        pd.Timestamp("2026-10-01"),
+        1250.5,
+        "first",
+    )
     assert (ev1["Property"], ev1["Unit"], ev1["Tenant Name"]) == (prop, unit, tenant)
-    assert ev1["Phase History"] == ("referral 2026-09-01 → (notice_served) → (filed) → (summons_served) → "
-                                    "hearing_scheduled 2026-10-01")
+    assert ev1["Phase History"] == (
+        "referral 2026-09-01 → (notice_served) → (filed) → (summons_served) → hearing_scheduled 2026-10-01"
+    )
     assert ev1["Documents"] == "notice.pdf"  # the workbook's own column: copied back, it imports the same
     assert ev1["Document Links"] == f"/Legal/{prop}/EV-1/referral/notice.pdf"
     assert (ev1["Billed"], ev1["Paid"], ev1["Outstanding"]) == (800, 200, 600)
@@ -99,7 +127,7 @@ def test_export_holds_every_case_by_status_with_the_warehouse_columns(warehouse,
     view = {r[0]: r[1:] for r in _all(warehouse, f"SELECT case_key, {', '.join(FROM_VIEW.values())} FROM {VIEW}")}
     assert set(view) == {"EV-1", "EV-2", "EV-3"}
     for key, values in view.items():
-        for header, value in zip(FROM_VIEW, values):
+        for header, value in zip(FROM_VIEW, values, strict=True):
             shown = frame.loc[key, header]
             expected = float(value) if header in ("Tenant Balance", "Billed", "Paid", "Outstanding") else value
             assert shown == (pytest.approx(expected) if isinstance(expected, float) else expected), (key, header)
@@ -149,14 +177,23 @@ def _asset_and_cli(warehouse, tmp_path: Path, monkeypatch) -> None:
     written = run_job(defs, ASSET_JOB, [VIEW, LEGAL_EXPORT], instance)
     meta = written.materializations[LEGAL_EXPORT]
     assert (meta["cases"], meta["sheet open"], meta["sheet closed"]) == (4, 2, 1)  # EV-4 is in the view now
-    assert sorted(pd.concat(pd.read_excel(out, sheet_name=None).values())["Case Key"]) == ["EV-1", "EV-2", "EV-3",
-                                                                                         "EV-4"]
+    assert sorted(pd.concat(pd.read_excel(out, sheet_name=None).values())["Case Key"]) == [
+        "EV-1",
+        "EV-2",
+        "EV-3",
+        "EV-4",
+    ]
 
-    env = {"ALTUS_DATABASE_URL": warehouse.url, "ALTUS_SCHEMA": warehouse.schema, "ALTUS_HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "ALTUS_DATABASE_URL": warehouse.url,
+        "ALTUS_SCHEMA": warehouse.schema,
+        "ALTUS_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
     by_hand = tmp_path / "by hand.xlsx"
-    done = subprocess.run([ALTUS, "legal", "export", str(by_hand)], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [ALTUS, "legal", "export", str(by_hand)], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stdout.strip().endswith(f"wrote {by_hand}: 4 case(s) (open 2, paused 1, closed 1)")
     assert list(pd.read_excel(by_hand, sheet_name=None)) == ["open", "paused", "closed"]
@@ -168,8 +205,11 @@ def test_template_has_the_import_columns_and_imports_as_is(warehouse, tmp_path):
     assert book.sheetnames == ["Cases", "Bills"]
     cases_header = [c.value for c in book["Cases"][1]]
     assert cases_header == list(CASES_HEADERS) and [header_key(h) for h in cases_header] == list(COLUMNS)
-    assert [c.value for c in book["Bills"][1]] == list(BILLS_HEADERS) == [
-        "Invoice Number", "Case Key", "Invoice Date", "Due Date", "Amount", "Paid Amount"]
+    assert (
+        [c.value for c in book["Bills"][1]]
+        == list(BILLS_HEADERS)
+        == ["Invoice Number", "Case Key", "Invoice Date", "Due Date", "Amount", "Paid Amount"]
+    )
     [phases] = book["Cases"].data_validations.dataValidation
     phase_column = openpyxl.utils.get_column_letter(cases_header.index("Phase") + 1)
     assert phases.formula1 == f'"{",".join(PHASES)}"' and len(phases.formula1) <= 257  # Excel's inline list limit
@@ -181,11 +221,17 @@ def test_template_has_the_import_columns_and_imports_as_is(warehouse, tmp_path):
     assert _all(warehouse, "SELECT count(*) FROM legal_case_import_staging") == [(0,)]
 
     # filled in under its own headers, each cell is read from its column: the row waits only for its lease
-    values = {"Case Key": "EV-T", "Lease DoorLoop ID": "0123456789abcdef01234567", "Phase": "filed",
-              "Phase Date": dt.date(2026, 9, 1), "Amount Owed": 10}
+    values = {
+        "Case Key": "EV-T",
+        "Lease DoorLoop ID": "0123456789abcdef01234567",
+        "Phase": "filed",
+        "Phase Date": dt.date(2026, 9, 1),
+        "Amount Owed": 10,
+    }
     book["Cases"].append([values.get(h) for h in cases_header])
     book.save(path)
     meta = _run(warehouse, path).materializations["legal_cases"]
     assert (meta["rows_in_workbook"], meta["rows_with_errors"]) == (1, 1)
     assert _all(warehouse, "SELECT e ->> 'message' FROM legal_case_import_staging, jsonb_array_elements(errors) e") == [
-        ("row 2 (EV-T): Lease DoorLoop ID 0123456789abcdef01234567: no such lease in the warehouse",)]
+        ("row 2 (EV-T): Lease DoorLoop ID 0123456789abcdef01234567: no such lease in the warehouse",)
+    ]

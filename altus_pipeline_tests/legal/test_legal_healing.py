@@ -10,11 +10,10 @@ from pathlib import Path
 from altus_pipeline.legal.documents import LocalStore
 from altus_pipeline.legal.importer import case_id, import_workbook, pending_error_rows
 from altus_pipeline.warehouse.db import Warehouse
-
-from altus_pipeline_tests.support.raw import load_raw
 from altus_pipeline_tests.legal.test_legal import _all, linked  # noqa: F401  (linked is a fixture)
 from altus_pipeline_tests.legal.test_legal_bills import write_book
 from altus_pipeline_tests.normalized.test_normalized import normalize_direct
+from altus_pipeline_tests.support.raw import load_raw
 
 HEADER = ["Case Key", "Property", "Unit", "Tenant Name", "Tenant DoorLoop ID", "Phase", "Phase Date", "Documents"]
 NEWCOMER = "aaaaaaaaaaaaaaaaaaaaaaaa"
@@ -32,14 +31,17 @@ def _staging(warehouse: Warehouse) -> list[tuple]:
 
 
 def _counts(warehouse: Warehouse) -> tuple[int, int]:
-    return _all(warehouse, "SELECT (SELECT count(*) FROM legal_case_phase_history), "
-                           "(SELECT count(*) FROM legal_case_documents)")[0]
+    return _all(
+        warehouse, "SELECT (SELECT count(*) FROM legal_case_phase_history), (SELECT count(*) FROM legal_case_documents)"
+    )[0]
 
 
 def test_a_row_missing_its_document_heals_when_the_file_appears(warehouse, linked, tmp_path):
     prop, unit, tenant = linked[0][:3]
-    cases = [["EV-1", prop, unit, tenant, None, "notice served", "2026-09-01", "notice.pdf"],
-             ["EV-5", prop, unit, tenant, None, "referral", "soon", None]]
+    cases = [
+        ["EV-1", prop, unit, tenant, None, "notice served", "2026-09-01", "notice.pdf"],
+        ["EV-5", prop, unit, tenant, None, "referral", "soon", None],
+    ]
     path = write_book(tmp_path / "cases.xlsx", cases, None, cases_header=HEADER)
     first = _import(warehouse, path, tmp_path / "store")
     assert (first["rows_processed"], first["rows_with_errors"], first["pending_error_rows"]) == (0, 2, 1)
@@ -52,13 +54,25 @@ def test_a_row_missing_its_document_heals_when_the_file_appears(warehouse, linke
 
     (tmp_path / "notice.pdf").write_bytes(b"%PDF-1.4 notice")
     healed = _import(warehouse, path, tmp_path / "store")
-    assert (healed["rows_new_or_changed"], healed["rows_healed"], healed["history_appended"],
-            healed["documents_filed"], healed["pending_error_rows"]) == (0, 1, 1, 1, 0)
+    assert (
+        healed["rows_new_or_changed"],
+        healed["rows_healed"],
+        healed["history_appended"],
+        healed["documents_filed"],
+        healed["pending_error_rows"],
+    ) == (0, 1, 1, 1, 0)
     staged = _all(warehouse, "SELECT row_number, status, errors FROM legal_case_import_staging ORDER BY row_number")
-    assert staged == [(2, "processed", []), (3, "error", [
-        {"field": "Phase Date", "message": "row 3 (EV-5): Phase Date 'soon' is not a date (YYYY-MM-DD)"}])]
+    assert staged == [
+        (2, "processed", []),
+        (
+            3,
+            "error",
+            [{"field": "Phase Date", "message": "row 3 (EV-5): Phase Date 'soon' is not a date (YYYY-MM-DD)"}],
+        ),
+    ]
     assert _all(warehouse, "SELECT current_phase FROM legal_cases WHERE id = %s", case_id("EV-1")) == [
-        ("notice_served",)]
+        ("notice_served",)
+    ]
     assert _counts(warehouse) == (1, 1)
 
     # settled: history appended once, the document filed once, staging untouched
@@ -75,30 +89,45 @@ def test_a_row_for_an_unknown_tenant_heals_after_the_next_sync(warehouse, linked
     first = _import(warehouse, path, tmp_path / "store")
     assert (first["rows_with_errors"], first["pending_error_rows"]) == (2, 2)
     reasons = dict(_all(warehouse, "SELECT sheet, errors -> 0 ->> 'message' FROM legal_case_import_staging"))
-    assert reasons == {"Cases": "row 2 (EV-1): Documents 'referral.pdf': no such file in the documents folder "
-                                f"{tmp_path.name!r}",
-                       "Bills": "Bills row 2 (INV-1): Case Key 'EV-1': no such case (import its Cases row first)"}
+    assert reasons == {
+        "Cases": f"row 2 (EV-1): Documents 'referral.pdf': no such file in the documents folder {tmp_path.name!r}",
+        "Bills": "Bills row 2 (INV-1): Case Key 'EV-1': no such case (import its Cases row first)",
+    }
 
     # the document arrives: the row is still bad, now for its tenant, and says so
     (tmp_path / "referral.pdf").write_bytes(b"%PDF-1.4 referral")
     second = _import(warehouse, path, tmp_path / "store")
     assert (second["rows_healed"], second["pending_error_rows"]) == (0, 2)
     assert _all(warehouse, "SELECT errors -> 0 ->> 'message' FROM legal_case_import_staging WHERE sheet = 'Cases'") == [
-        (f"row 2 (EV-1): Tenant DoorLoop ID {NEWCOMER}: no such tenant in the warehouse",)]
+        (f"row 2 (EV-1): Tenant DoorLoop ID {NEWCOMER}: no such tenant in the warehouse",)
+    ]
 
     # the tenant comes with the next sync and normalize; the workbook is not touched
-    newcomer = {**copy.deepcopy(small_dataset["tenants"][0]), "id": NEWCOMER, "firstName": "Late",
-                "lastName": "Arrival", "name": "Late Arrival", "fullName": "Late Arrival"}
+    newcomer = {
+        **copy.deepcopy(small_dataset["tenants"][0]),
+        "id": NEWCOMER,
+        "firstName": "Late",
+        "lastName": "Arrival",
+        "name": "Late Arrival",
+        "fullName": "Late Arrival",
+    }
     load_raw(warehouse, {"tenants": [*small_dataset["tenants"], newcomer]})
     normalize_direct(warehouse)
     healed = _import(warehouse, path, tmp_path / "store")
-    assert (healed["rows_new_or_changed"], healed["rows_healed"], healed["history_appended"],
-            healed["documents_filed"], healed["bills_written"], healed["pending_error_rows"]) == (0, 2, 1, 1, 1, 0)
-    assert _all(warehouse, "SELECT c.tenant_doorloop_id, t.full_name FROM legal_cases c "
-                           "JOIN normalized_tenants t ON t.id = c.tenant_id") == [(NEWCOMER, "Late Arrival")]
+    assert (
+        healed["rows_new_or_changed"],
+        healed["rows_healed"],
+        healed["history_appended"],
+        healed["documents_filed"],
+        healed["bills_written"],
+        healed["pending_error_rows"],
+    ) == (0, 2, 1, 1, 1, 0)
+    assert _all(
+        warehouse,
+        "SELECT c.tenant_doorloop_id, t.full_name FROM legal_cases c JOIN normalized_tenants t ON t.id = c.tenant_id",
+    ) == [(NEWCOMER, "Late Arrival")]
     assert _all(warehouse, "SELECT DISTINCT status FROM legal_case_import_staging") == [("processed",)]
     assert _counts(warehouse) == (1, 1)
     again = _import(warehouse, path, tmp_path / "store")
     assert (again["rows_healed"], again["history_appended"], again["bills_written"]) == (0, 0, 0)
     assert _counts(warehouse) == (1, 1)
-

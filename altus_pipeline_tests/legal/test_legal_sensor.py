@@ -17,9 +17,8 @@ from altus_pipeline.schedules import DAILY_SCHEDULE
 from altus_pipeline.sensors import LEGAL_SENSOR
 from altus_pipeline.sensors.launch import launch
 from altus_pipeline.sensors.legal import NO_WORKBOOK
-
-from altus_pipeline_tests.legal.test_legal import _all, write_workbook
 from altus_pipeline_tests.dlq.test_retries import instance  # noqa: F401  (``instance`` is a fixture)
+from altus_pipeline_tests.legal.test_legal import _all, write_workbook
 
 UNKNOWN_LEASE = "0123456789abcdef01234567"  # a lease DoorLoop does not have (yet): the row waits in error
 
@@ -30,8 +29,9 @@ def defs(warehouse):
 
 
 def _tick(defs, instance, cursor: str | None) -> tuple[list[dg.RunRequest], str | None, str | None]:  # noqa: F811
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                      resources={"warehouse": defs.resources["warehouse"]})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources={"warehouse": defs.resources["warehouse"]}
+    )
     data = defs.resolve_sensor_def(LEGAL_SENSOR).evaluate_tick(context)
     return list(data.run_requests or []), data.cursor, data.skip_message
 
@@ -42,7 +42,8 @@ def _materialized(instance, key: str) -> None:  # noqa: F811
 
 
 def test_sensor_imports_once_per_workbook_change_and_when_refused_rows_may_link(
-        defs, instance, warehouse, tmp_path, monkeypatch):  # noqa: F811
+    defs, instance, warehouse, tmp_path, monkeypatch
+):  # noqa: F811
     monkeypatch.delenv("ALTUS_LEGAL_EXPORT_PATH", raising=False)
     monkeypatch.delenv("ALTUS_LEGAL_DOCUMENTS_DIR", raising=False)
     monkeypatch.delenv("ALTUS_LEGAL_WORKBOOK", raising=False)
@@ -88,7 +89,7 @@ def test_sensor_imports_once_per_workbook_change_and_when_refused_rows_may_link(
 
 
 def test_daily_schedule_imports_the_configured_workbook_only(defs, instance, tmp_path, monkeypatch):  # noqa: F811
-    at = dt.datetime.now(dt.timezone.utc).replace(hour=6, minute=0, second=0, microsecond=0)
+    at = dt.datetime.now(dt.UTC).replace(hour=6, minute=0, second=0, microsecond=0)
     schedule = defs.resolve_schedule_def(DAILY_SCHEDULE)
 
     def request() -> dg.RunRequest:
@@ -109,5 +110,6 @@ def test_daily_schedule_imports_the_configured_workbook_only(defs, instance, tmp
     daily = request()
     selected = [k.to_user_string() for k in daily.asset_selection]
     assert set(selected) == keys | {*LEGAL_KEYS, LEGAL_EXPORT} and len(selected) == len(set(selected))
-    assert daily.run_config == {"ops": {LEGAL_IMPORT: {"config": {"workbook": str(workbook),
-                                                                  "documents_dir": str(tmp_path / "docs")}}}}
+    assert daily.run_config == {
+        "ops": {LEGAL_IMPORT: {"config": {"workbook": str(workbook), "documents_dir": str(tmp_path / "docs")}}}
+    }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -26,7 +26,6 @@ from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, WATERMARKS, Ta
 from altus_pipeline.normalized.transform import Normalizer
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.migrations import migrate
-
 from altus_pipeline_tests.normalized.test_normalized import load_raw, normalize_direct, run_normalize
 
 
@@ -56,8 +55,10 @@ def _faulty(clean: dict[str, list]) -> tuple[dict[str, list], dict[str, str]]:
     unit = next(u for u in data["units"] if u["property"] != prop["id"])
     unit["marketRent"] = "12,50 USD"  # rejected: the leases whose unit list names it fail after it
     creator = data["users"][0]["createdBy"]  # every user's creator, also named by most tables
-    account = max(data["accounts"], key=lambda a: sum(line["account"] == a["id"] for c in data["lease_charges"]
-                                                      for line in c["lines"]))
+    account = max(
+        data["accounts"],
+        key=lambda a: sum(line["account"] == a["id"] for c in data["lease_charges"] for line in c["lines"]),
+    )
     data["users"] = [u for u in data["users"] if u["id"] != creator]
     data["accounts"] = [a for a in data["accounts"] if a["id"] != account["id"]]
     return data, {"property": prop["id"], "unit": unit["id"], "user": creator, "account": account["id"]}
@@ -68,12 +69,16 @@ def _state(conn: psycopg.Connection, t: Table) -> dict[str, str]:
     entries of the shared pending links, DLQ and watermarks."""
     sources = {obj: ident(obj) for obj in t.objects}
     sources[f"{PENDING} of {t.name}"] = f"(SELECT * FROM {PENDING} WHERE table_name = {lit(t.name)})"
-    sources[f"DLQ of {t.entity}"] = (f"(SELECT * FROM doorloop_error_records WHERE entity = {lit(t.entity)} "
-                                     f"AND stage = {lit(NORMALIZE)})")
+    sources[f"DLQ of {t.entity}"] = (
+        f"(SELECT * FROM doorloop_error_records WHERE entity = {lit(t.entity)} AND stage = {lit(NORMALIZE)})"
+    )
     sources[f"{WATERMARKS} of {t.name}"] = f"(SELECT * FROM {WATERMARKS} WHERE table_name = {lit(t.name)})"
-    return {label: conn.execute(f"SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
-                                f" FROM {source} x").fetchone()[0]
-            for label, source in sources.items()}
+    return {
+        label: conn.execute(
+            f"SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {source} x"
+        ).fetchone()[0]
+        for label, source in sources.items()
+    }
 
 
 def _states(wh: Warehouse) -> dict[str, dict[str, str]]:
@@ -82,8 +87,9 @@ def _states(wh: Warehouse) -> dict[str, dict[str, str]]:
 
 
 def _others_unchanged(before: dict, after: dict, ran: set[str]) -> None:
-    changed = {name: [k for k in before[name] if before[name][k] != after[name][k]]
-               for name in before if name not in ran}
+    changed = {
+        name: [k for k in before[name] if before[name][k] != after[name][k]] for name in before if name not in ran
+    }
     assert not any(changed.values()), f"a run of {sorted(ran)} wrote other assets' data: {changed}"
 
 
@@ -91,12 +97,20 @@ def _content(wh: Warehouse) -> dict[str, str]:
     """What readers see: every normalized table's live rows without run bookkeeping, and the pending links."""
     columns = {t.name: ["id", "doorloop_id", *(c.name for c in t.columns)] for t in TABLES.values()}
     columns |= {ch.name: list(ch.all_columns) for t in TABLES.values() for ch in t.children}
-    sources = {name: f"(SELECT {', '.join(ident(c) for c in cols)} FROM {ident(name)}"
-                     + (f" WHERE {GONE} IS NULL)" if name in TABLES else ")") for name, cols in columns.items()}
+    sources = {
+        name: f"(SELECT {', '.join(ident(c) for c in cols)} FROM {ident(name)}"
+        + (f" WHERE {GONE} IS NULL)" if name in TABLES else ")")
+        for name, cols in columns.items()
+    }
     sources[PENDING] = f"(SELECT table_name, doorloop_id, column_name, target_table, target_doorloop_id FROM {PENDING})"
     with wh.connect() as conn:
-        return {name: conn.execute(f"SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), "
-                                   f"'')) FROM {source} x").fetchone()[0] for name, source in sources.items()}
+        return {
+            name: conn.execute(
+                f"SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), "
+                f"'')) FROM {source} x"
+            ).fetchone()[0]
+            for name, source in sources.items()
+        }
 
 
 def _consistent(wh: Warehouse, t: Table) -> None:
@@ -106,7 +120,9 @@ def _consistent(wh: Warehouse, t: Table) -> None:
         assert live == rows + in_dlq, t.name
         links = [(t.name, c.name, c.target) for c in t.refs()]
         links += [(ch.name, c.name, c.target) for ch in t.children for c in ch.columns if c.kind == "ref"]
-        dangling = {f"{o}.{c}": n for o, c, target in links if (n := conn.execute(_dangling_sql(o, c, target)).fetchone()[0])}
+        dangling = {
+            f"{o}.{c}": n for o, c, target in links if (n := conn.execute(_dangling_sql(o, c, target)).fetchone()[0])
+        }
         assert not dangling, dangling
 
 
@@ -125,8 +141,9 @@ def _each_alone(wh: Warehouse, tables: list[Table]) -> None:
 
 def _gone(wh: Warehouse) -> dict[str, int]:
     with wh.connect() as conn:
-        counts = {t: conn.execute(f"SELECT count(*) FROM {ident(t)} WHERE {GONE} IS NOT NULL").fetchone()[0]
-                  for t in TABLES}
+        counts = {
+            t: conn.execute(f"SELECT count(*) FROM {ident(t)} WHERE {GONE} IS NOT NULL").fetchone()[0] for t in TABLES
+        }
     return {t: n for t, n in counts.items() if n}
 
 
@@ -139,9 +156,13 @@ def _reported_gone(wh: Warehouse, day: dt.date) -> dict[str, int]:
         refresh_view(wh, view)
     gone = " UNION ALL ".join(f"SELECT id::text FROM {ident(t)} WHERE {GONE} IS NOT NULL" for t in TABLES)
     with wh.connect() as conn:
-        counts = {name: conn.execute(f"SELECT count(*) FROM {ident(name)} v WHERE EXISTS (SELECT 1 FROM "
-                                     f"jsonb_each_text(to_jsonb(v)) e WHERE e.value IN ({gone}))").fetchone()[0]
-                  for name in ("kpi_daily_snapshot", "kpi_summary", *VIEWS)}
+        counts = {
+            name: conn.execute(
+                f"SELECT count(*) FROM {ident(name)} v WHERE EXISTS (SELECT 1 FROM "
+                f"jsonb_each_text(to_jsonb(v)) e WHERE e.value IN ({gone}))"
+            ).fetchone()[0]
+            for name in ("kpi_daily_snapshot", "kpi_summary", *VIEWS)
+        }
     return {name: n for name, n in counts.items() if n}
 
 
@@ -176,7 +197,8 @@ def test_links_between_assets_have_no_delete_action(warehouse):
         actions = conn.execute(
             "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text, c.confdeltype FROM pg_constraint c "
             "WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace "
-            "AND c.conrelid::regclass::text LIKE 'normalized%%'").fetchall()
+            "AND c.conrelid::regclass::text LIKE 'normalized%%'"
+        ).fetchall()
     assert len(actions) > 120
     assert {(a, b, act) for a, b, act in actions if ASSET_OF[a] != ASSET_OF[b] and act != "a"} == set()
     assert {act for a, b, act in actions if ASSET_OF[a] == ASSET_OF[b]} == {"c", "n"}  # own junctions, own table
@@ -219,8 +241,10 @@ def test_subsets_after_a_faulty_then_clean_sync_and_a_full_run_equals_a_fresh_on
     # issue 11's case: properties, units and leases run alone after the clean sync, the other
     # tables keep what they had (charges and tasks short, their missing rows waiting in the DLQ)
     _sync(wh, small_dataset)
-    short = {name: len(small_dataset[entity]) - _live_count(wh, name)
-             for name, entity in (("normalized_lease_charges", "lease_charges"), ("normalized_tasks", "tasks"))}
+    short = {
+        name: len(small_dataset[entity]) - _live_count(wh, name)
+        for name, entity in (("normalized_lease_charges", "lease_charges"), ("normalized_tasks", "tasks"))
+    }
     assert all(short.values()), short
     for subset in (["properties", "units", "leases"], ["lease_charges", "users"]):
         ran = {t.name for t in TABLES.values() if t.source in subset}
@@ -239,5 +263,9 @@ def test_subsets_after_a_faulty_then_clean_sync_and_a_full_run_equals_a_fresh_on
     assert _gone(wh) == {}
     assert _content(wh) == fresh
     with wh.connect() as conn:
-        assert conn.execute("SELECT count(*) FROM doorloop_error_records WHERE stage = 'normalize' "
-                            "AND status <> 'resolved'").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM doorloop_error_records WHERE stage = 'normalize' AND status <> 'resolved'"
+            ).fetchone()[0]
+            == 0
+        )

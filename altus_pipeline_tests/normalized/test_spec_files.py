@@ -13,7 +13,6 @@ from pathlib import Path
 from altus_pipeline.docs import DATA_MODEL
 from altus_pipeline.docs import HEADER as DATA_MODEL_HEADER
 from altus_pipeline.normalized import ddl
-
 from altus_pipeline_tests.conftest import REPO
 from altus_pipeline_tests.dagster.test_asset_specs import SNAPSHOT, UPDATE
 

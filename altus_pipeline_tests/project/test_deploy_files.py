@@ -18,10 +18,9 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from altus_pipeline import instance
-
 from altus_pipeline_tests.conftest import REPO
-from altus_pipeline_tests.support.dagster_gql import LOCATION
 from altus_pipeline_tests.dagster.test_production_topology import COMPOSE, CONTAINER_WORKSPACE, DEPLOY
+from altus_pipeline_tests.support.dagster_gql import LOCATION
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 HELM = DEPLOY / "helm" / "values.yaml"
@@ -73,7 +72,10 @@ def test_compose_mounts_the_tested_instance_and_workspace():
         if name != "altus":  # `altus` keeps a home of its own, never the production file
             assert mounts[str(PurePosixPath(home) / "dagster.yaml")] == DEPLOY / "dagster.yaml", name
         assert mounts[CONTAINER_WORKSPACE] == DEPLOY / "workspace.yaml", name
-    assert compose["services"]["altus"]["environment"]["DAGSTER_HOME"] != compose["services"]["code"]["environment"]["DAGSTER_HOME"]
+    assert (
+        compose["services"]["altus"]["environment"]["DAGSTER_HOME"]
+        != compose["services"]["code"]["environment"]["DAGSTER_HOME"]
+    )
     for name in ("webserver", "daemon"):
         command = compose["services"][name]["command"]
         assert command[command.index("-w") + 1] == CONTAINER_WORKSPACE, name
@@ -93,8 +95,9 @@ def test_every_command_and_module_exists():
     assert compose["services"]["code"]["healthcheck"]["test"][-2:] == ["-p", port]
     assert compose["services"]["code"]["environment"]["ALTUS_CODE_SERVER_PORT"] == port
     bin_dir = Path(sys.executable).parent
-    executables = [compose["services"][name].get("entrypoint", compose["services"][name].get("command"))[0]
-                   for name in SERVICES]
+    executables = [
+        compose["services"][name].get("entrypoint", compose["services"][name].get("command"))[0] for name in SERVICES
+    ]
     executables.append(compose["services"]["code"]["healthcheck"]["test"][1])
     for executable in executables:
         assert (bin_dir / executable).is_file(), executable
@@ -127,8 +130,11 @@ def test_the_production_instance_is_valid_dagster_configuration(tmp_path):
 def test_the_image_installs_the_pinned_dagster_and_the_files_the_package_reads():
     instructions = _dockerfile_instructions()
     runs = " ".join(args for kind, args in instructions if kind == "RUN")
-    pinned = {d for d in PYPROJECT["project"]["dependencies"] if d.split("==")[0] in
-              ("dagster", "dagster-webserver", "dagster-postgres")}
+    pinned = {
+        d
+        for d in PYPROJECT["project"]["dependencies"]
+        if d.split("==")[0] in ("dagster", "dagster-webserver", "dagster-postgres")
+    }
     words = shlex.split(runs)
     assert len(pinned) == 3 and all(pin in words for pin in pinned), (pinned, runs)
     assert not {"-e", "--editable"} & set(words), runs  # installed, not run from a checkout
@@ -155,8 +161,11 @@ def test_images_are_the_projects_and_postgres_is_new_enough():
     images = {compose["services"][name]["image"] for name in SERVICES}
     assert len(images) == 1 and images.pop().startswith("altus-pipeline:")
     helm = _helm()
-    for image in (helm["dagsterWebserver"]["image"], helm["dagsterDaemon"]["image"],
-                  helm["dagster-user-deployments"]["deployments"][0]["image"]):
+    for image in (
+        helm["dagsterWebserver"]["image"],
+        helm["dagsterDaemon"]["image"],
+        helm["dagster-user-deployments"]["deployments"][0]["image"],
+    ):
         assert image["repository"].endswith("/altus-pipeline")
     repository, tag = compose["services"]["postgres"]["image"].split(":")
     assert repository == "postgres" and int(tag) >= 15  # the oldest the README supports
@@ -179,7 +188,7 @@ def test_every_environment_variable_is_used_and_documented():
     unused = (set_for_services | helm_env) - settings_read - workspace_reads
     assert not unused, unused
     # What the example sets, compose reads; what compose reads, the example names.
-    assert example == interpolated, (example ^ interpolated)
+    assert example == interpolated, example ^ interpolated
     documented = _documentation()
     missing = {v for v in set_for_services | helm_env | interpolated | workspace_reads if v not in documented}
     assert not missing, missing

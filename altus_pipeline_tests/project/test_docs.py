@@ -24,8 +24,14 @@ def test_data_model_is_current(warehouse) -> None:
 def test_data_model_covers_every_object(warehouse) -> None:
     text = render(read_catalog(warehouse))
     assert f"`{COMMAND}`" in text.splitlines()[0]
-    for name in [*(n for t in TABLES.values() for n in t.objects), "kpi_daily_snapshot", "get_full_rent_roll",
-                 "doorloop_raw_{entity}", "doorloop_error_records", "legal_cases"]:
+    for name in [
+        *(n for t in TABLES.values() for n in t.objects),
+        "kpi_daily_snapshot",
+        "get_full_rent_roll",
+        "doorloop_raw_{entity}",
+        "doorloop_error_records",
+        "legal_cases",
+    ]:
         assert f"### {name}\n" in text, name
     assert "normalized_units }o--|| normalized_properties : property_id" in text
 
@@ -47,6 +53,9 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
             text = path.read_text()
         except UnicodeDecodeError:
             continue
-        offenders += [f"{path.relative_to(REPO)}:{n}: {line.strip()}"
-                      for n, line in enumerate(text.splitlines(), 1) if _OUTSIDE.search(line)]
+        offenders += [
+            f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+            for n, line in enumerate(text.splitlines(), 1)
+            if _OUTSIDE.search(line)
+        ]
     assert not offenders, "\n".join(offenders)

@@ -117,7 +117,8 @@ def test_a_circle_is_found_however_its_imports_are_deferred(tmp_path):
     (package / "sub" / "__init__.py").write_text("")
     (package / "a.py").write_text("def f():\n    from pkg.sub import b\n")
     (package / "sub" / "b.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..c import C\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..c import C\n"
+    )
     (package / "c.py").write_text("from pkg import a\n")
     (package / "d.py").write_text("import pkg.sub.b\n")
     assert circles(import_graph(package)) == [["pkg.a", "pkg.c", "pkg.sub.b"]]

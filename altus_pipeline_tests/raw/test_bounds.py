@@ -22,7 +22,12 @@ from altus_pipeline.definitions import build_definitions
 from altus_pipeline.dlq.retries import run_request
 from altus_pipeline.dlq.statements import DueGroup
 from altus_pipeline.partitions import (
-    PartitionRangeError, check_range, clip_range, full_range, range_tags, reconcile_tags,
+    PartitionRangeError,
+    check_range,
+    clip_range,
+    full_range,
+    range_tags,
+    reconcile_tags,
 )
 from altus_pipeline.runner import kpis
 from altus_pipeline.schedules import daily_window
@@ -51,8 +56,10 @@ def test_range_tags_and_runs_refuse_out_of_bounds_ranges_before_a_run_exists():
         range_tags("1900-01-01", "2100-01-01")
     with pytest.raises(PartitionRangeError, match="before the first"):
         range_tags(last, first)
-    assert range_tags(first, last) == {partitions.RANGE_START_TAG: first.isoformat(),
-                                       partitions.RANGE_END_TAG: last.isoformat()}
+    assert range_tags(first, last) == {
+        partitions.RANGE_START_TAG: first.isoformat(),
+        partitions.RANGE_END_TAG: last.isoformat(),
+    }
     instance, defs = dg.DagsterInstance.ephemeral(), build_definitions()
     with pytest.raises(PartitionRangeError):
         kpis(defs, instance, (first - dt.timedelta(days=3), first))
@@ -66,7 +73,9 @@ def test_the_dlq_sensor_clips_ranges_to_the_partitions():
     group = DueGroup("doorloop_raw_lease_charges", "extract", "2020-01-01...2999-12-31", (1,), 1, "g")
     request = run_request(None, group)
     assert (request.tags[partitions.RANGE_START_TAG], request.tags[partitions.RANGE_END_TAG]) == (
-        first.isoformat(), last.isoformat())
+        first.isoformat(),
+        last.isoformat(),
+    )
     gone = run_request(None, DueGroup("doorloop_raw_lease_charges", "extract", "2001-02-03", (2,), 1, "g"))
     assert gone.partition_key is None and partitions.is_reconcile(gone.tags)
 

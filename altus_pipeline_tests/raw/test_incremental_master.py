@@ -20,7 +20,6 @@ from altus_pipeline.raw.load import LoadResult, RawLoader
 from altus_pipeline.schedules import DAILY_SCHEDULE, WEEKLY_SCHEDULE
 from altus_pipeline.sensors.launch import launch
 from altus_pipeline.warehouse.db import Warehouse
-
 from altus_pipeline_tests.conftest import TOKEN
 from altus_pipeline_tests.raw.test_reconcile import _defs, instance  # noqa: F401  (the instance fixture, and the project on the sandbox)
 
@@ -31,8 +30,9 @@ PAGE = 50  # small pages, so a full snapshot of the small dataset takes several 
 
 
 def _load(wh: Warehouse, server, entity: Entity, *, newest_first: bool, page_size: int = PAGE) -> LoadResult:
-    client = DoorLoopClient(server.base_url, TOKEN, budget=LocalRateBudget(Limits(None, None)), page_size=page_size,
-                            timeout=5.0)
+    client = DoorLoopClient(
+        server.base_url, TOKEN, budget=LocalRateBudget(Limits(None, None)), page_size=page_size, timeout=5.0
+    )
     with client, wh.connect() as conn:
         result = RawLoader(conn, client, entity, f"run-{uuid.uuid4().hex[:8]}").load(newest_first=newest_first)
         conn.commit()
@@ -53,8 +53,11 @@ def _change(server, entity: Entity) -> tuple[list[str], str]:
     """Edit two records, add one, delete one; return the ids edited or added and the deleted id."""
     first, second, doomed = server.records(entity.name)[-3:]
     added = dict(first, id=uuid.uuid4().hex[:24])
-    server.mutate(entity.name, upsert=[dict(first, name="edited once"), dict(second, name="edited too"), added],
-                  delete_ids=[doomed["id"]])
+    server.mutate(
+        entity.name,
+        upsert=[dict(first, name="edited once"), dict(second, name="edited too"), added],
+        delete_ids=[doomed["id"]],
+    )
     return [first["id"], second["id"], added["id"]], doomed["id"]
 
 
@@ -114,8 +117,9 @@ def test_a_listed_record_without_a_readable_updated_at_is_read_in_full(warehouse
 
 
 def test_a_stored_row_without_updated_at_makes_the_read_full(warehouse, sandbox_factory, small_dataset):
-    stripped = [{k: v for k, v in r.items() if k != "updatedAt"} if i == 7 else r
-                for i, r in enumerate(small_dataset["units"])]
+    stripped = [
+        {k: v for k, v in r.items() if k != "updatedAt"} if i == 7 else r for i, r in enumerate(small_dataset["units"])
+    ]
     server = sandbox_factory({**small_dataset, "units": stripped})
     _load(warehouse, server, UNITS, newest_first=False)
     server.mutate(UNITS.name, delete_ids=[stripped[0]["id"]])
@@ -144,9 +148,12 @@ def _master_run(defs: dg.Definitions, instance, schedule: str) -> dict[str, dict
 
     Two, not all: each asset costs a Dagster run ~3 s in steps and checks; the loader tests
     above hold every entity."""
-    at = dt.datetime.now(dt.timezone.utc)
-    [request] = defs.resolve_schedule_def(schedule).evaluate_tick(
-        dg.build_schedule_context(instance=instance, scheduled_execution_time=at)).run_requests
+    at = dt.datetime.now(dt.UTC)
+    [request] = (
+        defs.resolve_schedule_def(schedule)
+        .evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=at))
+        .run_requests
+    )
     assert set(MASTER_KEYS) <= {k.to_user_string() for k in request.asset_selection}
     master = dg.RunRequest(asset_selection=[dg.AssetKey(e.raw_table) for e in SCHEDULED], tags=request.tags)
     summary = launch(defs, master, instance)

@@ -20,7 +20,6 @@ from altus_pipeline.resources import DoorLoopResource, WarehouseResource
 from altus_pipeline.runner import sync_raw
 from altus_pipeline.sandbox.faults import FaultSpec
 from altus_pipeline.warehouse.db import Warehouse
-
 from altus_pipeline_tests.conftest import REPO, TOKEN
 from altus_pipeline_tests.support.held import hold_request
 
@@ -28,7 +27,12 @@ ALTUS = str(Path(sys.executable).with_name("altus"))
 
 
 def _defs(wh: Warehouse, server, **doorloop: object) -> dg.Definitions:
-    options = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0, "backoff_base_seconds": 0.01, "timeout_seconds": 5.0}
+    options = {
+        "rate_limit_per_minute": 0,
+        "rate_limit_per_hour": 0,
+        "backoff_base_seconds": 0.01,
+        "timeout_seconds": 5.0,
+    }
     return build_definitions(
         WarehouseResource(database_url=wh.url, schema_name=wh.schema),
         DoorLoopResource(base_url=server.base_url, token=TOKEN, **{**options, **doorloop}),
@@ -106,7 +110,9 @@ def test_deleted_records_are_soft_deleted_restored_and_changes_update_once(wareh
     for entity in touched:
         _assert_exact_one(warehouse, server, entity.name)
     with warehouse.connect() as conn:
-        assert conn.execute("SELECT deleted_at IS NOT NULL FROM doorloop_raw_leases WHERE id = %s", (lease["id"],)).fetchone()[0]
+        assert conn.execute(
+            "SELECT deleted_at IS NOT NULL FROM doorloop_raw_leases WHERE id = %s", (lease["id"],)
+        ).fetchone()[0]
 
     server.mutate("leases", upsert=[lease])
     server.mutate("lease_payments", upsert=[payment])
@@ -131,7 +137,8 @@ def test_a_thirty_day_backfill_is_one_listing_per_partitioned_entity(warehouse, 
     assert listings == Counter({f"/api{e.path}": 1 for e in partitioned})
     for entity in partitioned:
         in_range = {
-            i: r for i, r in _expected(server.records(entity.name)).items()
+            i: r
+            for i, r in _expected(server.records(entity.name)).items()
             if start.isoformat() <= str(r.get(entity.date_field))[:10] <= end.isoformat()
         }
         assert _live(warehouse, entity.raw_table) == in_range, entity.name
@@ -189,7 +196,10 @@ def _assert_exact_one(wh: Warehouse, server, name: str) -> None:
 def test_permanent_extract_error_is_recorded_and_fails_the_run(warehouse, sandbox_factory, small_dataset):
     server = sandbox_factory(small_dataset, denied_paths=frozenset({"/owners"}))
     summaries = sync_raw(
-        _defs(warehouse, server), [ENTITIES["owners"], ENTITIES["accounts"]], dg.DagsterInstance.ephemeral(), None,
+        _defs(warehouse, server),
+        [ENTITIES["owners"], ENTITIES["accounts"]],
+        dg.DagsterInstance.ephemeral(),
+        None,
         raise_on_error=False,
     )
     assert not summaries[0].success
@@ -213,12 +223,16 @@ def _cli_env(wh: Warehouse, server, home: Path, **extra: str) -> dict[str, str]:
 
 def test_sync_killed_midway_then_rerun_ends_exact(warehouse, sandbox_factory, small_dataset, tmp_path, dagster_storage):
     server = sandbox_factory(small_dataset)
-    env = _cli_env(warehouse, server, tmp_path, DOORLOOP_RATE_LIMIT_PER_MINUTE="off", DOORLOOP_RATE_LIMIT_PER_HOUR="off")
+    env = _cli_env(
+        warehouse, server, tmp_path, DOORLOOP_RATE_LIMIT_PER_MINUTE="off", DOORLOOP_RATE_LIMIT_PER_HOUR="off"
+    )
     names = ("accounts", "properties", "units", "leases", "tenants", "lease_tenants", "lease_charges")
     chosen = [a for n in names for a in ("--entity", n)]
     # A deterministic kill point: the fourth request is held unanswered until the sync is dead.
     held, release = hold_request(server)
-    proc = subprocess.Popen([ALTUS, "sync", *chosen], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [ALTUS, "sync", *chosen], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         assert held.wait(120), "the sync never reached its fourth request"
         assert proc.poll() is None, "the sync must still be running when it is killed"
@@ -239,13 +253,18 @@ def test_parallel_syncs_share_one_rate_budget(warehouse, sandbox_factory, small_
     window = 2.0
     server = sandbox_factory(small_dataset, rate_limit_per_minute=4, rate_window_seconds=window)
     env = _cli_env(
-        warehouse, server, tmp_path,
-        DOORLOOP_RATE_LIMIT_PER_MINUTE="4", DOORLOOP_RATE_LIMIT_PER_HOUR="off",
+        warehouse,
+        server,
+        tmp_path,
+        DOORLOOP_RATE_LIMIT_PER_MINUTE="4",
+        DOORLOOP_RATE_LIMIT_PER_HOUR="off",
         DOORLOOP_RATE_WINDOW_SECONDS=str(window),
     )
     master = [a for e in ENTITIES.values() if not e.partitioned for a in ("--entity", e.name)]
     procs = [
-        subprocess.Popen([ALTUS, "sync", *master], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [ALTUS, "sync", *master], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
@@ -256,7 +275,10 @@ def test_parallel_syncs_share_one_rate_budget(warehouse, sandbox_factory, small_
     refused = sum(1 for e in server.requests if e.status == 429)
     assert refused == 0, f"the shared budget should keep both runs under the limit, got {refused} 429s"
     with warehouse.connect() as conn:
-        stamps = [r[0] for r in conn.execute("SELECT extract(epoch FROM called_at)::float8 FROM doorloop_api_call_log ORDER BY 1")]
+        stamps = [
+            r[0]
+            for r in conn.execute("SELECT extract(epoch FROM called_at)::float8 FROM doorloop_api_call_log ORDER BY 1")
+        ]
     assert len(stamps) >= 2 * 11
     busiest = max(sum(1 for t in stamps if s <= t < s + window) for s in stamps)
     assert busiest <= 4
@@ -267,16 +289,22 @@ def test_definitions_validate_and_every_entity_has_a_raw_asset():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {e.raw_table for e in ENTITIES.values()} | {"doorloop_raw_work_orders"} <= keys
     partitioned = {
-        k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()
+        k.to_user_string()
+        for k in defs.resolve_asset_graph().get_all_asset_keys()
         if k.to_user_string().startswith("doorloop_raw_") and defs.resolve_assets_def(k).partitions_def is not None
     }
     assert partitioned == {e.raw_table for e in ENTITIES.values() if e.partitioned}
     out = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-m", "altus_pipeline.definitions"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
     )
     assert out.returncode == 0, out.stdout + out.stderr
     # The validate command warns about itself being superseded; nothing else may warn.
-    ours = [l for l in out.stderr.splitlines() if "Warning" in l and "definitions_validate_command" not in l]
+    ours = [
+        line for line in out.stderr.splitlines() if "Warning" in line and "definitions_validate_command" not in line
+    ]
     assert ours == [], out.stderr

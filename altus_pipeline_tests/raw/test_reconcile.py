@@ -22,7 +22,6 @@ from altus_pipeline.schedules import WEEKLY_SCHEDULE
 from altus_pipeline.sensors import DLQ_SENSOR
 from altus_pipeline.sensors.launch import launch
 from altus_pipeline.warehouse.db import Warehouse
-
 from altus_pipeline_tests.conftest import TOKEN
 
 PARTITIONED = [e for e in ENTITIES.values() if e.partitioned]
@@ -46,8 +45,14 @@ def instance(dagster_storage, tmp_path, monkeypatch):
 def _defs(wh: Warehouse, server) -> dg.Definitions:
     return build_definitions(
         WarehouseResource(database_url=wh.url, schema_name=wh.schema),
-        DoorLoopResource(base_url=server.base_url, token=TOKEN, rate_limit_per_minute=0, rate_limit_per_hour=0,
-                         backoff_base_seconds=0.01, timeout_seconds=5.0),
+        DoorLoopResource(
+            base_url=server.base_url,
+            token=TOKEN,
+            rate_limit_per_minute=0,
+            rate_limit_per_hour=0,
+            backoff_base_seconds=0.01,
+            timeout_seconds=5.0,
+        ),
     )
 
 
@@ -78,8 +83,12 @@ def _live(wh: Warehouse, entity: Entity) -> dict[str, dict]:
 
 
 def _dlq(wh: Warehouse, stage: str = "validate") -> list[tuple]:
-    return _all(wh, "SELECT entity, doorloop_id, stage, error_class, field, partition_key, status, attempts, message "
-                    "FROM doorloop_error_records WHERE stage = %s ORDER BY entity", stage)
+    return _all(
+        wh,
+        "SELECT entity, doorloop_id, stage, error_class, field, partition_key, status, attempts, message "
+        "FROM doorloop_error_records WHERE stage = %s ORDER BY entity",
+        stage,
+    )
 
 
 def _listing_requests(server) -> list:
@@ -93,8 +102,11 @@ def _pages(server) -> int:
 
 
 def _tick_dlq(defs: dg.Definitions, instance, wh: Warehouse) -> list[dg.RunRequest]:
-    context = dg.build_sensor_context(instance=instance, definitions=defs, resources={
-        "warehouse": WarehouseResource(database_url=wh.url, schema_name=wh.schema)})
+    context = dg.build_sensor_context(
+        instance=instance,
+        definitions=defs,
+        resources={"warehouse": WarehouseResource(database_url=wh.url, schema_name=wh.schema)},
+    )
     return list(defs.resolve_sensor_def(DLQ_SENSOR).evaluate_tick(context).run_requests or [])
 
 
@@ -110,17 +122,35 @@ def test_weekly_reconcile_lists_unfiltered_and_sends_only_the_dateless_records_t
     strays = _strays(small_dataset)
     server = sandbox_factory(small_dataset)
     defs = _defs(warehouse, server)
-    now = dt.datetime.now(dt.timezone.utc)
-    [weekly] = defs.resolve_schedule_def(WEEKLY_SCHEDULE).evaluate_tick(
-        dg.build_schedule_context(instance=instance, scheduled_execution_time=now)).run_requests
+    now = dt.datetime.now(dt.UTC)
+    [weekly] = (
+        defs.resolve_schedule_def(WEEKLY_SCHEDULE)
+        .evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=now))
+        .run_requests
+    )
     assert is_reconcile(weekly.tags) and set(TRANSACTION_KEYS) <= {k.to_user_string() for k in weekly.asset_selection}
     first, last = full_range()
     assert (weekly.tags["dagster/asset_partition_range_start"], weekly.tags["dagster/asset_partition_range_end"]) == (
-        first.isoformat(), last.isoformat())
+        first.isoformat(),
+        last.isoformat(),
+    )
     with warehouse.connect() as conn:  # an earlier run's failed partition: the whole listing covers it
-        record_failures(conn, [Failure.of_raw(
-            ENTITIES["lease_charges"], "2026-10-30", "an-earlier-run", stage="extract", payload=None,
-            hash_source="503", error_class="transient", field=None, message="lease_charges: 503")])
+        record_failures(
+            conn,
+            [
+                Failure.of_raw(
+                    ENTITIES["lease_charges"],
+                    "2026-10-30",
+                    "an-earlier-run",
+                    stage="extract",
+                    payload=None,
+                    hash_source="503",
+                    error_class="transient",
+                    field=None,
+                    message="lease_charges: 503",
+                )
+            ],
+        )
         conn.commit()
     raw_only = dg.RunRequest(asset_selection=[dg.AssetKey(k) for k in TRANSACTION_KEYS], tags=weekly.tags)
     summary = launch(defs, raw_only, instance)
@@ -186,7 +216,8 @@ def test_a_dateless_record_is_retried_by_a_reconcile_and_resolved_once_it_has_a_
     assert summary.success and summary.materializations[PAYMENTS.raw_table]["soft_deleted"] == 1
     assert [r[6] for r in _dlq(warehouse)] == ["resolved"]
     assert _all(warehouse, f'SELECT business_date FROM "{PAYMENTS.raw_table}" WHERE id = %s', stray["id"]) == [
-        (dt.date(2026, 10, 15),)]
+        (dt.date(2026, 10, 15),)
+    ]
     assert _live(warehouse, PAYMENTS) == _expected(server.records("lease_payments"))
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import requests
 
@@ -44,8 +45,9 @@ class Dev:
         self.port, self.proc, self.log, self.also = port, proc, log, tuple(also)
 
     def gql(self, query: str, **variables: Any) -> dict:
-        response = requests.post(f"http://127.0.0.1:{self.port}/graphql",
-                                 json={"query": query, "variables": variables}, timeout=60)
+        response = requests.post(
+            f"http://127.0.0.1:{self.port}/graphql", json={"query": query, "variables": variables}, timeout=60
+        )
         response.raise_for_status()
         body = response.json()
         assert "errors" not in body, body["errors"]
@@ -69,8 +71,9 @@ class Dev:
         return self.gql(RUN, id=run_id)["runOrError"]["status"]
 
     def wait_for_run(self, run_id: str, timeout: float = 180) -> None:
-        status = self.wait(f"run {run_id}", lambda: (s := self.run_status(run_id)) in
-                           ("SUCCESS", "FAILURE", "CANCELED") and s, timeout)
+        status = self.wait(
+            f"run {run_id}", lambda: (s := self.run_status(run_id)) in ("SUCCESS", "FAILURE", "CANCELED") and s, timeout
+        )
         if status != "SUCCESS":
             events = self.gql(FAILURES, id=run_id)["logsForRun"]["events"]
             raise AssertionError(f"run {run_id} ended {status}: {[e for e in events if len(e) > 1]}")

@@ -14,25 +14,24 @@ account, a folder in the way, a server error) until it is removed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import ssl
-import itertools
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import trustme
 
-
 _SESSION_IDS = itertools.count(1)
 
 
 def dropbox_content_hash(data: bytes) -> str:
     """Dropbox's content hash: sha256 over the sha256 of each 4 MiB block."""
-    blocks = b"".join(hashlib.sha256(data[i:i + (4 << 20)]).digest() for i in range(0, max(len(data), 1), 4 << 20))
+    blocks = b"".join(hashlib.sha256(data[i : i + (4 << 20)]).digest() for i in range(0, max(len(data), 1), 4 << 20))
     return hashlib.sha256(blocks).hexdigest()
 
 
@@ -49,12 +48,20 @@ class FakeDropbox:
     sessions: dict[str, bytearray] = field(default_factory=dict)
 
     def _metadata(self, path: str, body: bytes) -> dict:
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         rev = hashlib.sha1(path.encode() + body).hexdigest()[:16]
-        return {"name": path.rsplit("/", 1)[-1], "id": "id:" + hashlib.sha1(path.lower().encode()).hexdigest()[:22],
-                "client_modified": now, "server_modified": now, "rev": rev, "size": len(body),
-                "path_lower": path.lower(), "path_display": path, "is_downloadable": True,
-                "content_hash": dropbox_content_hash(body)}
+        return {
+            "name": path.rsplit("/", 1)[-1],
+            "id": "id:" + hashlib.sha1(path.lower().encode()).hexdigest()[:22],
+            "client_modified": now,
+            "server_modified": now,
+            "rev": rev,
+            "size": len(body),
+            "path_lower": path.lower(),
+            "path_display": path,
+            "is_downloadable": True,
+            "content_hash": dropbox_content_hash(body),
+        }
 
     def _write(self, requested: str, body: bytes) -> tuple[int, dict]:
         """File ``body`` at ``requested`` (replacing the same path in any case), or the refusal set for it."""
@@ -73,12 +80,18 @@ class FakeDropbox:
         cursor = arg["cursor"]
         data = self.sessions.get(cursor["session_id"])
         if data is None:
-            return 409, {"error_summary": "lookup_failed/not_found/",
-                         "error": {".tag": "lookup_failed", "lookup_failed": {".tag": "not_found"}}}
+            return 409, {
+                "error_summary": "lookup_failed/not_found/",
+                "error": {".tag": "lookup_failed", "lookup_failed": {".tag": "not_found"}},
+            }
         if cursor["offset"] != len(data):
-            return 409, {"error_summary": "lookup_failed/incorrect_offset/",
-                         "error": {".tag": "lookup_failed", "lookup_failed": {".tag": "incorrect_offset",
-                                                                              "correct_offset": len(data)}}}
+            return 409, {
+                "error_summary": "lookup_failed/incorrect_offset/",
+                "error": {
+                    ".tag": "lookup_failed",
+                    "lookup_failed": {".tag": "incorrect_offset", "correct_offset": len(data)},
+                },
+            }
         data += body
         if route == "append_v2":
             return 200, {}
@@ -87,7 +100,7 @@ class FakeDropbox:
             del self.sessions[cursor["session_id"]]
         return status, reply
 
-    def start(self, folder: Path) -> "FakeDropbox":
+    def start(self, folder: Path) -> FakeDropbox:
         ca = trustme.CA()
         self.ca_file = folder / "fake-dropbox-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))
@@ -115,16 +128,19 @@ class FakeDropbox:
                     form = parse_qs(body.decode())
                     if form.get("refresh_token") != [fake.refresh_token] or form.get("client_id") != [fake.app_key]:
                         return self._reply(400, {"error": "invalid_grant"})
-                    return self._reply(200, {"access_token": fake.access_token, "expires_in": 14400,
-                                             "token_type": "bearer"})
+                    return self._reply(
+                        200, {"access_token": fake.access_token, "expires_in": 14400, "token_type": "bearer"}
+                    )
                 if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
-                    return self._reply(401, {"error_summary": "invalid_access_token/",
-                                             "error": {".tag": "invalid_access_token"}})
+                    return self._reply(
+                        401, {"error_summary": "invalid_access_token/", "error": {".tag": "invalid_access_token"}}
+                    )
                 arg = json.loads(self.headers.get("Dropbox-API-Arg") or "{}")
                 fake.body_sizes.append((self.path, len(body)))
                 if arg.get("content_hash") and arg["content_hash"] != dropbox_content_hash(body):
-                    return self._reply(409, {"error_summary": "content_hash_mismatch/",
-                                             "error": {".tag": "content_hash_mismatch"}})
+                    return self._reply(
+                        409, {"error_summary": "content_hash_mismatch/", "error": {".tag": "content_hash_mismatch"}}
+                    )
                 if self.path == "/2/files/upload":
                     return self._reply(*fake._write(arg["path"], body))
                 if self.path.startswith("/2/files/upload_session/"):

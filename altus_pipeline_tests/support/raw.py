@@ -9,7 +9,7 @@ limit, so a small dataset loads in about a second.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from altus_pipeline.doorloop.client import DoorLoopClient
 from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -16,8 +16,16 @@ from altus_pipeline.warehouse.migrations import migrate, sql_objects
 from altus_pipeline.warehouse.reader import ReaderError, grant_reader, reporting_objects
 
 PASSWORD = "reader-pw-7c41e0"
-CLOSED = ("doorloop_raw_leases", "doorloop_raw_work_orders", "normalized_leases", "legal_case_import_staging",
-          "doorloop_error_records", "doorloop_pipeline_audit", "doorloop_api_call_log", "doorloop_schema_migrations")
+CLOSED = (
+    "doorloop_raw_leases",
+    "doorloop_raw_work_orders",
+    "normalized_leases",
+    "legal_case_import_staging",
+    "doorloop_error_records",
+    "doorloop_pipeline_audit",
+    "doorloop_api_call_log",
+    "doorloop_schema_migrations",
+)
 
 
 @pytest.fixture
@@ -42,18 +50,28 @@ def reporting(pg_url: str) -> Iterator[str]:
 def _populate(warehouse: Warehouse) -> None:
     """A KPI row, and every materialized view populated (an unpopulated one refuses every reader)."""
     with warehouse.connect() as conn:
-        required = [r[0] for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'kpi_daily_snapshot'::regclass AND attnum > 0 "
-            "AND attnotnull AND attname NOT IN ('as_of_date', 'scope') ORDER BY attnum")]
-        conn.execute(sql.SQL("INSERT INTO kpi_daily_snapshot (as_of_date, scope, {}) VALUES (current_date, 'portfolio', {})")
-                     .format(sql.SQL(", ").join(map(sql.Identifier, required)), sql.SQL(", ").join([sql.Literal(0)] * len(required))))
+        required = [
+            r[0]
+            for r in conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = 'kpi_daily_snapshot'::regclass AND attnum > 0 "
+                "AND attnotnull AND attname NOT IN ('as_of_date', 'scope') ORDER BY attnum"
+            )
+        ]
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO kpi_daily_snapshot (as_of_date, scope, {}) VALUES (current_date, 'portfolio', {})"
+            ).format(
+                sql.SQL(", ").join(map(sql.Identifier, required)), sql.SQL(", ").join([sql.Literal(0)] * len(required))
+            )
+        )
     _refresh(warehouse)
 
 
 def _refresh(warehouse: Warehouse) -> None:
     with warehouse.connect() as conn:
-        for (name,) in conn.execute("SELECT relname FROM pg_class WHERE relkind = 'm' "
-                                    "AND relnamespace = current_schema()::regnamespace").fetchall():
+        for (name,) in conn.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'm' AND relnamespace = current_schema()::regnamespace"
+        ).fetchall():
             conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(name)))
 
 
@@ -111,7 +129,9 @@ def test_grant_reader_is_idempotent_and_the_reporting_schema_reads_through_rls(w
     with psycopg.connect(pg_url, autocommit=True) as conn:
         security_invoker = conn.execute(
             "SELECT bool_and('security_invoker=true' = ANY(c.reloptions)), count(*) FROM pg_class c "
-            "WHERE c.relnamespace = %s::regnamespace", (reporting,)).fetchone()
+            "WHERE c.relnamespace = %s::regnamespace",
+            (reporting,),
+        ).fetchone()
         assert security_invoker == (True, len(reporting_objects()))
 
 
@@ -119,7 +139,9 @@ def test_a_migration_that_rebuilds_the_views_keeps_the_readers_access(warehouse,
     _populate(warehouse)
     grant_reader(warehouse, role, create=True, password=PASSWORD, reporting_schema=reporting)
     with warehouse.connect() as conn:  # as if sql/normalized/ had changed: the layer and every view on it rebuild
-        conn.execute("UPDATE doorloop_schema_migrations SET checksum = 'changed' WHERE object_name = 'normalized_units'")
+        conn.execute(
+            "UPDATE doorloop_schema_migrations SET checksum = 'changed' WHERE object_name = 'normalized_units'"
+        )
     applied = migrate(warehouse)
     assert "get_full_units" in applied and "normalized_units" in applied
     _refresh(warehouse)

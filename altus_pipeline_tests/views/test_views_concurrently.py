@@ -19,18 +19,20 @@ from altus_pipeline.assets.views import VIEWS
 from altus_pipeline.definitions import build_definitions
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.runner import refresh_views
-
-from altus_pipeline_tests.support.raw import load_raw
 from altus_pipeline_tests.kpi.test_kpi_boundaries import boundary_dataset
 from altus_pipeline_tests.normalized.test_normalized import normalize_direct
+from altus_pipeline_tests.support.raw import load_raw
 
 LOCK_TIMEOUT = "-c lock_timeout=2s"
 
 
 def _relkinds(conn: psycopg.Connection) -> dict[str, str]:
-    return dict(conn.execute(
-        "SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = current_schema() AND c.relkind IN ('m', 'v')").fetchall())
+    return dict(
+        conn.execute(
+            "SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('m', 'v')"
+        ).fetchall()
+    )
 
 
 def test_views_refresh_while_a_reader_holds_them_open(warehouse, monkeypatch):
@@ -46,8 +48,10 @@ def test_views_refresh_while_a_reader_holds_them_open(warehouse, monkeypatch):
         materialized = sorted(name for name, kind in kinds.items() if kind == "m")
         assert set(VIEWS) <= set(materialized)
         assert kinds[SUMMARY] == "v"  # a plain view: nothing to refresh, its reader is held all the same
-        held = {name: reader.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()[0]
-                for name in [*materialized, SUMMARY]}
+        held = {
+            name: reader.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()[0]
+            for name in [*materialized, SUMMARY]
+        }
         assert held["get_full_units"] > 0
 
         monkeypatch.setenv("PGOPTIONS", LOCK_TIMEOUT)

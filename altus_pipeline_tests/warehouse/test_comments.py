@@ -24,8 +24,10 @@ ORDER BY 1
 def _comment(conn, relation: str, column: str | None = None) -> str | None:
     if column is None:
         return conn.execute("SELECT obj_description(%s::regclass, 'pg_class')", (relation,)).fetchone()[0]
-    return conn.execute("SELECT col_description(%s::regclass, attnum) FROM pg_attribute "
-                        "WHERE attrelid = %s::regclass AND attname = %s", (relation, relation, column)).fetchone()[0]
+    return conn.execute(
+        "SELECT col_description(%s::regclass, attnum) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+        (relation, relation, column),
+    ).fetchone()[0]
 
 
 def test_every_table_view_and_column_has_a_comment(warehouse):
@@ -40,10 +42,17 @@ def test_comments_come_from_the_spec_the_kpi_doc_the_sql_files_and_the_columns_v
         assert _comment(conn, "normalized_leases") == leases.description
         assert _comment(conn, "normalized_leases", "property_id") == column_comments(leases)["property_id"]
         assert "normalized_properties.id" in _comment(conn, "normalized_leases", "property_id")
-        assert _comment(conn, "kpi_daily_snapshot", "units_total") == kpi_definitions()["units_total"] == "Rentable units."
-        assert _comment(conn, "doorloop_error_records") == header_comment(SQL_DIR / "ops" / "doorloop_error_records.sql")
+        assert (
+            _comment(conn, "kpi_daily_snapshot", "units_total") == kpi_definitions()["units_total"] == "Rentable units."
+        )
+        assert _comment(conn, "doorloop_error_records") == header_comment(
+            SQL_DIR / "ops" / "doorloop_error_records.sql"
+        )
         assert _comment(conn, "doorloop_raw_leases", "payload")  # the raw template's note, on every raw table
-        assert _comment(conn, "get_full_units", "beds") == f"normalized_units.beds: {_comment(conn, 'normalized_units', 'beds')}"
+        assert (
+            _comment(conn, "get_full_units", "beds")
+            == f"normalized_units.beds: {_comment(conn, 'normalized_units', 'beds')}"
+        )
         assert _comment(conn, "kpi_summary", "units_total") == "kpi_daily_snapshot.units_total: Rentable units."
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 import psycopg
@@ -55,8 +55,11 @@ def _instance(home: Path, url: str, monkeypatch, stock: bool = False) -> dg.Dags
 def _check_rows(pg_url: str, schema: str, run_id: str) -> list[tuple]:
     with psycopg.connect(pg_url) as conn:
         return conn.execute(
-            sql.SQL("SELECT check_name, partition, execution_status FROM {}.asset_check_executions "
-                    "WHERE run_id = %s ORDER BY check_name").format(sql.Identifier(schema)), (run_id,)
+            sql.SQL(
+                "SELECT check_name, partition, execution_status FROM {}.asset_check_executions "
+                "WHERE run_id = %s ORDER BY check_name"
+            ).format(sql.Identifier(schema)),
+            (run_id,),
         ).fetchall()
 
 
@@ -69,7 +72,8 @@ def test_a_ranged_run_records_each_check_once_and_the_ui_sees_it(warehouse, pg_u
     rows = _check_rows(pg_url, schema, summary.run_id)
     assert len(rows) == 6 and {(p, s) for _, p, s in rows} == {(None, "SUCCEEDED")}, rows
     [latest] = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey(KPI), "aging_sums_to_delinquent_balance"), limit=5)
+        dg.AssetCheckKey(dg.AssetKey(KPI), "aging_sums_to_delinquent_balance"), limit=5
+    )
     assert latest.run_id == summary.run_id and latest.status.value == "SUCCEEDED"
     instance.dispose()
 
@@ -106,11 +110,13 @@ def plain_thing() -> None:
 
 def test_prune_deletes_old_superseded_runs_and_keeps_the_latest(pg_url, storage, tmp_path, monkeypatch):
     schema, url = storage
-    job = dg.Definitions(assets=[daily_thing, plain_thing], asset_checks=[daily_thing_ok],
-                         jobs=[dg.define_asset_job("things")]).resolve_job_def("things")
+    job = dg.Definitions(
+        assets=[daily_thing, plain_thing], asset_checks=[daily_thing_ok], jobs=[dg.define_asset_job("things")]
+    ).resolve_job_def("things")
     stock = _instance(tmp_path / "stock", url, monkeypatch, stock=True)
-    legacy = job.execute_in_process(instance=stock, asset_selection=[daily_thing.key],
-                                    tags=range_tags("2024-10-06", "2024-10-10")).run_id
+    legacy = job.execute_in_process(
+        instance=stock, asset_selection=[daily_thing.key], tags=range_tags("2024-10-06", "2024-10-10")
+    ).run_id
     stock.dispose()
     instance = _instance(tmp_path / "home", url, monkeypatch)
 
@@ -123,7 +129,7 @@ def test_prune_deletes_old_superseded_runs_and_keeps_the_latest(pg_url, storage,
     assert _check_rows(pg_url, schema, superseded) == [("daily_thing_ok", None, "SUCCEEDED")]
     assert len(_check_rows(pg_url, schema, legacy)) == 6, "stock dagster-postgres: a PLANNED row per day, never done"
 
-    in_60_days = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=60)
+    in_60_days = dt.datetime.now(dt.UTC) + dt.timedelta(days=60)
     assert prune_runs(instance, keep_days=90, now=in_60_days).runs_deleted == 0
     result = prune_runs(instance, keep_days=30, now=in_60_days)
     assert (result.runs_deleted, result.runs_kept) == (1, 3)

@@ -18,8 +18,6 @@ from altus_pipeline.warehouse import embedded
 from altus_pipeline.warehouse.db import Warehouse, mask_url
 from altus_pipeline.warehouse.migrations import migrate, sql_objects
 
-from altus_pipeline_tests.conftest import REPO
-
 
 def _tables(wh: Warehouse) -> set[str]:
     with wh.connect() as conn:
@@ -58,15 +56,21 @@ def test_changed_sql_file_is_reapplied(warehouse, tmp_path, monkeypatch):
 
 def _columns(wh: Warehouse, table: str) -> list[str]:
     with wh.connect() as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = %s ORDER BY ordinal_position", (table,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = %s ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
 
 
 def _foreign_keys(wh: Warehouse) -> int:
     with wh.connect() as conn:
-        return conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
-                            "AND connamespace = current_schema()::regnamespace").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+        ).fetchone()[0]
 
 
 def test_a_changed_normalized_table_rebuilds_the_layer_and_the_views_on_it(warehouse):
@@ -76,9 +80,13 @@ def test_a_changed_normalized_table_rebuilds_the_layer_and_the_views_on_it(wareh
     columns, foreign_keys = _columns(warehouse, "normalized_accounts"), _foreign_keys(warehouse)
     with warehouse.connect() as conn:
         conn.execute("INSERT INTO doorloop_raw_accounts (id, payload, content_hash) VALUES ('a1', '{}', 'h')")
-        conn.execute("INSERT INTO normalized_watermarks (table_name, changed_since) VALUES ('normalized_accounts', now())")
+        conn.execute(
+            "INSERT INTO normalized_watermarks (table_name, changed_since) VALUES ('normalized_accounts', now())"
+        )
         conn.execute("ALTER TABLE normalized_accounts DROP COLUMN parent_account_id")
-        conn.execute("UPDATE doorloop_schema_migrations SET checksum = 'older' WHERE object_name = 'normalized_accounts'")
+        conn.execute(
+            "UPDATE doorloop_schema_migrations SET checksum = 'older' WHERE object_name = 'normalized_accounts'"
+        )
         conn.commit()
 
     applied = migrate(warehouse)
