@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from altus_pipeline.audit import record_audit, record_run
-from altus_pipeline.kpi.compute import KPI_COLUMNS, write_snapshot
+from altus_pipeline.kpi.compute import KPI_COLUMNS, LEDGER_TABLES, write_snapshot
 from altus_pipeline.partitions import partition_dates
 from altus_pipeline.raw.load import LoadResult
 from altus_pipeline.resources import WarehouseResource
@@ -26,13 +26,7 @@ KPI_SOURCES: tuple[str, ...] = (
     "normalized_leases",
     "normalized_lease_units",
     "normalized_lease_tenants",
-    "normalized_lease_charges",
-    "normalized_lease_charge_lines",
-    "normalized_lease_credits",
-    "normalized_lease_credit_lines",
-    "normalized_lease_payments",
-    "normalized_lease_reversed_payments",
-    "normalized_lease_reversed_payment_lines",
+    *LEDGER_TABLES,
     "normalized_tasks",
 )
 

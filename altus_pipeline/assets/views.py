@@ -13,6 +13,7 @@ import dagster as dg
 from psycopg import sql
 
 from altus_pipeline.audit import record_run
+from altus_pipeline.kpi.compute import LEDGER_TABLES
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.warehouse.db import Warehouse
 
@@ -79,13 +80,7 @@ VIEWS: dict[str, tuple[tuple[str, ...], str, str]] = {
             "normalized_lease_units",
             "normalized_lease_tenants",
             "normalized_tenants",
-            "normalized_lease_charges",
-            "normalized_lease_charge_lines",
-            "normalized_lease_credits",
-            "normalized_lease_credit_lines",
-            "normalized_lease_payments",
-            "normalized_lease_reversed_payments",
-            "normalized_lease_reversed_payment_lines",
+            *LEDGER_TABLES,
         ),
         "SELECT count(*) FROM normalized_units WHERE active IS TRUE AND gone_at IS NULL",
         "One row per rentable unit as of the latest KPI date: lease, tenants, rents, deposits, balance, status.",
@@ -119,13 +114,7 @@ VIEWS: dict[str, tuple[tuple[str, ...], str, str]] = {
             "normalized_properties",
             "normalized_property_owners",
             "normalized_owners",
-            "normalized_lease_charges",
-            "normalized_lease_charge_lines",
-            "normalized_lease_credits",
-            "normalized_lease_credit_lines",
-            "normalized_lease_payments",
-            "normalized_lease_reversed_payments",
-            "normalized_lease_reversed_payment_lines",
+            *LEDGER_TABLES,
         ),
         "SELECT count(*) FROM legal_cases",
         "One row per legal case: phase and days in it, tenant, unit, property, owners, the tenant's ledger "

@@ -83,6 +83,17 @@ RATIOS = (
 )
 
 #: The KPI statement (``snapshot.sql``), with the as-of range as bound parameters ``start`` and ``end``.
+# The tables a tenant's ledger balance is summed from: the KPI statement and every view that shows a
+# balance read the same ones, so their numbers agree.
+LEDGER_TABLES: tuple[str, ...] = (
+    "normalized_lease_charges",
+    "normalized_lease_charge_lines",
+    "normalized_lease_credits",
+    "normalized_lease_credit_lines",
+    "normalized_lease_payments",
+    "normalized_lease_reversed_payments",
+    "normalized_lease_reversed_payment_lines",
+)
 SNAPSHOT_SQL: str = resources.files(__package__).joinpath("snapshot.sql").read_text(encoding="utf-8")
 
 _COLUMNS = ("as_of_date", "scope", "property_id", *KPI_COLUMNS)
