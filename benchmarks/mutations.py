@@ -45,11 +45,17 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "aging 61-95 / >95 instead of 61-90 / >90",
         KPI,
-        "BETWEEN 61 AND 90), 0) AS aging_61_90,\n           coalesce(sum(o.amount) FILTER (WHERE o.age > 90)",
-        "BETWEEN 61 AND 95), 0) AS aging_61_90,\n           coalesce(sum(o.amount) FILTER (WHERE o.age > 95)",
+        "(2, 61, 90), (3, 91, NULL)",
+        "(2, 61, 95), (3, 96, NULL)",
         BOUNDARIES,
     ),
-    Break("aging 0-29 instead of 0-30", KPI, "FILTER (WHERE o.age <= 30)", "FILTER (WHERE o.age < 30)", BOUNDARIES),
+    Break(
+        "aging 0-29 / 30-60 instead of 0-30 / 31-60",
+        KPI,
+        "(0, 0, 30), (1, 31, 60)",
+        "(0, 0, 29), (1, 30, 60)",
+        BOUNDARIES,
+    ),
     Break("expiring_30 excludes D + 30", KPI, 'greatest(start, "end" - 30)', 'greatest(start, "end" - 29)', BOUNDARIES),
     Break("expiring_90 reaches D + 91", KPI, 'greatest(start, "end" - 90)', 'greatest(start, "end" - 91)', BOUNDARIES),
     Break(

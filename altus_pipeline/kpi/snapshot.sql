@@ -182,15 +182,44 @@ positive_charges AS (
            sum(amount) OVER (PARTITION BY lease_id ORDER BY date, id ROWS UNBOUNDED PRECEDING) AS cumulative
     FROM tx WHERE kind = 'charge' AND amount > 0
 ),
+-- A balance step holds one pool and one set of charges (a charge dates a step), so its open items
+-- are fixed over the step's days and only their age moves: each (step, open item) pair is a span
+-- of days, cut at the item's 30/60/90-day bucket boundaries and summed as steps like span_steps,
+-- never by pairing each day with each open charge.
 open_items AS (
-    SELECT b.as_of_date, b.property_id, b.as_of_date - c.date AS age,
-           least(c.amount, c.cumulative - b.pool) AS amount
-    FROM balances b
-    JOIN positive_charges c ON c.lease_id = b.lease_id AND c.date <= b.as_of_date AND c.cumulative > b.pool
-    WHERE b.balance > 0
+    SELECT li.property_id, greatest(s.from_date, %(start)s::date) AS lo,
+           least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date) AS hi,
+           c.date AS dated, least(c.amount, c.cumulative - (s.pos_total - s.balance)) AS amount
+    FROM lease_steps s JOIN lease_info li ON li.lease_id = s.lease_id
+    JOIN positive_charges c ON c.lease_id = s.lease_id AND c.date <= s.from_date
+                           AND c.cumulative > s.pos_total - s.balance
+    WHERE s.balance > 0 AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
     UNION ALL
-    SELECT b.as_of_date, b.property_id, b.as_of_date - b.last_reversal, -b.pool
-    FROM balances b WHERE b.balance > 0 AND b.pool < 0
+    SELECT li.property_id, greatest(s.from_date, %(start)s::date),
+           least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date),
+           s.last_reversal, s.balance - s.pos_total
+    FROM lease_steps s JOIN lease_info li ON li.lease_id = s.lease_id
+    WHERE s.balance > 0 AND s.pos_total < s.balance AND s.last_reversal IS NOT NULL  -- an undated item has no bucket
+      AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
+),
+aging_spans AS (
+    -- the item's days in each bucket: age = D - dated in 0–30, 31–60, 61–90, 91 and over
+    SELECT o.property_id, greatest(o.lo, o.dated + b.first_age) AS lo,
+           least(o.hi, o.dated + b.last_age) AS hi,
+           CASE b.bucket WHEN 0 THEN o.amount ELSE 0 END AS a0, CASE b.bucket WHEN 1 THEN o.amount ELSE 0 END AS a1,
+           CASE b.bucket WHEN 2 THEN o.amount ELSE 0 END AS a2, CASE b.bucket WHEN 3 THEN o.amount ELSE 0 END AS a3
+    FROM open_items o
+    CROSS JOIN (VALUES (0, 0, 30), (1, 31, 60), (2, 61, 90), (3, 91, NULL)) AS b (bucket, first_age, last_age)
+    WHERE o.lo <= o.hi AND greatest(o.lo, o.dated + b.first_age) <= least(o.hi, o.dated + b.last_age)
+),
+aging_steps AS (
+    SELECT property_id, day, lead(day) OVER w AS next_day,
+           sum(sum(a0)) OVER w AS a0, sum(sum(a1)) OVER w AS a1, sum(sum(a2)) OVER w AS a2, sum(sum(a3)) OVER w AS a3
+    FROM (SELECT property_id, lo AS day, a0, a1, a2, a3 FROM aging_spans
+          UNION ALL
+          SELECT property_id, hi + 1, -a0, -a1, -a2, -a3 FROM aging_spans) e
+    GROUP BY property_id, day
+    WINDOW w AS (PARTITION BY property_id ORDER BY day)
 ),
 balance_stats AS (
     SELECT b.as_of_date, coalesce(b.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,
@@ -200,12 +229,14 @@ balance_stats AS (
     FROM balances b GROUP BY GROUPING SETS ((b.as_of_date, b.property_id), (b.as_of_date))
 ),
 aging AS (
-    SELECT o.as_of_date, coalesce(o.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,
-           coalesce(sum(o.amount) FILTER (WHERE o.age <= 30), 0) AS aging_0_30,
-           coalesce(sum(o.amount) FILTER (WHERE o.age BETWEEN 31 AND 60), 0) AS aging_31_60,
-           coalesce(sum(o.amount) FILTER (WHERE o.age BETWEEN 61 AND 90), 0) AS aging_61_90,
-           coalesce(sum(o.amount) FILTER (WHERE o.age > 90), 0) AS aging_90_plus
-    FROM open_items o GROUP BY GROUPING SETS ((o.as_of_date, o.property_id), (o.as_of_date))
+    -- a step with no open item adds no row, as a day without open items has none
+    SELECT s.day + n AS as_of_date, coalesce(s.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,
+           coalesce(sum(nullif(s.a0, 0)), 0) AS aging_0_30, coalesce(sum(nullif(s.a1, 0)), 0) AS aging_31_60,
+           coalesce(sum(nullif(s.a2, 0)), 0) AS aging_61_90, coalesce(sum(nullif(s.a3, 0)), 0) AS aging_90_plus
+    FROM aging_steps s
+    CROSS JOIN LATERAL generate_series(0, coalesce(s.next_day - 1, %(end)s::date) - s.day) AS n
+    WHERE s.day <= %(end)s::date AND (s.a0 <> 0 OR s.a1 <> 0 OR s.a2 <> 0 OR s.a3 <> 0)
+    GROUP BY GROUPING SETS ((s.day + n, s.property_id), (s.day + n))
 ),
 property_days AS (
     SELECT li.property_id, t.date,
