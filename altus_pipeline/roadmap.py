@@ -10,6 +10,7 @@ cannot fall behind the registry.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -195,7 +196,14 @@ def parse_plan(text: str) -> Plan:
 
 
 def load_plan(root: Path = REPO_ROOT) -> Plan:
-    return parse_plan((root / PLAN_NAME).read_text())
+    """The plan as its file reads now: an edited plan is seen at once, an unchanged one is not
+    parsed again (a run evaluates ``roadmap_naming`` once per asset, 22 in a sync)."""
+    return _parse_text((root / PLAN_NAME).read_text())
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_text(text: str) -> Plan:
+    return parse_plan(text)
 
 
 # -- validation -----------------------------------------------------------------------

@@ -58,6 +58,23 @@ def _extract_failure(entity: Entity, partition_key: str | None, run_id: str, exc
     )
 
 
+def _materialize_result(context: dg.AssetExecutionContext, entity: Entity, metadata: dict) -> dg.MaterializeResult:
+    """The result with the load's figures once, on the last partition of a ranged run.
+
+    Dagster records one materialization per partition of the range, each with the result's
+    metadata: the load's figures describe the whole listing, so repeating them made a
+    reconcile store and serialize 1,126 copies per asset for nothing. Every partition keeps
+    the table's row count, how it was listed and the range it was loaded in; the last one
+    (the asset's latest materialization, and the one ``RunSummary`` keeps) has them all.
+    """
+    keys = context.partition_keys if entity.partitioned else []
+    if len(keys) < 2:
+        return dg.MaterializeResult(metadata=metadata)
+    context.add_asset_metadata(metadata, partition_key=keys[-1])
+    shared = {k: metadata[k] for k in ("dagster/row_count", "listing") if k in metadata}
+    return dg.MaterializeResult(metadata={**shared, "loaded_in_range": f"{keys[0]}...{keys[-1]}"})
+
+
 def build_raw_asset(entity: Entity, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The asset that mirrors one DoorLoop list endpoint into ``doorloop_raw_<entity>``, by
     ``partitions`` when the entity is read by business date."""
@@ -102,7 +119,7 @@ def build_raw_asset(entity: Entity, partitions: dg.PartitionsDefinition) -> dg.A
             metadata["listing"] = f"{result.listing} (reconcile)"  # "full (reconcile)": master data read whole
         scope = f"{span.partition_key} (unfiltered listing)" if unfiltered else (partition_key or "")
         context.log.info(f"{entity.raw_table} {scope}: {result.as_metadata()}")
-        return dg.MaterializeResult(metadata=metadata)
+        return _materialize_result(context, entity, metadata)
 
     return _raw
 

@@ -20,7 +20,7 @@ from altus_pipeline.checks.roadmap import naming_result
 from altus_pipeline.cli.main import main
 from altus_pipeline.definitions import build_definitions
 from altus_pipeline.doorloop.registry import ENTITIES
-from altus_pipeline.roadmap import CHECK_NAME, PLAN_NAME, load_plan, validate
+from altus_pipeline.roadmap import CHECK_NAME, PLAN_NAME, PlanError, load_plan, validate
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline_tests.conftest import REPO
 
@@ -158,6 +158,14 @@ def test_a_malformed_plan_is_one_violation_naming_the_plan(
     _replace_in_plan(root, old, new)
     violations = validate(defs, root=root)
     assert len(violations) == 1 and violations[0].startswith(f"{PLAN_NAME}: {expected}"), violations
+
+
+def test_the_plan_is_parsed_once_per_text_and_an_edit_is_seen_at_once(root: Path) -> None:
+    first = load_plan(root)
+    assert load_plan(root) is first  # a run's roadmap_naming checks (one per asset) share one parse
+    _replace_in_plan(root, "```yaml", "```text")
+    with pytest.raises(PlanError, match="expected exactly one ```yaml block"):
+        load_plan(root)
 
 
 # -- the Definitions ------------------------------------------------------------------

@@ -308,3 +308,21 @@ def test_definitions_validate_and_every_entity_has_a_raw_asset():
         line for line in out.stderr.splitlines() if "Warning" in line and "definitions_validate_command" not in line
     ]
     assert ours == [], out.stderr
+
+
+def test_a_ranged_run_records_the_load_figures_once_on_its_last_partition(warehouse, sandbox_factory, small_dataset):
+    """Each partition's materialization says how it was loaded; the figures of the one listing
+    are on the last partition only (the asset's latest), not repeated per partition."""
+    server = sandbox_factory(small_dataset)
+    entity = ENTITIES["lease_charges"]
+    instance = dg.DagsterInstance.ephemeral()
+    first, last = dt.date(2026, 10, 1), dt.date(2026, 10, 5)
+    [summary] = sync_raw(_defs(warehouse, server), [entity], instance, (first, last))
+    records = instance.fetch_materializations(dg.AssetKey(entity.raw_table), limit=10, ascending=True).records
+    assert [r.partition_key for r in records] == [(first + dt.timedelta(d)).isoformat() for d in range(5)]
+    metas = [{k: v.value for k, v in r.asset_materialization.metadata.items()} for r in records]
+    rows = len(_live(warehouse, entity.raw_table))
+    for meta in metas[:-1]:
+        assert meta == {"dagster/row_count": rows, "loaded_in_range": "2026-10-01...2026-10-05"}
+    assert metas[-1] == {**summary.materializations[entity.raw_table], "loaded_in_range": "2026-10-01...2026-10-05"}
+    assert metas[-1]["api_requests"] == 1 and metas[-1]["rows_in_table"] == rows
