@@ -72,7 +72,9 @@ class DoorLoopResource(dg.ConfigurableResource):
         token = self.token or settings.doorloop_token()
         if not token:
             raise dg.Failure("DOORLOOP_API_TOKEN is not set: the DoorLoop API needs a token", allow_retries=False)
-        budget = PostgresRateBudget(warehouse, budget_key(base_url, token), self.limits())
+        budget = PostgresRateBudget(
+            warehouse, budget_key(base_url, token), self.limits(), in_flight_seconds=self.timeout_seconds
+        )
         retry = Backoff(max_retries=self.max_retries, base_seconds=self.backoff_base_seconds)
         return DoorLoopClient(base_url, token, budget=budget, retry=retry, timeout=self.timeout_seconds)
 

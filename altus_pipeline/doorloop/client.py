@@ -103,6 +103,7 @@ class DoorLoopClient:
 
     def close(self) -> None:
         self._session.close()
+        self.budget.close()
 
     def __enter__(self) -> DoorLoopClient:
         return self
@@ -176,10 +177,10 @@ class DoorLoopClient:
         failures = 0
         rate_waits = 0
         while True:
-            self.budget.acquire()
             stats.requests += 1
             try:
-                response = self._session.get(self.base_url + path, params=query, timeout=self.timeout)
+                with self.budget.slot():
+                    response = self._session.get(self.base_url + path, params=query, timeout=self.timeout)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 reason = f"{type(exc).__name__} after {self.timeout:.0f}s timeout or connection failure"
                 failures = self._after_transient(path, page, None, reason, failures, stats)

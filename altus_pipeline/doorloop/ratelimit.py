@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,10 +33,26 @@ class Limits:
         spans = ((self.minute_seconds, self.per_minute), (self.minute_seconds * 60, self.per_hour))
         return [(w, n) for w, n in spans if n is not None]
 
+    def poll_seconds(self) -> float:
+        """How long a caller waiting on requests still in flight sleeps before looking again."""
+        return self.minute_seconds / 60
+
 
 class RateBudget(Protocol):
-    def acquire(self) -> float:
-        """Block until a request may be sent; record it; return the seconds waited."""
+    """A slot per request, held while the request is in flight.
+
+    DoorLoop counts a request when it arrives, at some moment between the slot being taken
+    and the response. So a slot in flight counts as "now", and once the response is in it is
+    dated when the request finished, which is never earlier than when DoorLoop counted it.
+    Dating it when it was taken would free it early by the request's latency, and a second
+    process would then fit one request too many into the server's window.
+    """
+
+    def slot(self) -> AbstractContextManager[float]:
+        """Block until a request may be sent and hold a slot for it; yields the seconds waited."""
+
+    def close(self) -> None:
+        """Release what the budget holds (a connection); the client calls it when it closes."""
 
 
 def wait_needed(stamps: list[float], now: float, limits: Limits) -> float:
@@ -50,7 +66,7 @@ def wait_needed(stamps: list[float], now: float, limits: Limits) -> float:
 
 
 class LocalRateBudget:
-    """An in-process sliding-window budget (thread-safe)."""
+    """An in-process sliding-window budget (thread-safe): finished requests' times and a count of those in flight."""
 
     def __init__(
         self,
@@ -61,19 +77,34 @@ class LocalRateBudget:
         self.limits = limits
         self._clock = clock
         self._sleep = sleep
-        self._stamps: deque[float] = deque()
+        self._stamps: list[float] = []
+        self._in_flight = 0
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        if not self.limits.windows():
+            yield 0.0
+            return
         waited = 0.0
         while True:
             with self._lock:
                 now = self._clock()
-                while self._stamps and self._stamps[0] <= now - self.limits.minute_seconds * 60:
-                    self._stamps.popleft()
-                wait = wait_needed(list(self._stamps), now, self.limits)
+                horizon = now - self.limits.minute_seconds * 60
+                self._stamps = [t for t in self._stamps if t > horizon]
+                wait = wait_needed(self._stamps + [now] * self._in_flight, now, self.limits)
                 if wait <= 0:
-                    self._stamps.append(now)
-                    return waited
-            self._sleep(wait)
-            waited += wait
+                    self._in_flight += 1
+                    break
+                pause = min(wait, self.limits.poll_seconds()) if self._in_flight else wait
+            self._sleep(pause)
+            waited += pause
+        try:
+            yield waited
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._stamps.append(self._clock())
+
+    def close(self) -> None:
+        """Nothing to release: the ledger is in memory."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -122,14 +124,15 @@ def test_local_budget_paces_under_the_limit(sandbox_factory):
         clock["now"] += seconds
 
     budget = LocalRateBudget(Limits(per_minute=2, per_hour=3), clock=lambda: clock["now"], sleep=sleep)
-    original = budget.acquire
+    original = budget.slot
 
-    def acquire() -> float:
-        waited = original()
-        sent_at.append(clock["now"])
-        return waited
+    @contextmanager
+    def slot() -> Iterator[float]:
+        with original() as waited:
+            sent_at.append(clock["now"])
+            yield waited
 
-    budget.acquire = acquire  # type: ignore[method-assign]
+    budget.slot = slot  # type: ignore[method-assign]
     with _client(server, budget=budget) as client:
         assert len(list(client.iter_records(ACCOUNTS))) == 4000
     assert sent_at[:3] == [0.0, 0.0, 60.0], "the third request waits for the minute window"
