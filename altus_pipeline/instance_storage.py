@@ -25,17 +25,20 @@ import sqlalchemy
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import AssetEventTagsTable, AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
 
 from altus_pipeline import settings
+from altus_pipeline.event_templates import Template, alike
 
 STORAGE_URL_ENV = "ALTUS_DAGSTER_STORAGE_URL"
 _EVENT_COLUMNS = ("run_id", "event", "dagster_event_type", "timestamp", "step_key", "asset_key", "partition")
 _EVENT_RECORD = ", ".join(f'"{name}" {"timestamp" if name == "timestamp" else "text"}' for name in _EVENT_COLUMNS)
+_TAG_COLUMNS = ("event_id", "asset_key", "key", "value", "event_timestamp")
+_TAG_RECORD = "event_id bigint, asset_key text, key text, value text, event_timestamp timestamp"
 
 
 class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
@@ -63,6 +66,7 @@ class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
         # and the multiprocess executor start new processes, never fork a held connection.
         self.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)
         self._asset_key_columns: frozenset[str] | None = None
+        self._tables: set[str] = set()
 
     def _has_asset_key_col_on_connection(self, conn, column_name: str) -> bool:
         """Dagster reflects the ``asset_keys`` columns on every stored asset event; they only
@@ -81,15 +85,73 @@ class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
         partition and asset) spent more time compiling than storing. Rows come back in the
         array's order, as the caller pairs the returned ids with its events.
         """
-        rows = [self._event_to_row(event) for event in events]
-        for row in rows:
-            row["timestamp"] = row["timestamp"].isoformat()
         records = sqlalchemy.select(*(sqlalchemy.column(name) for name in _EVENT_COLUMNS)).select_from(
             sqlalchemy.text(f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS batch({_EVENT_RECORD})").bindparams(
-                rows=json.dumps(rows)
+                rows=json.dumps(self.batch_rows(events))
             )
         )
         return SqlEventLogStorageTable.insert().from_select(list(_EVENT_COLUMNS), records)
+
+    def batch_rows(self, events: Sequence[EventLogEntry]) -> list[dict[str, Any]]:
+        """Dagster's row of each event (``_event_to_row``), the timestamp as ISO text for JSON.
+
+        A partition's materialization of the same shape as the one before it is not serialized
+        again: its text is that one's with the partition and timestamp filled in
+        (``event_templates``), the same text Dagster would write.
+        """
+        rows = []
+        template: Template | None = None
+        alone: tuple[EventLogEntry, dict[str, Any]] | None = None  # the last event Dagster serialized
+        for event in events:
+            timestamp = self._event_insert_timestamp(event)
+            row = template.row_of(event, timestamp) if template else None
+            if row is None and alone is not None and alike(alone[0], event):
+                template, alone = Template.of(*alone), None
+                row = template.row_of(event, timestamp) if template else None
+            if row is None:
+                row = self._event_to_row(event)
+                alone = (event, row)
+            rows.append({**row, "timestamp": row["timestamp"].isoformat()})
+        return rows
+
+    def _store_asset_event_tags(self, conn, events: Sequence[EventLogEntry], event_ids: Sequence[int]) -> None:
+        """The indexed tags of a batch's asset events (a data version per partition of a ranged
+        run) as one ``INSERT … SELECT`` from a bound JSON array, as the events are.
+
+        Dagster sends them as a many-row insert that SQLAlchemy binds row by row.
+        """
+        rows = [
+            {
+                "event_id": event_id,
+                "asset_key": event.get_dagster_event().asset_key.to_string(),
+                "key": key,
+                "value": value,
+                "event_timestamp": self._event_insert_timestamp(event).isoformat(),
+            }
+            for event_id, event in zip(event_ids, events, strict=True)
+            for key, value in self._tags_for_asset_event(event).items()
+        ]
+        if not rows or not self.has_table(AssetEventTagsTable.name):
+            return
+        records = sqlalchemy.select(*(sqlalchemy.column(name) for name in _TAG_COLUMNS)).select_from(
+            sqlalchemy.text(f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS tags({_TAG_RECORD})").bindparams(
+                rows=json.dumps(rows)
+            )
+        )
+        conn.execute(AssetEventTagsTable.insert().from_select(list(_TAG_COLUMNS), records))
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether a table of Dagster's storage exists, a yes remembered.
+
+        Dagster asks the catalog before many writes (each batch of tags, each asset check
+        event, each pool claim); a table it has created stays until its storage is wiped by
+        hand. A no is asked again, as ``dagster instance migrate`` may add the table.
+        """
+        if table_name not in self._tables:
+            if not super().has_table(table_name):
+                return False
+            self._tables.add(table_name)
+        return True
 
     def store_asset_check_event(self, event: EventLogEntry, event_id: int | None) -> None:
         dagster_event = event.dagster_event
@@ -106,7 +168,9 @@ class WarehouseStorage(DagsterPostgresStorage):
 
     ``ALTUS_DAGSTER_STORAGE_URL`` (a SQLAlchemy ``postgresql+psycopg2://`` URL) puts
     Dagster's tables elsewhere; tests and benchmarks use it for a storage of their own.
-    Its event log is ``CheckOncePerRunEventLogStorage``.
+    Its event log is ``CheckOncePerRunEventLogStorage``; its run storage holds a connection
+    as the event log does (a run reads and updates its run record some fifty times, each
+    call a new connection otherwise).
     """
 
     def __init__(self, postgres_url: str, inst_data: ConfigurableClassData | None = None) -> None:
@@ -114,6 +178,7 @@ class WarehouseStorage(DagsterPostgresStorage):
         # the instance loads); replacing it keeps the rest of its constructor as it is.
         super().__init__(postgres_url=postgres_url, inst_data=inst_data)
         self._event_log_storage = CheckOncePerRunEventLogStorage(postgres_url)
+        self._run_storage.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:

@@ -20,9 +20,7 @@ from altus_pipeline.doorloop.ratelimit import Limits
 from altus_pipeline.doorloop.shared_budget import PostgresRateBudget, budget_key
 from altus_pipeline.legal.documents import DocumentStore, DropboxAuth, open_store
 from altus_pipeline.warehouse.db import Warehouse
-from altus_pipeline.warehouse.migrations import migrate
-
-_migrated: set[tuple[str, str]] = set()
+from altus_pipeline.warehouse.migrations import migrate_once
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -38,9 +36,7 @@ class WarehouseResource(dg.ConfigurableResource):
             else Warehouse(self.database_url, settings.warehouse_schema())
         )
         warehouse = Warehouse(base.url, self.schema_name or base.schema)
-        if (warehouse.url, warehouse.schema) not in _migrated:
-            migrate(warehouse)
-            _migrated.add((warehouse.url, warehouse.schema))
+        migrate_once(warehouse)
         return warehouse
 
 

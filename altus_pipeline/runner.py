@@ -84,11 +84,11 @@ def run_job(
             raise_on_error=raise_on_error,
             run_config=_with_console_level(run_config),
         )
+    # a ranged run materializes each asset once per partition: the last one of each is kept
+    latest = {event.asset_key.to_user_string(): event for event in result.get_asset_materialization_events()}
     materialized = {
-        event.asset_key.to_user_string(): {
-            k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()
-        }
-        for event in result.get_asset_materialization_events()
+        key: {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+        for key, event in latest.items()
     }
     evaluations = {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
     warned = {k: e for k, e in evaluations.items() if not e.passed and e.severity == dg.AssetCheckSeverity.WARN}

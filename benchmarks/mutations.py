@@ -142,6 +142,71 @@ BREAKS: tuple[Break, ...] = (
         "    if False:\n",
         ("altus_pipeline_tests/dagster/test_asset_specs.py::test_ci_refuses_to_rewrite_the_snapshot",),
     ),
+    Break(
+        "an event template matches on equality alone (1 == 1.0)",
+        "altus_pipeline/event_templates.py",
+        "    kind = type(a)\n    if kind is not type(b):",
+        "    return a == b\n    kind = type(a)\n    if kind is not type(b):",
+        ("altus_pipeline_tests/dagster/test_event_log_storage.py",),
+    ),
+    Break(
+        "a templated event keeps its template's timestamp",
+        "altus_pipeline/event_templates.py",
+        "json.dumps(event.timestamp), 1)",
+        "json.dumps(self.shape.timestamp), 1)",
+        ("altus_pipeline_tests/dagster/test_event_log_storage.py",),
+    ),
+    Break(
+        "event tags paired with the batch's ids reversed",
+        "altus_pipeline/instance_storage.py",
+        "zip(event_ids, events, strict=True)",
+        "zip(list(reversed(event_ids)), events, strict=True)",
+        ("altus_pipeline_tests/dagster/test_event_log_storage.py",),
+    ),
+    Break(
+        "the run storage opens a connection per call",
+        "altus_pipeline/instance_storage.py",
+        "        self._run_storage.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)\n",
+        "",
+        ("altus_pipeline_tests/dagster/test_event_log_storage.py",),
+    ),
+    Break(
+        "the warehouse resource migrates again after the command did",
+        "altus_pipeline/warehouse/migrations.py",
+        "    if (warehouse.url, warehouse.schema) not in _MIGRATED:",
+        "    if True:",
+        (
+            "altus_pipeline_tests/warehouse/test_warehouse.py::test_a_run_after_the_commands_migration_does_not_migrate_again",
+        ),
+    ),
+    Break(
+        "a template made for every event unlike the one before",
+        "altus_pipeline/instance_storage.py",
+        "if row is None and alone is not None and alike(alone[0], event):",
+        "if row is None and alone is not None:",
+        ("altus_pipeline_tests/dagster/test_event_log_storage.py",),
+    ),
+    Break(
+        "the collector's last pass over everything at exit",
+        "altus_pipeline/cli/main.py",
+        "atexit.register(gc.freeze)\n",
+        "",
+        ("altus_pipeline_tests/cli/test_startup.py",),
+    ),
+    Break(
+        "a command collects its young garbage every 700 allocations",
+        "altus_pipeline/cli/main.py",
+        "    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])\n",
+        "",
+        ("altus_pipeline_tests/cli/test_startup.py",),
+    ),
+    Break(
+        "loading the Definitions imports pandas",
+        "altus_pipeline/legal/export.py",
+        "import psycopg\nfrom psycopg import sql\n",
+        "import pandas  # noqa: F401\nimport psycopg\nfrom psycopg import sql\n",
+        ("altus_pipeline_tests/cli/test_startup.py",),
+    ),
 )
 
 

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -465,9 +466,32 @@ def _print_table(scale: str, records: int, results: dict[str, list[Figures]], lo
             ratio = median(peer, lambda f: f.wall) / median(cold, lambda f: f.wall)
             pg = median(cold, lambda f: f.postgres_cpu) / max(median(peer, lambda f: f.postgres_cpu), 1e-9)
             print(f"altus/{peer.split()[0]}: records/s x{ratio:.2f}; PostgreSQL CPU x{pg:.2f}")
+    _print_postgres_cpu(records, results, median)
     if "altus sync, empty account" in results:
         overhead = median("altus sync, empty account", lambda f: f.wall)
         print(f"fixed overhead of `altus sync` (empty account): {overhead:.1f} s")
+
+
+def _print_postgres_cpu(
+    records: int, results: dict[str, list[Figures]], median: Callable[[str, Callable[[Figures], float]], float]
+) -> None:
+    """PostgreSQL CPU per 100k records of the cold and the no-change sync, whole and less the empty
+    account's (start-up, migrations, Dagster's bookkeeping: the same whatever the data), which
+    leaves the raw load's own against the floor's."""
+    cold, again, empty = "altus sync (full, cold)", "altus sync, nothing changed", "altus sync, empty account"
+    if cold not in results or again not in results:
+        return
+
+    def pg(label: str) -> float:
+        return median(label, lambda f: f.postgres_cpu) * 100_000 / records
+
+    line = f"PostgreSQL CPU per 100k records: cold {pg(cold):.2f} s, nothing changed {pg(again):.2f} s"
+    if empty in results:
+        load, unchanged = pg(cold) - pg(empty), pg(again) - pg(empty)
+        line += f"; less the empty account's {pg(empty):.2f} s: cold {load:.2f} s, nothing changed {unchanged:.2f} s"
+        if "floor" in results:
+            line += f" (floor {pg('floor'):.2f} s: cold x{load / max(pg('floor'), 1e-9):.2f})"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -16,18 +16,21 @@ workbook.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import psycopg
 from psycopg import sql
 
 from altus_pipeline.legal.template import CASES_HEADERS, MONEY_HEADERS, replacing, style_sheet
 from altus_pipeline.legal.workbook import COLUMNS, MAX_ROWS
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a workbook is written, not by every command that loads the Definitions
 
 VIEW = "get_full_legal_cases"
 MAX_CASES = MAX_ROWS  # what the import reads back from one sheet
@@ -128,6 +131,8 @@ def read_cases(conn: psycopg.Connection) -> pd.DataFrame:
     if count > MAX_CASES:
         raise ExportError(f"{count:,} legal cases, over the {MAX_CASES:,} one workbook holds (the import's limit)")
     rows = conn.execute(_query()).fetchall()
+    import pandas as pd
+
     return pd.DataFrame([[_cell(v) for v in row] for row in rows], columns=list(EXPORT_HEADERS))
 
 
@@ -142,7 +147,7 @@ def _widths(frame: pd.DataFrame) -> dict[str, int]:
 def _shown(value: Any) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return "yyyy-mm-dd"
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def write_export(frame: pd.DataFrame, path: Path) -> ExportResult:
@@ -152,6 +157,8 @@ def write_export(frame: pd.DataFrame, path: Path) -> ExportResult:
     order = {s: i for i, s in enumerate(STATUS_ORDER)}
     statuses = sorted(frame["Status"].unique(), key=lambda s: (order.get(s, len(order)), s))
     sheets: dict[str, int] = {}
+    import pandas as pd
+
     with replacing(path) as temp:
         with pd.ExcelWriter(temp, engine="openpyxl") as writer:
             groups = [(s, frame[frame["Status"] == s]) for s in statuses] or [("cases", frame)]

@@ -13,15 +13,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING
 
 from altus_pipeline.legal.phases import PHASES
 from altus_pipeline.legal.workbook import BILL_COLUMNS, BILLS_SHEET, CASES_SHEET, COLUMNS
+
+if TYPE_CHECKING:  # openpyxl is imported where a workbook is written, not by every command that reads the headers
+    from openpyxl.worksheet.worksheet import Worksheet
 
 _WORDS = {"doorloop": "DoorLoop", "id": "ID"}  # how the import's field names are written as headers
 DATE_NUMBER_FORMAT = "yyyy-mm-dd"
@@ -60,6 +58,9 @@ def style_sheet(
     money: frozenset[str] = MONEY_HEADERS,
 ) -> None:
     """Bold frozen header row, a filter on it, column widths, and date and money formats by header."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     sheet.freeze_panes = "A2"
     for index, header in enumerate(headers, start=1):
         letter = get_column_letter(index)
@@ -78,6 +79,9 @@ def style_sheet(
 
 def add_phase_list(sheet: Worksheet, headers: list[str] | tuple[str, ...], last_row: int) -> None:
     """A drop-down of ``PHASES`` on the Phase column, rows 2..``last_row``."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     column = get_column_letter(list(headers).index(display_header("phase")) + 1)
     # an inline list is bounded by Excel to 255 characters; the phases fit (a test holds it)
     validation = DataValidation(
@@ -113,6 +117,8 @@ def write_template(path: Path) -> Path:
     """Write the empty workbook to ``path`` (an ``.xlsx``); returns the path."""
     if path.suffix.lower() != ".xlsx":
         raise ValueError(f"{path.name}: the template is an .xlsx workbook; name it so")
+    from openpyxl import Workbook
+
     book = Workbook()
     cases = book.active
     cases.title = CASES_SHEET

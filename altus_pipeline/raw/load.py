@@ -1,9 +1,14 @@
 """Load one DoorLoop listing into its raw table: exactly, idempotently, in one transaction.
 
-Pages stream from the client straight into ``COPY`` on a temporary staging table; one
-``INSERT … ON CONFLICT … WHERE content_hash IS DISTINCT FROM`` then writes only what
-changed, and one ``UPDATE`` soft-deletes what the listing no longer returns. A crash at
-any point rolls the whole transaction back, leaving the previous state intact.
+Pages stream from the client straight into ``COPY`` on a temporary staging table, each
+record as its JSON text and the md5 of that text (hashed here while streaming, so the
+server never serialises a payload to hash it). An empty table takes the listing in one
+plain ``INSERT``. Otherwise one ``INSERT … ON CONFLICT`` compares first and writes only
+what changed: a listed record whose hash the stored row already holds is neither parsed
+nor locked, so a re-sync with nothing changed writes nothing; and one ``UPDATE``
+soft-deletes what the listing no longer returns (skipped when a whole listing left no
+live row out). A crash at any point rolls the whole transaction back, leaving the
+previous state intact.
 
 Master data is read as a full snapshot, or in a daily run newest-changed first down to
 what the last run saw (``incremental.py``): that read upserts only and soft-deletes nothing.
@@ -17,6 +22,7 @@ to the dead-letter queue instead, since no date-filtered listing would ever retu
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 from contextlib import closing
@@ -37,6 +43,7 @@ from altus_pipeline.raw import incremental
 from altus_pipeline.raw.incremental import Plan, Scan
 from altus_pipeline.warehouse import casts
 
+STAGE_TYPES = ["int8", "text", "text", "text", "date"]  # raw_stage's columns, as COPY sends them
 MAX_READS = 2  # a listing that moved under us is read once more before it fails
 # Master data whose change moves the KPIs only from a date the record carries: a lease from
 # its start, a work order from its creation. Any other master record (a unit, a property, a
@@ -93,8 +100,13 @@ def business_date(value: Any) -> dt.date | None:
     return stamp.astimezone(dt.UTC).date()
 
 
+def content_hash(text: str) -> str:
+    """The ``content_hash`` of a record loaded as JSON ``text``: the md5 of that text."""
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
 def _key_of(record: Any) -> str | None:
-    if isinstance(record, dict) and isinstance(record.get("id"), str) and record["id"]:
+    if isinstance(record, dict) and isinstance(record.get("id"), str) and record["id"] and "\x00" not in record["id"]:
         return record["id"]
     return None
 
@@ -104,14 +116,14 @@ def _rejection(entity: Entity, record: Any, partition_key: str | None, run_id: s
     reason = (
         f"{entity.name}: record is a {type(record).__name__}, expected a JSON object with a string 'id'"
         if not isinstance(record, dict)
-        else f"{entity.name}: record has no usable 'id' (got {record.get('id')!r}); expected a non-empty string"
+        else f"{entity.name}: record has no usable 'id' (got {record.get('id')!r}); expected a non-empty string without NUL characters"
     )
     return Failure.of_raw(
         entity,
         partition_key,
         run_id,
         stage="validate",
-        payload=text,
+        payload=json.dumps(_shown_nul(record), sort_keys=True, default=str),
         hash_source=text,
         error_class="validation",
         field="id",
@@ -138,11 +150,62 @@ def _date_rejection(
         None,
         run_id,
         stage="validate",
-        payload=text,
+        payload=json.dumps(_shown_nul(record), sort_keys=True, default=str),
         hash_source=text,
         error_class="validation",
         field=name,
         message=f"{entity.name} {key}: {problem}; {expected}",
+        doorloop_id=key,
+    )
+
+
+def _nul_field(value: Any, path: str = "") -> str | None:
+    """The path (``notes.lines[2]``) of the first key or string of a record that holds a NUL
+    character, which PostgreSQL cannot store in text or jsonb; None when there is none."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            found = here if "\x00" in str(key) else _nul_field(item, here)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_field(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _shown_nul(value: Any) -> Any:
+    """``value`` with each NUL written as the six characters ``\\u0000``, so the DLQ can keep the record."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000")
+    if isinstance(value, dict):
+        return {_shown_nul(key): _shown_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shown_nul(item) for item in value]
+    return value
+
+
+def _nul_rejection(
+    entity: Entity, record: dict[str, Any], key: str, field_path: str, text: str, partition_key: str | None, run_id: str
+) -> Failure:
+    """The DLQ record of a listed record holding a NUL character (its NULs shown as text)."""
+    return Failure.of_raw(
+        entity,
+        partition_key,
+        run_id,
+        stage="validate",
+        payload=json.dumps(_shown_nul(record)),
+        hash_source=text,
+        error_class="validation",
+        field=field_path,
+        message=(
+            f"{entity.name} {key}: '{field_path}' holds a NUL character (\\u0000), which PostgreSQL cannot store; "
+            "expected text without NUL (the DLQ payload shows it as the text \\u0000)"
+        ),
         doorloop_id=key,
     )
 
@@ -173,9 +236,10 @@ class RawLoader:
         """
         result = LoadResult()
         started = time.monotonic()
+        # The payload is staged as text: only the rows the upsert writes are parsed into jsonb.
         self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS raw_stage (ord bigint, id text, payload jsonb, business_date date)"
-            " ON COMMIT DROP"
+            "CREATE TEMP TABLE IF NOT EXISTS raw_stage"
+            " (ord bigint, id text, content_hash text, payload text, business_date date) ON COMMIT DROP"
         )
         scope = dates if filtered else None
         params = scope and self.entity.date_params(scope.start.isoformat(), scope.end.isoformat())
@@ -203,10 +267,10 @@ class RawLoader:
                     raise
         result.duplicates = result.rows_listed - distinct - len(rejects)
         result.rejected = len(rejects)
-        record_failures(self.conn, rejects)
         if plan:
             result.listing, result.high_water_mark = plan.listing, plan.high_water_mark
         self._apply(scope, result, soft_delete=not (plan and plan.incremental))
+        record_failures(self.conn, rejects)  # under the table's lock (taken in ``_apply``), as every write here
         result.stats.seconds = time.monotonic() - started
         return result
 
@@ -237,7 +301,7 @@ class RawLoader:
         rejects: list[Failure] = []
         listed = 0
         stats = ListingStats()
-        copy_stmt = "COPY raw_stage (ord, id, payload, business_date) FROM STDIN"
+        copy_stmt = "COPY raw_stage (ord, id, content_hash, payload, business_date) FROM STDIN (FORMAT BINARY)"
         query = {**(params or {}), **(incremental.NEWEST_FIRST if scan else {})}
         try:
             # A savepoint: a listing error aborts the COPY, and the next read must still run.
@@ -246,6 +310,7 @@ class RawLoader:
                 self.conn.cursor().copy(copy_stmt) as copy,
                 closing(self.client.iter_pages(self.entity, query, stats)) as pages,
             ):
+                copy.set_types(STAGE_TYPES)  # binary: the server copies each value as sent, parsing nothing
                 for page in pages:
                     for record in page.records:
                         listed += 1
@@ -259,13 +324,18 @@ class RawLoader:
                         if bounds and (day is None or not bounds.start <= day <= bounds.end):
                             rejects.append(_date_rejection(self.entity, record, key, day, bounds, self.run_id))
                             continue
-                        copy.write_row((listed, key, json.dumps(record), day))
+                        text = json.dumps(record)
+                        if "\\u0000" in text and (nul := _nul_field(record)) is not None:
+                            rejects.append(
+                                _nul_rejection(self.entity, record, key, nul, text, partition_key, self.run_id)
+                            )
+                            continue
+                        copy.write_row((listed, key, content_hash(text), text, day))
                     if scan and scan.done:
                         scan.stopped = True
                         break
         finally:
             result.stats.add(stats)
-        self.conn.execute("ANALYZE raw_stage")
         result.rows_listed = listed
         result.api_total = stats.total
         return rejects
@@ -292,20 +362,77 @@ class RawLoader:
         )
 
     def _apply(self, dates: DateRange | None, result: LoadResult, *, soft_delete: bool = True) -> None:
-        """Upsert changed rows, soft-delete vanished ones, count each kind and the earliest date touched.
+        """Write the staged listing, count each kind of change and the earliest date touched.
 
         Without ``soft_delete`` (an incremental read) a row not listed is left as it is.
+        Loads of one table (of one schema) take turns from here to their commit (an advisory lock taken
+        before the load writes anything), so what a load reads of the table holds until it
+        commits. A table with no row at all takes the listing in one plain ``INSERT``:
+        nothing to compare, to conflict with or to soft-delete.
+        """
+        lock = "SELECT pg_advisory_xact_lock(hashtext('raw:' || current_schema() || '.' || %s))"
+        self.conn.execute(lock, (self.entity.raw_table,))
+        exists = sql.SQL("SELECT EXISTS (SELECT FROM {table})").format(table=self.table)
+        staged = sql.SQL("raw_stage")
+        if result.duplicates:  # only then sorted, to keep each id's last record
+            staged = sql.SQL(
+                "(SELECT DISTINCT ON (id) id, content_hash, payload, business_date FROM raw_stage ORDER BY id, ord DESC)"
+            )
+        listed = result.rows_listed - result.rejected - result.duplicates  # distinct ids staged
+        if not self.conn.execute(exists).fetchone()[0]:
+            insert = sql.SQL(
+                """
+                WITH written AS (
+                INSERT INTO {table} AS t (id, payload, content_hash, business_date, last_run_id)
+                SELECT id, payload::jsonb, content_hash, business_date, %(run)s FROM {staged} AS s
+                RETURNING {new} AS affects
+                )
+                SELECT count(*), min(affects) FROM written
+                """
+            ).format(table=self.table, staged=staged, new=self._affects_from("t"))
+            result.inserted, result.touched_from = self.conn.execute(
+                insert, {"run": self.run_id, **self._dated()}
+            ).fetchone()
+            result.rows_in_table = result.inserted
+            return
+        self.conn.execute("ANALYZE raw_stage (id)")  # the row count and ids the join is planned on, not the payloads
+        inserted, written, upserted_from = self._upsert(staged)
+        result.inserted = inserted
+        result.updated = written - inserted
+        result.unchanged = listed - written
+        count = sql.SQL("SELECT count(*) FROM {table} WHERE deleted_at IS NULL").format(table=self.table)
+        live = self.conn.execute(count).fetchone()[0]
+        deleted_from = None
+        # Every listed id is live now: a whole listing with as many ids as live rows left none to soft-delete.
+        if soft_delete and (dates is not None or live > listed):
+            result.soft_deleted, deleted_from = self._soft_delete(dates)
+        touched = [d for d in (upserted_from, deleted_from) if d is not None]
+        result.touched_from = min(touched, default=None)
+        result.rows_in_table = live - result.soft_deleted
 
-        The upsert's CTE returns what each written row affects now; the outer query joins the
-        table as it was before the statement, so a row moved to another date (or a lease to
-        another start) counts from the earlier of the two.
+    def _upsert(self, staged: sql.Composable) -> tuple[int, int, dt.date | None]:
+        """Write the staged records that changed: how many were inserted, how many written, and
+        the earliest date they affect.
+
+        It compares before it writes: a record goes on to ``INSERT … ON CONFLICT`` only when
+        no live row holds its hash, so an unchanged row is neither parsed nor locked (``ON
+        CONFLICT … WHERE`` would lock each one it skips). A row loaded before hashes were
+        taken in the loader holds ``md5(payload::text)``, the hash the server took then; it
+        counts as unchanged when that is the listed record's too, so such rows are not
+        rewritten.
+
+        The CTE returns what each written row affects now; the outer query joins the table as
+        it was before the statement, so a row moved to another date (or a lease to another
+        start) counts from the earlier of the two.
         """
         upsert = sql.SQL(
             """
             WITH written AS (
             INSERT INTO {table} AS t (id, payload, content_hash, business_date, last_run_id)
-            SELECT DISTINCT ON (id) id, payload, md5(payload::text), business_date, %(run)s
-            FROM raw_stage ORDER BY id, ord DESC
+            SELECT s.id, s.payload::jsonb, s.content_hash, s.business_date, %(run)s
+            FROM {staged} AS s LEFT JOIN {table} AS stored ON stored.id = s.id
+            WHERE stored.id IS NULL OR stored.deleted_at IS NOT NULL
+               OR (stored.content_hash <> s.content_hash AND stored.content_hash <> md5(s.payload::jsonb::text))
             ON CONFLICT (id) DO UPDATE
             SET payload = EXCLUDED.payload,
                 content_hash = EXCLUDED.content_hash,
@@ -320,11 +447,12 @@ class RawLoader:
                    min(least(w.affects, CASE WHEN prior.id IS NOT NULL THEN {old} END))
             FROM written w LEFT JOIN {table} AS prior ON prior.id = w.id
             """
-        ).format(table=self.table, new=self._affects_from("t"), old=self._affects_from("prior"))
-        inserted, written, upserted_from = self.conn.execute(upsert, {"run": self.run_id, **self._dated()}).fetchone()
-        result.inserted = inserted
-        result.updated = written - inserted
-        result.unchanged = result.rows_listed - result.rejected - result.duplicates - written
+        ).format(table=self.table, staged=staged, new=self._affects_from("t"), old=self._affects_from("prior"))
+        return self.conn.execute(upsert, {"run": self.run_id, **self._dated()}).fetchone()
+
+    def _soft_delete(self, dates: DateRange | None) -> tuple[int, dt.date | None]:
+        """Mark deleted the live rows (of ``dates``, if given) the listing no longer holds: how many, and
+        the earliest date they affect."""
         scope = sql.SQL("")
         if dates is not None:
             scope = sql.SQL("AND t.business_date BETWEEN %(start)s AND %(end)s")
@@ -340,11 +468,5 @@ class RawLoader:
             """
         ).format(table=self.table, scope=scope, affects=self._affects_from("t"))
         bounds = {"start": dates.start, "end": dates.end} if dates else {}
-        params = {"run": self.run_id, **self._dated(), **bounds}
-        deleted_from = None
-        if soft_delete:
-            result.soft_deleted, deleted_from = self.conn.execute(vanished, params).fetchone()
-        touched = [d for d in (upserted_from, deleted_from) if d is not None]
-        result.touched_from = min(touched, default=None)
-        count = sql.SQL("SELECT count(*) FROM {table} WHERE deleted_at IS NULL").format(table=self.table)
-        result.rows_in_table = self.conn.execute(count).fetchone()[0]
+        count, earliest = self.conn.execute(vanished, {"run": self.run_id, **self._dated(), **bounds}).fetchone()
+        return count, earliest

@@ -41,6 +41,7 @@ REBUILT_LAYER = "normalized"  # derived from raw through foreign keys: rebuilt a
 TEMPLATE_MARK = "{entity}"
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 _MIGRATION_LOCK = 7_201_101  # pg_advisory_xact_lock key: one migrator at a time
+_MIGRATED: set[tuple[str, str]] = set()  # (url, schema) this process has brought up to date
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,16 @@ def migrate(warehouse: Warehouse) -> list[str]:
             applied.append(obj.name)
         restore_access(conn, saved)
         apply_comments(conn, objects)
+    _MIGRATED.add((warehouse.url, warehouse.schema))
     return applied
+
+
+def migrate_once(warehouse: Warehouse) -> None:
+    """``migrate`` unless this process already has: the run a command starts after migrating
+    (``cli.session``) does not look again, as even a migration with nothing to apply reads
+    every file of ``sql/`` and the ledger (a tenth of a second)."""
+    if (warehouse.url, warehouse.schema) not in _MIGRATED:
+        migrate(warehouse)
 
 
 _KIND = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}

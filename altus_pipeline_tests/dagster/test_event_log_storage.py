@@ -1,9 +1,11 @@
 """The event log stores a ranged run's materializations in one statement per batch, in order.
 
 A reconcile run records a materialization per partition and asset; ``CheckOncePerRunEventLogStorage``
-inserts each batch from one bound JSON array instead of a statement compiled per batch. The
-ids it returns are paired with the events in order (event tags, the asset's latest event), so
-the order is what this holds, on a real ranged run of a small partitioned asset.
+inserts each batch from one bound JSON array instead of a statement compiled per batch, and
+their tags likewise. The ids it returns are paired with the events in order (event tags, the
+asset's latest event), so the order is what this holds, on a real ranged run of a small
+partitioned asset. Each shape of materialization is serialized once (``event_templates``):
+the rows must be exactly the ones Dagster's own ``_event_to_row`` makes.
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ from pathlib import Path
 
 import dagster as dg
 import psycopg
+import psycopg2
 import pytest
+from dagster._core.events import DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log import sql_event_log
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster_postgres.event_log import PostgresEventLogStorage
 from psycopg import sql
 
+from altus_pipeline import event_templates
 from altus_pipeline.instance import apply_event_settings, instance_yaml
+from altus_pipeline.instance_storage import CheckOncePerRunEventLogStorage
 from altus_pipeline.warehouse.db import Warehouse
 
 FIRST = dt.date(2024, 1, 1)
@@ -31,12 +40,18 @@ partitions = dg.DailyPartitionsDefinition(
 
 @dg.asset(partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run())
 def ranged(context) -> dg.MaterializeResult:  # noqa: ANN001 (Dagster reads the hint at run time)
+    # the last partition carries more, as a raw asset's does: a materialization of another shape
+    context.add_asset_metadata({"figures": 3, "seconds": 0.5}, partition_key=context.partition_keys[-1])
     return dg.MaterializeResult(metadata={"partitions": len(context.partition_keys)})
 
 
 @pytest.fixture
-def instance(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
-    schema = f"dagster_{uuid.uuid4().hex[:10]}"
+def schema() -> str:
+    return f"dagster_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def instance(pg_url: str, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
     monkeypatch.setenv("ALTUS_DAGSTER_STORAGE_URL", Warehouse(pg_url, "unused").dagster_storage_url(schema))
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "16")  # several batches, the last one partial
     apply_event_settings()
@@ -71,3 +86,133 @@ def test_a_ranged_run_stores_one_materialization_per_partition_in_order(instance
             dg.AssetRecordsFilter(asset_key=key, asset_partitions=[record.partition_key]), limit=1
         ).records
         assert [r.storage_id for r in tagged] == [record.storage_id]
+
+
+def _ranged_run(instance: dg.DagsterInstance) -> None:
+    last = FIRST + dt.timedelta(DAYS - 1)
+    result = dg.materialize(
+        [ranged],
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: FIRST.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
+    )
+    assert result.success
+
+
+def _dagster_rows(storage: CheckOncePerRunEventLogStorage, events: list[EventLogEntry]) -> list[dict]:
+    rows = [storage._event_to_row(event) for event in events]
+    return [{**row, "timestamp": row["timestamp"].isoformat()} for row in rows]
+
+
+def test_each_shape_of_materialization_is_serialized_once_into_dagsters_own_rows(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[list[EventLogEntry]] = []
+    serialized: list[EventLogEntry] = []
+    batch_rows, serialize = CheckOncePerRunEventLogStorage.batch_rows, sql_event_log.serialize_value
+
+    def capture(self, events):  # noqa: ANN001, ANN202
+        batches.append(list(events))
+        return batch_rows(self, events)
+
+    def counted(value, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        serialized.append(value)
+        return serialize(value, *args, **kwargs)
+
+    monkeypatch.setattr(CheckOncePerRunEventLogStorage, "batch_rows", capture)
+    monkeypatch.setattr(sql_event_log, "serialize_value", counted)
+    _ranged_run(instance)
+    monkeypatch.undo()
+
+    materialized = DagsterEventType.ASSET_MATERIALIZATION
+    assert [len(b) for b in batches] == [16, 16, 8]  # DAGSTER_EVENT_BATCH_SIZE, the last batch partial
+    # Dagster serialized the first materialization of each batch and the last partition's (another shape)
+    materializations = [e for e in serialized if isinstance(e, EventLogEntry) and e.dagster_event_type == materialized]
+    assert len(materializations) == len(batches) + 1
+    storage = instance.event_log_storage
+    for events in batches:
+        assert storage.batch_rows(events) == _dagster_rows(storage, events)
+
+
+def test_a_value_that_only_equals_the_templates_is_serialized_on_its_own(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``1 == 1.0``, and an int metadata value equals a float one: equal is not the same text."""
+    _ranged_run(instance)
+    first = instance.fetch_materializations(dg.AssetKey("ranged"), limit=1, ascending=True).records[0]
+    event = first.event_log_entry
+    data = event.dagster_event.event_specific_data
+
+    def variant(partition: str, timestamp: float, value: dg.MetadataValue) -> EventLogEntry:
+        materialization = data.materialization._replace(partition=partition, metadata={"n": value})
+        specific = data._replace(materialization=materialization)
+        return event._replace(
+            timestamp=timestamp, dagster_event=event.dagster_event._replace(event_specific_data=specific)
+        )
+
+    events = [
+        variant("2024-01-01", 1.5, dg.MetadataValue.int(1)),
+        variant("2024-01-02", 2.5, dg.MetadataValue.int(1)),
+        variant("2024-01-03", 3.5, dg.MetadataValue.float(1.0)),
+        variant("2024-01-04", 4.5, dg.MetadataValue.float(-0.0)),
+        variant("2024-01-05", 5.5, dg.MetadataValue.float(0.0)),
+    ]
+    storage = instance.event_log_storage
+    templates: list[EventLogEntry] = []
+    serialize = event_templates.serialize_value
+
+    def counted(value, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        templates.append(value)
+        return serialize(value, *args, **kwargs)
+
+    monkeypatch.setattr(event_templates, "serialize_value", counted)
+    assert storage.batch_rows(events) == _dagster_rows(storage, events)
+    assert len(templates) == 1  # the first two alike; no template for an event unlike the one before
+
+
+def test_each_materializations_tags_are_stored_against_its_own_event(
+    instance: dg.DagsterInstance, pg_url: str, schema: str
+) -> None:
+    _ranged_run(instance)
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+        tagged, events, matching = conn.execute(
+            "SELECT count(*), count(DISTINCT e.id),"
+            " count(*) FILTER (WHERE t.asset_key = e.asset_key AND t.event_timestamp = e.timestamp"
+            "   AND position(t.value IN e.event) > 0)"
+            " FROM asset_event_tags t JOIN event_logs e ON e.id = t.event_id"
+            " WHERE t.key = 'dagster/data_version'"
+        ).fetchone()
+    assert tagged == events == matching == DAYS
+
+
+def test_a_table_found_is_not_looked_up_again_a_missing_one_is(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+    has_table = PostgresEventLogStorage.has_table
+
+    def counted(self, table_name):  # noqa: ANN001, ANN202
+        looked_up.append(table_name)
+        return has_table(self, table_name)
+
+    monkeypatch.setattr(PostgresEventLogStorage, "has_table", counted)
+    storage = instance.event_log_storage
+    assert [storage.has_table("asset_event_tags") for _ in range(3)] == [True] * 3
+    assert storage.supports_asset_checks and storage.supports_asset_checks
+    assert [storage.has_table("no_such_table") for _ in range(2)] == [False] * 2
+    assert looked_up == ["asset_event_tags", "asset_check_executions", "no_such_table", "no_such_table"]
+
+
+def test_a_run_reuses_the_storages_connections(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster reads and updates a run's record dozens of times: a connection each, unless held."""
+    opened: list[str] = []
+    connect = psycopg2.connect
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        opened.append("connection")
+        return connect(*args, **kwargs)
+
+    _ranged_run(instance)  # the first run opens the held connections
+    monkeypatch.setattr(psycopg2, "connect", counted)
+    _ranged_run(instance)
+    assert len(opened) <= 2, len(opened)

@@ -189,6 +189,32 @@ def test_malformed_records_go_to_the_dlq_and_the_rest_loads(warehouse, sandbox_f
         assert conn.execute("SELECT count(*), min(attempts) FROM doorloop_error_records").fetchone() == (2, 2)
 
 
+def test_records_holding_nul_go_to_the_dlq_and_the_rest_loads(warehouse, sandbox_factory, small_dataset):
+    """PostgreSQL stores no NUL character in text or jsonb: one such record must not sink the listing."""
+    bad = [
+        {**small_dataset["accounts"][0], "id": "nul-top", "name": "Cash\x00Account"},
+        {**small_dataset["accounts"][0], "id": "nul-deep", "notes": {"lines": ["fine", "tab\x00bed"]}},
+        {**small_dataset["accounts"][0], "id": "nul\x00id"},
+    ]
+    small_dataset["accounts"] += bad
+    server = sandbox_factory(small_dataset)
+    meta = _metadata(_sync(warehouse, server, entities=[ENTITIES["accounts"]]))
+    assert meta["doorloop_raw_accounts"]["rejected"] == 3
+    expected = {
+        k: v for k, v in _expected(server.records("accounts")).items() if k not in {"nul-top", "nul-deep", "nul\x00id"}
+    }
+    assert _live(warehouse, ENTITIES["accounts"].raw_table) == expected
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            "SELECT doorloop_id, field, message, payload FROM doorloop_error_records ORDER BY doorloop_id"
+        ).fetchall()
+    by_id = {r[0]: r for r in rows}
+    assert set(by_id) == {"", "nul-deep", "nul-top"}
+    assert by_id["nul-top"][1] == "name" and by_id["nul-top"][3]["name"] == "Cash\\u0000Account"
+    assert by_id["nul-deep"][1] == "notes.lines[1]" and "holds a NUL character" in by_id["nul-deep"][2]
+    assert by_id[""][1] == "id" and "without NUL" in by_id[""][2]
+
+
 def _assert_exact_one(wh: Warehouse, server, name: str) -> None:
     assert _live(wh, ENTITIES[name].raw_table) == _expected(server.records(name))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg import sql
 
 from altus_pipeline import settings
 from altus_pipeline.cli.main import main
@@ -52,6 +53,26 @@ def test_changed_sql_file_is_reapplied(warehouse, tmp_path, monkeypatch):
     view.write_text(view.read_text().replace("last_run_id\nFROM", "last_run_id, 1 AS marker\nFROM"))
     monkeypatch.setattr(migrations, "SQL_DIR", copy)
     assert migrate(warehouse) == ["doorloop_raw_work_orders"]
+
+
+def test_a_run_after_the_commands_migration_does_not_migrate_again(warehouse, pg_url, monkeypatch):
+    """The warehouse resource migrates what this process has not: once per command, not twice."""
+    from altus_pipeline.resources import WarehouseResource
+    from altus_pipeline.warehouse import migrations
+
+    calls: list[str] = []
+    real = migrations.migrate
+    monkeypatch.setattr(migrations, "migrate", lambda wh: calls.append(wh.schema) or real(wh))
+    assert WarehouseResource(database_url=pg_url, schema_name=warehouse.schema).warehouse() == warehouse
+    assert calls == []  # the fixture migrated it in this process
+    other = f"{warehouse.schema}_b"
+    try:
+        for _ in range(2):
+            WarehouseResource(database_url=pg_url, schema_name=other).warehouse()
+        assert calls == [other]
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))
 
 
 def _columns(wh: Warehouse, table: str) -> list[str]:
