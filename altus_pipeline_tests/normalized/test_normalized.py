@@ -17,7 +17,7 @@ from altus_pipeline.normalized.spec import TABLES, key_of
 from altus_pipeline.normalized.transform import Normalizer
 from altus_pipeline.resources import WarehouseResource
 from altus_pipeline.runner import normalize
-from altus_pipeline.sandbox.shapes import reshape
+from altus_pipeline.sandbox.shapes import reference_id, reshape
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline_tests.support.raw import load_raw
 
@@ -585,6 +585,9 @@ def test_links_wait_for_late_targets_and_return_with_them(warehouse, small_datas
     assert parents == {(accounts[2]["id"], accounts[0]["id"])}
     assert _pending(warehouse, "normalized_accounts") == {(accounts[1]["id"], "parent_account_id", late_parent["id"])}
     assert (first.warnings, first.unresolved_references) == (1, 1)
+    # links to a target of the same batch count as resolved, whether made before or after the upsert
+    ids = {a["id"] for a in accounts}
+    assert first.references_resolved == sum(reference_id(a.get("parentAccount")) in ids for a in accounts) >= 1
 
     # the parent arrives: the waiting account is linked in the same run, without re-reading it
     load_raw(warehouse, served({"accounts": [*accounts, late_parent]}, shape))

@@ -5,7 +5,16 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from altus_pipeline.warehouse.casts import DATE_PATTERN, NATIVE_FROM, STAMP_PATTERN, date_ok, for_server, timestamp_ok
+from altus_pipeline.warehouse.casts import (
+    DATE_PATTERN,
+    NATIVE_FROM,
+    STAMP_PATTERN,
+    ZONE_PATTERN,
+    date_ok,
+    for_server,
+    has_zone,
+    timestamp_ok,
+)
 
 DATES = (
     "0000-01-01",
@@ -102,3 +111,17 @@ def test_checks_agree_with_the_servers_parser_and_never_raise(pg_url):
             assert len(rows) == len(values) > 9000
             assert sum(r[2] for r in rows) > 1000 and sum(not r[2] for r in rows) > 1000  # both answers occur
             assert [r for r in rows if (r[1], r[2]) != (r[3], r[4])] == [], f"native={variant}"
+
+
+def test_has_zone_agrees_with_the_zone_pattern_on_every_timestamp_shape(pg_url):
+    """The normalizer reads a timestamp without a zone as UTC; its cheap zone test must say what the pattern says."""
+    values = [f"{d}{sep}{t}{z}" for d in DATES[:3] for sep in "T " for t in TIMES for z in ZONES]
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            sql.SQL("SELECT s, {has_zone}, s ~ %(zone)s FROM unnest(%(values)s::text[]) s WHERE s ~ %(stamp)s").format(
+                has_zone=has_zone(sql.SQL("s"))
+            ),
+            {"zone": ZONE_PATTERN, "stamp": STAMP_PATTERN, "values": values},
+        ).fetchall()
+    assert len(rows) > 500 and {r[2] for r in rows} == {True, False}  # both answers occur
+    assert [r for r in rows if r[1] != r[2]] == []
