@@ -63,14 +63,7 @@ def instance(pg_url: str, schema: str, tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_a_ranged_run_stores_one_materialization_per_partition_in_order(instance: dg.DagsterInstance) -> None:
-    last = FIRST + dt.timedelta(DAYS - 1)
-    result = dg.materialize(
-        [ranged],
-        instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: FIRST.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
-    )
-    assert result.success
-
+    _ranged_run(instance)
     key = dg.AssetKey("ranged")
     keys = partitions.get_partition_keys()
     records = instance.fetch_materializations(key, limit=DAYS + 1, ascending=True).records
