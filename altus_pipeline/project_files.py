@@ -18,11 +18,15 @@ from pathlib import Path
 PACKAGED = "project_data"  # the folder of the installed copy, inside the package
 
 
+def installed() -> bool:
+    """Whether the code runs from an installed package (its files are a copy, not the checkout's)."""
+    return resources.files("altus_pipeline").joinpath(PACKAGED).is_dir()
+
+
 def project_root() -> Path:
     """The folder holding ``sql/`` and the other files: the packaged copy when installed, else the checkout."""
-    packaged = resources.files("altus_pipeline").joinpath(PACKAGED)
-    if packaged.is_dir():
-        return Path(str(packaged))
+    if installed():
+        return Path(str(resources.files("altus_pipeline").joinpath(PACKAGED)))
     return Path(__file__).resolve().parents[1]
 
 

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from altus_pipeline.cli.session import Session
+from altus_pipeline.project_files import installed
 from altus_pipeline.warehouse.db import Warehouse
 
 
 @click.command("docs")
-def docs_command() -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the page. Default: docs/data_model.md of the checkout; "
+    "run from an installed package, ./data_model.md (never into the installed copy).",
+)
+def docs_command(out: Path | None) -> None:
     """Regenerate docs/data_model.md from the normalized spec and the migrated warehouse's catalog."""
     from altus_pipeline.docs import DATA_MODEL, write  # reads the KPI and normalized specs: not for `altus --help`
 
+    target = out or (Path.cwd() / DATA_MODEL.name if installed() else DATA_MODEL)
     warehouse = Session().warehouse
-    click.echo(f"wrote {DATA_MODEL.name}" if write(warehouse) else f"{DATA_MODEL.name} is up to date")
+    click.echo(f"wrote {target}" if write(warehouse, target) else f"{target} is up to date")
 
 
 @click.group()

@@ -16,6 +16,7 @@ import psycopg
 import setuptools
 from psycopg import sql
 
+from altus_pipeline.docs import HEADER
 from altus_pipeline.warehouse.comments import kpi_definitions
 from altus_pipeline.warehouse.migrations import sql_objects
 from altus_pipeline_tests.conftest import REPO
@@ -69,6 +70,16 @@ def test_installed_altus_migrates_and_validates_from_outside_the_checkout(
         assert kpi_comment == kpi_definitions()["physical_occupancy"]  # read from the packaged docs/kpis.md
 
         assert run(installed_altus, "roadmap", "validate").startswith("roadmap OK")
+
+        # the generated page goes where the user is, never into the installed copy
+        packaged = root / "docs" / "data_model.md"
+        before = packaged.read_bytes() if packaged.exists() else None
+        assert run(installed_altus, "docs").strip() == f"wrote {tmp_path / 'data_model.md'}"
+        assert (tmp_path / "data_model.md").read_text().startswith(HEADER)
+        assert (packaged.read_bytes() if packaged.exists() else None) == before
+        chosen = tmp_path / "out" / "model.md"
+        run(installed_altus, "docs", "--out", chosen)
+        assert chosen.read_text() == (tmp_path / "data_model.md").read_text()
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
