@@ -18,8 +18,10 @@ its CPU is theirs):
 
 Printed per loader (medians over the repetitions): records/s, wall, requests, peak RSS of
 the loader's process tree, and CPU per 100k records of the loader, the PostgreSQL server
-and the sandbox. Figures are printed, never asserted. The machine's load average is printed
-with them: on a shared machine the figures are only comparable within one run.
+(including a ``VACUUM (ANALYZE)`` of the tables each loader changed: the clean-up its writes
+left, which autovacuum would otherwise do while the next loader runs) and the sandbox. Figures are
+printed, never asserted. The machine's load average is printed with them: on a shared
+machine the figures are only comparable within one run.
 """
 
 from __future__ import annotations
@@ -190,6 +192,20 @@ class Postgres:
             total += times.user + times.system
         return total
 
+    def settle(self) -> None:
+        """VACUUM (ANALYZE) the tables the last loader changed, so the clean-up its writes need is
+        charged to it, not (through autovacuum) to whichever loader runs next. Only those: the
+        tables of earlier loaders are left alone, as autovacuum would leave them."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            changed = conn.execute(
+                "SELECT schemaname, relname FROM pg_stat_user_tables WHERE n_mod_since_analyze > 0 OR n_dead_tup > 0"
+            ).fetchall()
+            for schema, table in changed:
+                conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(schema, table)))
+
     def stop(self) -> None:
         from altus_pipeline.warehouse.embedded import stop_server
 
@@ -245,6 +261,7 @@ def measure(
     reader.join()
     if process.returncode != 0:
         raise SystemExit(f"{label} failed ({process.returncode}):\n{''.join(output)[-3000:]}")
+    postgres.settle()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     loader_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
     return Figures(
