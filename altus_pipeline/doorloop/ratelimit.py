@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 MINUTE = 60.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,25 @@ class RateBudget(Protocol):
         """Release what the budget holds (a connection); the client calls it when it closes."""
 
 
+def take_slot(
+    try_take: Callable[[], tuple[T | None, float, bool]], limits: Limits, sleep: Callable[[float], None]
+) -> tuple[T, float]:
+    """Ask ``try_take`` until it gives a slot; return the slot and the seconds waited.
+
+    ``try_take`` returns (the slot, 0, _) or (None, seconds to wait, whether requests are in
+    flight). While some are, that wait is only an upper bound (a response dates its slot and
+    may free one sooner), so the caller looks again after ``poll_seconds`` at the most.
+    """
+    waited = 0.0
+    while True:
+        slot, wait, in_flight = try_take()
+        if slot is not None:
+            return slot, waited
+        pause = min(wait, limits.poll_seconds()) if in_flight else wait
+        sleep(pause)
+        waited += pause
+
+
 def wait_needed(stamps: list[float], now: float, limits: Limits) -> float:
     """Seconds until one more request fits every window, given past request times."""
     wait = 0.0
@@ -86,25 +106,25 @@ class LocalRateBudget:
         if not self.limits.windows():
             yield 0.0
             return
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                horizon = now - self.limits.minute_seconds * 60
-                self._stamps = [t for t in self._stamps if t > horizon]
-                wait = wait_needed(self._stamps + [now] * self._in_flight, now, self.limits)
-                if wait <= 0:
-                    self._in_flight += 1
-                    break
-                pause = min(wait, self.limits.poll_seconds()) if self._in_flight else wait
-            self._sleep(pause)
-            waited += pause
+        _, waited = take_slot(self._try_take, self.limits, self._sleep)
         try:
             yield waited
         finally:
             with self._lock:
                 self._in_flight -= 1
                 self._stamps.append(self._clock())
+
+    def _try_take(self) -> tuple[bool | None, float, bool]:
+        """Take a slot if one is free: (True, 0, _); else (None, seconds to wait, whether requests are in flight)."""
+        with self._lock:
+            now = self._clock()
+            horizon = now - self.limits.minute_seconds * 60
+            self._stamps = [t for t in self._stamps if t > horizon]
+            wait = wait_needed(self._stamps + [now] * self._in_flight, now, self.limits)
+            if wait > 0:
+                return None, wait, self._in_flight > 0
+            self._in_flight += 1
+            return True, 0.0, True
 
     def close(self) -> None:
         """Nothing to release: the ledger is in memory."""

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from altus_pipeline.doorloop.ratelimit import Limits, wait_needed
+from altus_pipeline.doorloop.ratelimit import Limits, take_slot, wait_needed
 from altus_pipeline.warehouse.db import Warehouse
 
 
@@ -56,14 +56,7 @@ class PostgresRateBudget:
         if not self.limits.windows():
             yield 0.0
             return
-        waited = 0.0
-        while True:
-            slot_id, wait, in_flight = self._try_take()
-            if slot_id is not None:
-                break
-            pause = min(wait, self.limits.poll_seconds()) if in_flight else wait
-            self._sleep(pause)
-            waited += pause
+        slot_id, waited = take_slot(self._try_take, self.limits, self._sleep)
         try:
             yield waited
         finally:
