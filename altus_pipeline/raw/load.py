@@ -123,7 +123,7 @@ def _rejection(entity: Entity, record: Any, partition_key: str | None, run_id: s
         partition_key,
         run_id,
         stage="validate",
-        payload=json.dumps(_shown_nul(record), sort_keys=True, default=str),
+        payload=_dlq_payload(record),
         hash_source=text,
         error_class="validation",
         field="id",
@@ -150,7 +150,7 @@ def _date_rejection(
         None,
         run_id,
         stage="validate",
-        payload=json.dumps(_shown_nul(record), sort_keys=True, default=str),
+        payload=_dlq_payload(record),
         hash_source=text,
         error_class="validation",
         field=name,
@@ -189,6 +189,11 @@ def _shown_nul(value: Any) -> Any:
     return value
 
 
+def _dlq_payload(record: Any) -> str:
+    """A rejected record as the DLQ keeps it (jsonb): as listed, any NUL shown as text."""
+    return json.dumps(_shown_nul(record), sort_keys=True, default=str)
+
+
 def _nul_rejection(
     entity: Entity, record: dict[str, Any], key: str, field_path: str, text: str, partition_key: str | None, run_id: str
 ) -> Failure:
@@ -198,7 +203,7 @@ def _nul_rejection(
         partition_key,
         run_id,
         stage="validate",
-        payload=json.dumps(_shown_nul(record)),
+        payload=_dlq_payload(record),
         hash_source=text,
         error_class="validation",
         field=field_path,
