@@ -23,12 +23,6 @@ from altus_pipeline.dlq.commands import dlq
 
 VERBOSE = "altus.verbose"
 
-# At exit the interpreter runs the garbage collector over every object still alive before it
-# frees them: after a sync (Dagster's modules, a ranged run's events) that took a second, for a
-# process about to end. Frozen, they are out of the collector's reach and freed without it;
-# what must be closed is closed by then (connections by their ``with`` blocks and pools, log
-# handlers by ``logging``'s own exit handler, which runs after this one).
-atexit.register(gc.freeze)
 GC_YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest generation (default 700)
 
 
@@ -57,6 +51,14 @@ def main(ctx: click.Context, verbose: bool) -> None:
     # until it exits, yet the default thresholds had the collector traverse all of it five times
     # in an empty-account sync (0.7 s). Young garbage is still collected every 50,000 allocations.
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    # At exit the interpreter runs the garbage collector over every object still alive before it
+    # frees them: after a sync (Dagster's modules, a ranged run's events) that took a second, for a
+    # process about to end. Frozen, they are out of the collector's reach and freed without it;
+    # what must be closed is closed by then (connections by their ``with`` blocks and pools, log
+    # handlers by ``logging``'s own exit handler, which runs after this one). Registered once per
+    # process, however many commands run in it.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     os.environ.setdefault("ALTUS_CONSOLE_LOG_LEVEL", "DEBUG" if verbose else "CRITICAL")
     if not verbose:  # Dagster's storage retries warn per attempt; the one line at the end says what happened
         logging.getLogger().setLevel(logging.ERROR)

@@ -36,10 +36,12 @@ def test_loading_the_definitions_imports_no_workbook_library() -> None:
 
 
 EXIT = """
-import atexit
-import gc
+import atexit, contextlib, gc, io, os
 atexit.register(lambda: print(gc.get_freeze_count() > 0))  # registered first, so it runs last
-import altus_pipeline.cli.main
+from altus_pipeline.cli.main import main
+os.environ["ALTUS_DATABASE_URL"] = "postgresql://postgres@localhost:5432/postgres"
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["db", "url"], standalone_mode=False)
 """
 
 
