@@ -10,21 +10,24 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from altus_pipeline import settings
 from altus_pipeline.doorloop import errors
+from altus_pipeline.doorloop.envelope import parse_listing
 from altus_pipeline.doorloop.ratelimit import LocalRateBudget, RateBudget
 from altus_pipeline.doorloop.registry import Entity
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
+T = TypeVar("T")
 DEFAULT_RETRY_AFTER = 5.0
 
 
@@ -53,9 +56,12 @@ class ListingStats:
 
 @dataclass(frozen=True)
 class Page:
+    """One page of a listing: its records, and each record's JSON text as DoorLoop sent it."""
+
     number: int
     total: int
     records: list[Any]
+    texts: list[str]
 
 
 @dataclass(frozen=True)
@@ -114,9 +120,20 @@ class DoorLoopClient:
     # -- listings ---------------------------------------------------------------------
 
     def iter_pages(
-        self, entity: Entity, params: Mapping[str, str] | None = None, stats: ListingStats | None = None
+        self,
+        entity: Entity,
+        params: Mapping[str, str] | None = None,
+        stats: ListingStats | None = None,
+        *,
+        read_ahead: bool = True,
     ) -> Iterator[Page]:
         """Yield the pages of a listing until ``total`` is reached.
+
+        With ``read_ahead`` the next page is requested (on a thread of its own) while the
+        caller handles this one, and only once ``total`` says there is a next page: the
+        server's time and the caller's overlap, and no page is requested that a complete
+        read would not request. A caller that may stop early (an incremental scan) passes
+        False, so that no page is requested in vain.
 
         Raises ``DoorLoopListingError`` when a later page reports another ``total`` or the
         pages end before ``total`` records arrived: the data moved while we read it.
@@ -126,10 +143,17 @@ class DoorLoopClient:
         started = time.monotonic()
         collected = 0
         number = 1
+        ahead: _ReadAhead | None = None
+
+        def fetch(number: int, cancel: threading.Event | None = None) -> Page:
+            body, texts = self._get(
+                entity.path, {**query, "page_number": str(number)}, number, stats, parse_listing, cancel
+            )
+            return self._parse_page(entity.path, number, body, texts)
+
         try:
+            page = fetch(number)
             while True:
-                body = self._get_json(entity.path, {**query, "page_number": str(number)}, number, stats)
-                page = self._parse_page(entity.path, number, body)
                 if stats.total is None:
                     stats.total = page.total
                 elif page.total != stats.total:
@@ -143,6 +167,8 @@ class DoorLoopClient:
                     raise errors.DoorLoopListingError(
                         f"read {collected} records but total is {page.total}", path=entity.path, page=number
                     )
+                if read_ahead and collected < page.total and len(page.records) == self.page_size:
+                    ahead = _ReadAhead(fetch, number + 1)
                 yield page
                 if collected == page.total:
                     return
@@ -151,7 +177,10 @@ class DoorLoopClient:
                         f"listing ended after {collected} of {page.total} records", path=entity.path, page=number
                     )
                 number += 1
+                page, ahead = (ahead.result() if ahead else fetch(number)), None
         finally:
+            if ahead is not None:  # the caller stopped early or failed: the page read ahead is not wanted
+                ahead.cancel()
             stats.seconds += time.monotonic() - started
 
     def iter_records(
@@ -161,22 +190,36 @@ class DoorLoopClient:
             yield from page.records
 
     def get_one(self, entity: Entity, record_id: str) -> Any:
-        return self._get_json(f"{entity.path}/{record_id}", {}, None, ListingStats())
+        return self._get(f"{entity.path}/{record_id}", {}, None, ListingStats(), json.loads)
 
     def me(self) -> dict[str, Any]:
         """The user who created the API key (``GET /users/me``): proves the token and names the account."""
         path = "/users/me"
-        user = self._get_json(path, {}, None, ListingStats())
+        user = self._get(path, {}, None, ListingStats(), json.loads)
         if not isinstance(user, dict):
             raise errors.DoorLoopResponseError("expected the user record as a JSON object", path=path, status=200)
         return user
 
     # -- one request, with pacing and retries ------------------------------------------
 
-    def _get_json(self, path: str, query: Mapping[str, str], page: int | None, stats: ListingStats) -> Any:
+    def _get(
+        self,
+        path: str,
+        query: Mapping[str, str],
+        page: int | None,
+        stats: ListingStats,
+        parse: Callable[[str], T],
+        cancel: threading.Event | None = None,
+    ) -> T:
+        """GET ``path`` and ``parse`` its JSON body, retrying transient failures (a body ``parse`` refuses is one).
+
+        Once ``cancel`` is set no further attempt is made.
+        """
         failures = 0
         rate_waits = 0
         while True:
+            if cancel is not None and cancel.is_set():
+                raise errors.DoorLoopListingError("the page read ahead is no longer wanted", path=path, page=page)
             stats.requests += 1
             try:
                 with self.budget.slot():
@@ -213,8 +256,9 @@ class DoorLoopClient:
                     f"expected JSON, got {content_type or 'no content type'!r}", path=path, page=page, status=status
                 )
             try:
-                return response.json()
-            except (ValueError, json.JSONDecodeError):
+                body = response.content
+                return parse(body.decode(response.encoding or requests.utils.guess_json_utf(body) or "utf-8"))
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 failures = self._after_transient(path, page, status, "truncated or invalid JSON body", failures, stats)
 
     def _after_transient(
@@ -257,16 +301,45 @@ class DoorLoopClient:
         return text.replace(self.token, "***") if self.token else text
 
     @staticmethod
-    def _parse_page(path: str, number: int, body: Any) -> Page:
-        if (
-            not isinstance(body, dict)
-            or not isinstance(body.get("data"), list)
-            or not isinstance(body.get("total"), int)
-        ):
+    def _parse_page(path: str, number: int, body: Any, texts: list[str] | None) -> Page:
+        if texts is None or not isinstance(body.get("total"), int):
             raise errors.DoorLoopResponseError(
                 "expected a {total, data} list envelope", path=path, page=number, status=200
             )
-        return Page(number=number, total=body["total"], records=body["data"])
+        return Page(number=number, total=body["total"], records=body["data"], texts=texts)
+
+
+class _ReadAhead:
+    """One page fetched on a daemon thread while the listing's caller handles the page before.
+
+    A daemon thread rather than an executor: a read ahead that is no longer wanted is left to
+    end its request (``cancel`` stops any retry), and never holds up the caller or the exit.
+    """
+
+    def __init__(self, fetch: Callable[[int, threading.Event], Page], number: int) -> None:
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._page: Page | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(fetch, number), name=f"doorloop-page-{number}", daemon=True).start()
+
+    def _run(self, fetch: Callable[[int, threading.Event], Page], number: int) -> None:
+        try:
+            self._page = fetch(number, self._cancel)
+        except BaseException as exc:  # handed to the caller by ``result``
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> Page:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._page is not None
+        return self._page
+
+    def cancel(self) -> None:
+        self._cancel.set()
 
 
 def sort_params(field: str, *, descending: bool = False) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """Load one DoorLoop listing into its raw table: exactly, idempotently, in one transaction.
 
 Pages stream from the client straight into ``COPY`` on a temporary staging table, each
-record as its JSON text and the md5 of that text (hashed here while streaming, so the
-server never serialises a payload to hash it). An empty table takes the listing in one
-plain ``INSERT``. Otherwise one ``INSERT … ON CONFLICT`` compares first and writes only
+record as its JSON text as DoorLoop sent it and the md5 of that text (hashed here while
+streaming, so the server never serialises a payload to hash it). An empty table (a first
+load) is the ``COPY``'s target itself: PostgreSQL parses and indexes the records while the
+pages still arrive, instead of after the listing. Otherwise one ``INSERT … ON CONFLICT``
+compares first and writes only
 what changed: a listed record whose hash the stored row already holds is neither parsed
 nor locked, so a re-sync with nothing changed writes nothing; and one ``UPDATE``
 soft-deletes what the listing no longer returns (skipped when a whole listing left no
@@ -30,7 +32,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import postgres, sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from altus_pipeline import settings
 from altus_pipeline.dlq.model import Failure
@@ -44,6 +48,8 @@ from altus_pipeline.raw.incremental import Plan, Scan
 from altus_pipeline.warehouse import casts
 
 STAGE_TYPES = ["int8", "text", "text", "text", "date"]  # raw_stage's columns, as COPY sends them
+DIRECT_TYPES = ["text", "jsonb", "text", "date", "text"]  # a raw table's, when an empty one is the COPY's target
+TAKE_TURN = "SELECT pg_advisory_xact_lock(hashtext('raw:' || current_schema() || '.' || %s))"
 MAX_READS = 2  # a listing that moved under us is read once more before it fails
 # Master data whose change moves the KPIs only from a date the record carries: a lease from
 # its start, a work order from its creation. Any other master record (a unit, a property, a
@@ -98,6 +104,20 @@ def business_date(value: Any) -> dt.date | None:
     if stamp.tzinfo is None:
         return stamp.date()
     return stamp.astimezone(dt.UTC).date()
+
+
+class JsonText(str):
+    """A record's JSON text, sent to a ``jsonb`` column as is (``JsonTextDumper``)."""
+
+
+class JsonTextDumper(Dumper):
+    """Binary ``jsonb`` of JSON text: a version byte and the text, which the server parses."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
 
 
 def content_hash(text: str) -> str:
@@ -250,15 +270,21 @@ class RawLoader:
         params = scope and self.entity.date_params(scope.start.isoformat(), scope.end.isoformat())
         bounds = None if filtered else dates
         plan = self._plan(dates, newest_first)
+        direct = not (plan and plan.incremental) and self._empty_for_this_load()
         for read in range(1, MAX_READS + 1):
-            result.reads = read
             try:
                 scan = plan.scan() if plan else None
-                rejects = self._stage(params, scope, bounds, result, scan)
+                try:
+                    rejects = self._stage(params, scope, bounds, result, scan, direct=direct)
+                except psycopg.errors.UniqueViolation as exc:  # only a direct COPY can break the key
+                    raise DoorLoopListingError(
+                        f"an id was listed twice ({exc.diag.message_detail}): the listing moved",
+                        path=self.entity.path,
+                    ) from None
                 if rejects is None:  # the listing cannot be read incrementally: read it all
                     plan, scan = Plan.full(scan.problem), None
                     rejects = self._stage(params, scope, bounds, result)
-                distinct = self.conn.execute("SELECT count(DISTINCT id) FROM raw_stage").fetchone()[0]
+                distinct = result.rows_listed - len(rejects) if direct else self._distinct_staged()
                 whole = scan is None or not scan.stopped
                 if whole and distinct + len(rejects) < (result.api_total or 0):
                     raise DoorLoopListingError(
@@ -274,10 +300,39 @@ class RawLoader:
         result.rejected = len(rejects)
         if plan:
             result.listing, result.high_water_mark = plan.listing, plan.high_water_mark
-        self._apply(scope, result, soft_delete=not (plan and plan.incremental))
+        if direct:
+            self._count_direct(result)
+        else:
+            self._apply(scope, result, soft_delete=not (plan and plan.incremental))
         record_failures(self.conn, rejects)  # under the table's lock (taken in ``_apply``), as every write here
         result.stats.seconds = time.monotonic() - started
         return result
+
+    def _empty_for_this_load(self) -> bool:
+        """Whether the table has no row, and then this load's turn (the lock ``_apply`` takes) is taken now.
+
+        A first load is copied into the table itself, so it takes its turn before it reads;
+        a load finding rows takes it later, as it stages first. A load waiting here behind
+        another's first load finds rows once that commits, and stages.
+        """
+        if self._has_rows():
+            return False
+        self.conn.execute(TAKE_TURN, (self.entity.raw_table,))
+        return not self._has_rows()
+
+    def _has_rows(self) -> bool:
+        return self.conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {table})").format(table=self.table)).fetchone()[0]
+
+    def _distinct_staged(self) -> int:
+        return self.conn.execute("SELECT count(DISTINCT id) FROM raw_stage").fetchone()[0]
+
+    def _count_direct(self, result: LoadResult) -> None:
+        """The counts of a first load, copied straight into the table: every row is new."""
+        affects = sql.SQL("SELECT count(*), min({affects}) FROM {table} AS t").format(
+            table=self.table, affects=self._affects_from("t")
+        )
+        result.inserted, result.touched_from = self.conn.execute(affects, self._dated()).fetchone()
+        result.rows_in_table = result.inserted
 
     def _plan(self, dates: DateRange | None, newest_first: bool) -> Plan | None:
         """How master data is read (None for transactions, which are read by date)."""
@@ -292,6 +347,8 @@ class RawLoader:
         bounds: DateRange | None,
         result: LoadResult,
         scan: Scan | None = None,
+        *,
+        direct: bool = False,
     ) -> list[Failure] | None:
         """COPY one read of the listing into the (emptied) staging table; return the records rejected.
 
@@ -299,25 +356,49 @@ class RawLoader:
         record must have to be staged; the others are rejected with their reason. With a
         ``scan`` the listing is read newest-changed first and no page is asked for once the
         scan is done; None means the served order refused it (``scan.problem`` says why).
+        ``direct`` copies into the (empty) raw table instead; an id listed twice raises
+        ``UniqueViolation`` there (a full listing short of distinct ids has moved, as
+        ``load`` would find from the staging table), and the read is rolled back.
         """
-        self.conn.execute("TRUNCATE raw_stage")
+        result.reads += 1
+        if direct:
+            copy_stmt = sql.SQL(
+                "COPY {table} (id, payload, content_hash, business_date, last_run_id) FROM STDIN (FORMAT BINARY)"
+            ).format(table=self.table)
+            types, run_id = DIRECT_TYPES, self.run_id
+
+            def row(listed: int, key: str, text: str, day: dt.date | None) -> tuple:
+                return key, JsonText(text), content_hash(text), day, run_id
+        else:
+            self.conn.execute("TRUNCATE raw_stage")
+            copy_stmt = sql.SQL(
+                "COPY raw_stage (ord, id, content_hash, payload, business_date) FROM STDIN (FORMAT BINARY)"
+            )
+            types = STAGE_TYPES
+
+            def row(listed: int, key: str, text: str, day: dt.date | None) -> tuple:
+                return listed, key, content_hash(text), text, day
+
         date_field = self.entity.date_field
         partition_key = scope.partition_key if scope else None
         rejects: list[Failure] = []
         listed = 0
         stats = ListingStats()
-        copy_stmt = "COPY raw_stage (ord, id, content_hash, payload, business_date) FROM STDIN (FORMAT BINARY)"
         query = {**(params or {}), **(incremental.NEWEST_FIRST if scan else {})}
         try:
             # A savepoint: a listing error aborts the COPY, and the next read must still run.
+            cursor = self.conn.cursor()
+            cursor.adapters.register_dumper(JsonText, JsonTextDumper)
             with (
                 self.conn.transaction(),
-                self.conn.cursor().copy(copy_stmt) as copy,
-                closing(self.client.iter_pages(self.entity, query, stats)) as pages,
+                cursor.copy(copy_stmt) as copy,
+                closing(self.client.iter_pages(self.entity, query, stats, read_ahead=scan is None)) as pages,
             ):
-                copy.set_types(STAGE_TYPES)  # binary: the server copies each value as sent, parsing nothing
+                copy.set_types(
+                    types
+                )  # binary: the server copies each value as sent (a payload's text it parses as jsonb)
                 for page in pages:
-                    for record in page.records:
+                    for record, text in zip(page.records, page.texts, strict=True):
                         listed += 1
                         if scan and not scan.admit(record):
                             return None
@@ -329,13 +410,12 @@ class RawLoader:
                         if bounds and (day is None or not bounds.start <= day <= bounds.end):
                             rejects.append(_date_rejection(self.entity, record, key, day, bounds, self.run_id))
                             continue
-                        text = json.dumps(record)
                         if "\\u0000" in text and (nul := _nul_field(record)) is not None:
                             rejects.append(
                                 _nul_rejection(self.entity, record, key, nul, text, partition_key, self.run_id)
                             )
                             continue
-                        copy.write_row((listed, key, content_hash(text), text, day))
+                        copy.write_row(row(listed, key, text, day))
                     if scan and scan.done:
                         scan.stopped = True
                         break
@@ -375,16 +455,14 @@ class RawLoader:
         commits. A table with no row at all takes the listing in one plain ``INSERT``:
         nothing to compare, to conflict with or to soft-delete.
         """
-        lock = "SELECT pg_advisory_xact_lock(hashtext('raw:' || current_schema() || '.' || %s))"
-        self.conn.execute(lock, (self.entity.raw_table,))
-        exists = sql.SQL("SELECT EXISTS (SELECT FROM {table})").format(table=self.table)
+        self.conn.execute(TAKE_TURN, (self.entity.raw_table,))
         staged = sql.SQL("raw_stage")
         if result.duplicates:  # only then sorted, to keep each id's last record
             staged = sql.SQL(
                 "(SELECT DISTINCT ON (id) id, content_hash, payload, business_date FROM raw_stage ORDER BY id, ord DESC)"
             )
         listed = result.rows_listed - result.rejected - result.duplicates  # distinct ids staged
-        if not self.conn.execute(exists).fetchone()[0]:
+        if not self._has_rows():
             insert = sql.SQL(
                 """
                 WITH written AS (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import pytest
 
@@ -192,3 +194,30 @@ def test_export_then_serve_then_client_read_returns_the_generated_records(tmp_pa
     with Sandbox.from_directory(tmp_path, config) as server, _client(server) as client:
         for entity in ENTITIES.values():
             assert list(client.iter_records(entity)) == small_dataset_pristine[entity.name], entity.name
+
+
+def _pages_requested(server) -> list[int]:
+    return [int(e.query["page_number"]) for e in server.requests if e.path == "/api/accounts"]
+
+
+def test_the_next_page_is_requested_while_the_caller_handles_this_one(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(3000)})
+    with _client(server) as client:
+        pages = client.iter_pages(ACCOUNTS)
+        first = next(pages)
+        deadline = time.monotonic() + 5
+        while _pages_requested(server) != [1, 2] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _pages_requested(server) == [1, 2], "page 2 is asked for while page 1 is still being handled"
+        rest = list(pages)
+    assert [len(p.records) for p in (first, *rest)] == [1000, 1000, 1000]
+    assert [p.texts == [json.dumps(r, separators=(",", ":")) for r in p.records] for p in (first, *rest)] == [True] * 3
+    assert _pages_requested(server) == [1, 2, 3], "nothing is asked for beyond the last page"
+
+
+def test_a_caller_that_may_stop_early_is_read_no_page_ahead(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(2500)})
+    with _client(server) as client, closing(client.iter_pages(ACCOUNTS, read_ahead=False)) as pages:
+        next(pages)
+        time.sleep(0.3)
+    assert _pages_requested(server) == [1]

@@ -1,18 +1,22 @@
 """What the raw loader writes, and what it leaves alone: a re-sync with nothing changed
 neither writes nor locks a row, rows hashed by an earlier version are not rewritten, a
-listing with duplicate ids keeps each id's last record, and loads of one table take turns."""
+listing with duplicate ids keeps each id's last record (a full listing holding one has moved,
+a first load's too), and loads of one table take turns."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import threading
 import time
 import uuid
 
+import pytest
 from psycopg import sql
 
 from altus_pipeline.doorloop.client import DoorLoopClient
+from altus_pipeline.doorloop.errors import DoorLoopListingError
 from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.raw.incremental import updated_at
@@ -102,6 +106,32 @@ def test_a_listing_with_duplicate_ids_keeps_each_ids_last_record(warehouse, sand
     assert (result.inserted, result.updated) == (1, 1)
     live = _rows(warehouse, TENANTS, "payload")
     assert live[twice["id"]] == (later,) and live[added["id"]] == (added,)
+
+
+def test_a_first_load_listing_an_id_twice_fails_as_a_listing_that_moved(warehouse, sandbox_factory, small_dataset):
+    """An empty table is the first load's COPY target, where an id listed twice breaks the key:
+    the listing moved under us, as a full listing short of distinct ids always has. It is read
+    once more, then fails naming the id, writing nothing; once the listing is sound it loads."""
+    twice = dict(small_dataset["tenants"][0], firstName="A")
+    rest = small_dataset["tenants"][1:]
+    server = sandbox_factory({"tenants": [twice, *rest[:60], dict(twice, firstName="B"), *rest[60:]]})
+    with pytest.raises(DoorLoopListingError, match=rf"an id was listed twice \(Key \(id\)=\({twice['id']}\) already"):
+        _load(warehouse, server, TENANTS, page_size=50)
+    assert len([e for e in server.requests if e.path == "/api/tenants"]) == 2 * math.ceil((len(rest) + 2) / 50)
+    assert _rows(warehouse, TENANTS, "payload") == {}
+    result = _load(warehouse, sandbox_factory(small_dataset), TENANTS, page_size=50)
+    assert (result.inserted, result.reads) == (len(rest) + 1, 1)
+
+
+def test_a_first_load_counts_what_it_wrote_and_the_earliest_date_it_touched(warehouse, sandbox_factory, small_dataset):
+    server = sandbox_factory(small_dataset)
+    charges, leases = _load(warehouse, server, CHARGES), _load(warehouse, server, ENTITIES["leases"])
+    dates = [r["date"] for r in small_dataset["lease_charges"]]
+    assert (charges.inserted, charges.rows_in_table) == (len(dates), len(dates))
+    assert charges.touched_from == dt.date.fromisoformat(min(dates))
+    starts = [r["start"] for r in small_dataset["leases"]]
+    assert leases.touched_from == dt.date.fromisoformat(min(starts)[:10])
+    assert leases.inserted == len(starts) and leases.reads == 1
 
 
 def test_loads_of_one_table_take_turns(warehouse, sandbox_factory, small_dataset):
