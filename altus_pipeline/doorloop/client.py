@@ -27,8 +27,8 @@ from altus_pipeline.doorloop.registry import Entity
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
-T = TypeVar("T")
 DEFAULT_RETRY_AFTER = 5.0
+T = TypeVar("T")  # what a request's body is parsed into
 
 
 @dataclass

@@ -1,16 +1,15 @@
 """Load one DoorLoop listing into its raw table: exactly, idempotently, in one transaction.
 
 Pages stream from the client straight into ``COPY`` on a temporary staging table, each
-record as its JSON text as DoorLoop sent it and the md5 of that text (hashed here while
+record as the JSON text DoorLoop sent and the md5 of that text (hashed here while
 streaming, so the server never serialises a payload to hash it). An empty table (a first
 load) is the ``COPY``'s target itself: PostgreSQL parses and indexes the records while the
 pages still arrive, instead of after the listing. Otherwise one ``INSERT … ON CONFLICT``
-compares first and writes only
-what changed: a listed record whose hash the stored row already holds is neither parsed
-nor locked, so a re-sync with nothing changed writes nothing; and one ``UPDATE``
-soft-deletes what the listing no longer returns (skipped when a whole listing left no
-live row out). A crash at any point rolls the whole transaction back, leaving the
-previous state intact.
+compares first and writes only what changed: a listed record whose hash the stored row
+already holds is neither parsed nor locked, so a re-sync with nothing changed writes
+nothing; and one ``UPDATE`` soft-deletes what the listing no longer returns (skipped when
+a whole listing left no live row out). A crash at any point rolls the whole transaction
+back, leaving the previous state intact.
 
 Master data is read as a full snapshot, or in a daily run newest-changed first down to
 what the last run saw (``incremental.py``): that read upserts only and soft-deletes nothing.
@@ -304,7 +303,7 @@ class RawLoader:
             self._count_direct(result)
         else:
             self._apply(scope, result, soft_delete=not (plan and plan.incremental))
-        record_failures(self.conn, rejects)  # under the table's lock (taken in ``_apply``), as every write here
+        record_failures(self.conn, rejects)  # under the table's lock (``TAKE_TURN``), as every write here
         result.stats.seconds = time.monotonic() - started
         return result
 
