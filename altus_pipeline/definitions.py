@@ -20,6 +20,7 @@ from altus_pipeline.checks.legal import legal_checks
 from altus_pipeline.checks.normalized import normalized_checks
 from altus_pipeline.checks.raw import raw_checks
 from altus_pipeline.checks.roadmap import roadmap_checks
+from altus_pipeline.checks.steps import one_step_per_asset
 from altus_pipeline.freshness import with_kpi_freshness
 from altus_pipeline.partitions import daily_partitions
 from altus_pipeline.resources import DoorLoopResource, LegalStoreResource, WarehouseResource
@@ -66,14 +67,9 @@ def build_definitions(
     )
     return dg.Definitions(
         assets=assets,
-        asset_checks=[
-            *raw_checks,
-            *normalized_checks,
-            *legal_checks,
-            *kpi_checks,
-            *view_checks,
-            *roadmap_checks(assets),
-        ],
+        asset_checks=one_step_per_asset(
+            [*raw_checks, *normalized_checks, *legal_checks, *kpi_checks, *view_checks, *roadmap_checks(assets)]
+        ),
         jobs=jobs,
         schedules=[*build_schedules(assets), prune_schedule],
         sensors=build_sensors(assets),

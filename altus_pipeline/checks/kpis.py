@@ -13,6 +13,7 @@ import dagster as dg
 from psycopg import sql
 
 from altus_pipeline.assets.views import VIEWS
+from altus_pipeline.checks.steps import Check, check
 from altus_pipeline.kpi.compute import COUNTS, MONEY
 from altus_pipeline.kpi.stale import StaleKpis, stale_history
 from altus_pipeline.resources import WarehouseResource
@@ -56,8 +57,8 @@ WHERE (SELECT count(*) FROM kpi_daily_snapshot s WHERE s.as_of_date = d.as_of_da
 """
 
 
-def _identity_check(name: str, query: sql.Composable | str, description: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=SNAPSHOT, name=name, blocking=True, description=description)
+def _identity_check(name: str, query: sql.Composable | str, description: str) -> Check:
+    @check(asset=SNAPSHOT, name=name, blocking=True, description=description)
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
             bad, first = conn.execute(query).fetchone()
@@ -89,7 +90,7 @@ def history_evaluation(stale: StaleKpis) -> dg.AssetCheckEvaluation:
     )
 
 
-@dg.asset_check(
+@check(
     asset=SNAPSHOT,
     name=HISTORY_CHECK.name,
     blocking=False,
@@ -102,8 +103,8 @@ def history_current(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=evaluation.passed, metadata=evaluation.metadata, severity=evaluation.severity)
 
 
-def _view_count_check(view: str, base_sql: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=view, name="row_count_matches_base", description=f"Rows of {view} equal its base: {base_sql}")
+def _view_count_check(view: str, base_sql: str) -> Check:
+    @check(asset=view, name="row_count_matches_base", description=f"Rows of {view} equal its base: {base_sql}")
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
             rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view))).fetchone()[0]
@@ -113,7 +114,7 @@ def _view_count_check(view: str, base_sql: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-kpi_checks: list[dg.AssetChecksDefinition] = [
+kpi_checks: list[Check] = [
     _identity_check(
         "portfolio_equals_sum_of_properties",
         _PORTFOLIO_SQL,
@@ -137,4 +138,4 @@ kpi_checks: list[dg.AssetChecksDefinition] = [
     ),
     history_current,
 ]
-view_checks: list[dg.AssetChecksDefinition] = [_view_count_check(v, base) for v, (_, base, _) in VIEWS.items()]
+view_checks: list[Check] = [_view_count_check(v, base) for v, (_, base, _) in VIEWS.items()]

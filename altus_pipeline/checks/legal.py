@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from altus_pipeline.checks.steps import Check, check
 from altus_pipeline.resources import WarehouseResource
 
 _LAST_STEP = """
@@ -38,7 +39,7 @@ WHERE b.paid_amount <> coalesce((SELECT sum(a.amount) FROM legal_bill_allocation
 """
 
 
-@dg.asset_check(
+@check(
     asset="legal_case_phase_history",
     name="phase_matches_history",
     blocking=True,
@@ -50,7 +51,7 @@ def phase_matches_history(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=mismatched == 0, metadata={"cases_not_matching_history": mismatched})
 
 
-@dg.asset_check(
+@check(
     asset="legal_cases",
     name="links_resolve",
     description="Every tenant and lease a case names is in the normalized tables.",
@@ -63,8 +64,8 @@ def links_resolve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-def _count_check(asset: str, name: str, query: str, description: str, metric: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name=name, blocking=True, description=description)
+def _count_check(asset: str, name: str, query: str, description: str, metric: str) -> Check:
+    @check(asset=asset, name=name, blocking=True, description=description)
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
             found = conn.execute(query).fetchone()[0]

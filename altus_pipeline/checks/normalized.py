@@ -14,6 +14,7 @@ from __future__ import annotations
 import dagster as dg
 from psycopg import sql
 
+from altus_pipeline.checks.steps import Check, check
 from altus_pipeline.dlq.statements import waiting_sql
 from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, Child, Column, Table
 from altus_pipeline.resources import WarehouseResource
@@ -36,11 +37,11 @@ def _dangling_sql(table: str, column: str, target: str) -> sql.Composable:
     )
 
 
-def _key_check(asset: str, key: list[str]) -> dg.AssetChecksDefinition:
+def _key_check(asset: str, key: list[str]) -> Check:
     cols = sql.SQL(", ").join(map(sql.Identifier, key))
     nulls = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(k)) for k in key)
 
-    @dg.asset_check(
+    @check(
         asset=asset,
         name="primary_key_unique_non_null",
         blocking=True,
@@ -60,8 +61,8 @@ def _key_check(asset: str, key: list[str]) -> dg.AssetChecksDefinition:
     return _check
 
 
-def _fk_check(asset: str, refs: list[tuple[str, str]]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def _fk_check(asset: str, refs: list[tuple[str, str]]) -> Check:
+    @check(
         asset=asset,
         name="no_dangling_foreign_keys",
         blocking=True,
@@ -76,8 +77,8 @@ def _fk_check(asset: str, refs: list[tuple[str, str]]) -> dg.AssetChecksDefiniti
     return _check
 
 
-def _enum_check(asset: str, enums: list[Column]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def _enum_check(asset: str, enums: list[Column]) -> Check:
+    @check(
         asset=asset,
         name="enum_domains",
         description="Enum columns hold only their domain: " + ", ".join(c.name for c in enums),
@@ -114,8 +115,8 @@ def reconciliation_sql(t: Table) -> sql.Composable:
     )
 
 
-def _reconcile_check(t: Table) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def _reconcile_check(t: Table) -> Check:
+    @check(
         asset=t.name,
         name="reconciles_with_raw",
         blocking=True,
@@ -131,8 +132,8 @@ def _reconcile_check(t: Table) -> dg.AssetChecksDefinition:
     return _check
 
 
-def _pending_check(t: Table) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def _pending_check(t: Table) -> Check:
+    @check(
         asset=t.name,
         name="references_resolved",
         description=f"No optional reference of {t.name} (or its junctions) waits for a missing target.",
@@ -156,7 +157,7 @@ def _pending_check(t: Table) -> dg.AssetChecksDefinition:
     return _check
 
 
-def build_normalized_checks(t: Table) -> list[dg.AssetChecksDefinition]:
+def build_normalized_checks(t: Table) -> list[Check]:
     checks = [_key_check(t.name, ["id"]), _reconcile_check(t)]
     if any(
         c.kind == "ref" and c.mode == "optional" for c in [*t.columns, *(c for ch in t.children for c in ch.columns)]
@@ -173,11 +174,11 @@ def build_normalized_checks(t: Table) -> list[dg.AssetChecksDefinition]:
     return checks
 
 
-def _child_checks(t: Table, ch: Child) -> list[dg.AssetChecksDefinition]:
+def _child_checks(t: Table, ch: Child) -> list[Check]:
     refs = [(ch.parent_column, t.name), *((c.name, c.target) for c in ch.columns if c.kind == "ref")]
     checks = [_key_check(ch.name, [ch.parent_column, *ch.key]), _fk_check(ch.name, refs)]
     enums = [c for c in ch.columns if c.kind == "enum"]
     return checks + ([_enum_check(ch.name, enums)] if enums else [])
 
 
-normalized_checks: list[dg.AssetChecksDefinition] = [c for t in TABLES.values() for c in build_normalized_checks(t)]
+normalized_checks: list[Check] = [c for t in TABLES.values() for c in build_normalized_checks(t)]

@@ -2,7 +2,8 @@
 
 They are separate asset checks rather than check specs of the assets: on a partitioned
 asset a spec is planned and recorded once per partition of a ranged run, which for a
-multi-year backfill costs Dagster thousands of events; a separate check runs once.
+multi-year backfill costs Dagster thousands of events; a separate check runs once (in the
+one step that evaluates all of the asset's checks, ``checks/steps.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 from psycopg import sql
 
+from altus_pipeline.checks.steps import Check, check
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.resources import WarehouseResource
 
@@ -33,10 +35,10 @@ def _scope(partition_key: str | None) -> tuple[sql.Composable, dict[str, str]]:
     return sql.SQL("AND business_date BETWEEN %(start)s AND %(end)s"), {"start": first, "end": last or first}
 
 
-def build_raw_checks(entity: Entity) -> list[dg.AssetChecksDefinition]:
+def build_raw_checks(entity: Entity) -> list[Check]:
     table = sql.Identifier(entity.raw_table)
 
-    @dg.asset_check(
+    @check(
         asset=entity.raw_table,
         name="ids_unique_non_null",
         blocking=True,
@@ -58,7 +60,7 @@ def build_raw_checks(entity: Entity) -> list[dg.AssetChecksDefinition]:
             passed=bad == 0 and dupes == 0, metadata={"null_or_empty_ids": bad, "duplicate_ids": dupes}
         )
 
-    @dg.asset_check(
+    @check(
         asset=entity.raw_table,
         name="rows_match_api_total",
         description="Live rows in the last listing's scope equal DoorLoop's total, less rejected and duplicate records.",
@@ -82,4 +84,4 @@ def build_raw_checks(entity: Entity) -> list[dg.AssetChecksDefinition]:
     return [ids_unique_non_null, rows_match_api_total]
 
 
-raw_checks: list[dg.AssetChecksDefinition] = [c for e in ENTITIES.values() for c in build_raw_checks(e)]
+raw_checks: list[Check] = [c for e in ENTITIES.values() for c in build_raw_checks(e)]

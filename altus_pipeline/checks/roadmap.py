@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from altus_pipeline.checks.steps import Check, check
 from altus_pipeline.roadmap import CHECK_NAME, PLAN_NAME, PlanError, asset_violations, load_plan
 
 
@@ -27,8 +28,8 @@ def naming_result(key: dg.AssetKey, group: str) -> dg.AssetCheckResult:
     )
 
 
-def _build_check(key: dg.AssetKey, group: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+def _build_check(key: dg.AssetKey, group: str) -> Check:
+    @check(
         asset=key,
         name=CHECK_NAME,
         description=f"{key.to_user_string()} is planned in {PLAN_NAME} under its group's layer and named by its rule.",
@@ -39,6 +40,6 @@ def _build_check(key: dg.AssetKey, group: str) -> dg.AssetChecksDefinition:
     return roadmap_naming
 
 
-def roadmap_checks(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
+def roadmap_checks(assets: Sequence[dg.AssetsDefinition]) -> list[Check]:
     """One ``roadmap_naming`` check per asset key of ``assets``."""
     return [_build_check(key, group) for a in assets for key, group in a.group_names_by_key.items()]

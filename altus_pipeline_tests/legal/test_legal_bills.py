@@ -263,9 +263,8 @@ def _run_checks_only(warehouse: Warehouse) -> dict[str, bool]:
     resource = WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema)
     results = {}
     for check in bill_checks:
-        spec = next(iter(check.check_specs))
         result = check(warehouse=resource)
-        results[f"{spec.asset_key.to_user_string()}:{spec.name}"] = result.passed
+        results[f"{check.spec.asset_key.to_user_string()}:{check.spec.name}"] = result.passed
     return results
 
 
