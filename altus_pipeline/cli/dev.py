@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from contextlib import nullcontext
+from pathlib import Path
 
 import click
 
@@ -48,4 +50,22 @@ def dev(port: int, scale: str) -> None:
         str(port),
     ]
     with nullcontext() if settings.doorloop_token() else local_sandbox(scale):
-        raise SystemExit(subprocess.call(command, cwd=home))
+        raise SystemExit(serve(command, home))
+
+
+def serve(command: list[str], cwd: Path) -> int:
+    """Run ``dagster dev`` until it ends; a SIGTERM sent to ``altus dev`` alone ends it too.
+
+    ``dagster dev`` maps SIGTERM to its SIGINT handler. Started with SIGINT ignored, as a
+    script's background job is, it would ignore both and outlive ``altus dev`` (a ``kill``,
+    a process manager's stop): the child starts with SIGINT at its default, and a SIGTERM
+    this process receives is passed on. Ctrl-C reaches the child from the terminal itself.
+    """
+    child = subprocess.Popen(command, cwd=cwd, preexec_fn=_interruptible)
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    return child.wait()
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

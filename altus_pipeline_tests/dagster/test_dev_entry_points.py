@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import pytest
 
@@ -396,3 +398,39 @@ def test_hand_started_dagster_writes_the_clis_warehouse(tmp_path, env, account, 
     assert seen.stdout.strip() == "SUCCESS", seen.stdout + seen.stderr
     data_dirs = {p.parent for p in tmp_path.rglob("PG_VERSION") if p.parent.name == "pgdata"}
     assert data_dirs == {tmp_path / "home" / "pgdata"}
+
+
+def test_a_sigterm_to_altus_dev_ends_every_process_it_started(tmp_path, env):
+    """As a script's background job (SIGINT ignored, which ``dagster dev`` also applies to
+    SIGTERM), stopped by a SIGTERM to its own pid: nothing of its session outlives it."""
+    log = tmp_path / "dev.log"
+    port = _free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [ALTUS, "dev", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+    dev = Dev(port, proc, log)
+    try:
+        dev.wait("the code location", lambda: location_loaded(dev), 240)
+        session = [p for p in psutil.process_iter() if _session_of(p) == proc.pid]
+        assert len(session) >= 3, "altus dev, dagster dev, the webserver and the daemon"
+        os.kill(proc.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(session, timeout=60)
+        assert not alive, f"still running after SIGTERM: {[p.cmdline()[:4] for p in alive]}\n{dev.tail()}"
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if proc.poll() is None or any(_session_of(p) == proc.pid for p in psutil.process_iter()):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _session_of(process: psutil.Process) -> int | None:
+    try:
+        return os.getsid(process.pid)
+    except (ProcessLookupError, PermissionError):
+        return None
