@@ -154,6 +154,15 @@ BREAKS: tuple[Break, ...] = (
         ("altus_pipeline_tests/dagster/test_check_steps.py::test_a_check_selected_alone_runs_alone",),
     ),
     Break(
+        "altus dev's child inherits an ignored SIGINT",
+        "altus_pipeline/cli/dev.py",
+        "child = subprocess.Popen(command, cwd=cwd, preexec_fn=_interruptible)",
+        "child = subprocess.Popen(command, cwd=cwd)",
+        (
+            "altus_pipeline_tests/dagster/test_dev_entry_points.py::test_a_sigterm_to_altus_dev_ends_every_process_it_started",
+        ),
+    ),
+    Break(
         "the client retries a 429 without waiting out Retry-After",
         "altus_pipeline/doorloop/client.py",
         "wait = _retry_after(response)",
