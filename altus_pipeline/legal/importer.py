@@ -49,6 +49,7 @@ from altus_pipeline.legal.documents import (
 from altus_pipeline.legal.phases import CLOSED, PAUSE, PhaseError, Step, move, parse_phase
 from altus_pipeline.legal.workbook import BILLS_SHEET, CASES_SHEET, SheetRow, read_workbook
 from altus_pipeline.normalized.spec import NAMESPACE
+from altus_pipeline.warehouse.locks import take_turn
 
 NOTICE_TYPES = ("PAY_OR_QUIT", "CURE_OR_QUIT", "UNCONDITIONAL_QUIT", "NOTICE_TO_VACATE")
 DATE_FIELDS = ("notice_served", "filing_date", "hearing_date", "judgment_date", "writ_issued", "possession_date")
@@ -378,7 +379,7 @@ def import_workbook(
     """Import ``path`` in the caller's transaction (the caller commits); documents listed
     in it are read from ``documents_dir`` (default: the workbook's folder) into ``store``."""
     result, workbook = ImportResult(), str(path.resolve())
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('legal_import'))")
+    take_turn(conn, "legal_import")
     _stage(conn, path, workbook, run_id, result)
     retried = conn.execute(
         "SELECT id, sheet, row_number, raw, status FROM legal_case_import_staging WHERE workbook_path = %s "

@@ -65,6 +65,7 @@ from altus_pipeline.normalized.spec import (
     key_of,
 )
 from altus_pipeline.warehouse.casts import date_ok, for_server, has_zone, timestamp_ok
+from altus_pipeline.warehouse.locks import take_turn
 
 _KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 keys are computed
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
@@ -650,7 +651,7 @@ class Normalizer:
         t, run = self.t, self.run_id
         result = NormalizeResult(t.name, objects={name: ObjectCounts() for name in t.objects})
         name, raw = sql.Identifier(t.name), sql.Identifier(t.raw_table)
-        self._x("SELECT pg_advisory_xact_lock(hashtext(%s))", ("normalize:" + t.name,))
+        take_turn(self.conn, "normalize", t.name)
         cutoff = self._x(
             "SELECT least(now(), min(xact_start)) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL"

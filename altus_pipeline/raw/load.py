@@ -45,10 +45,10 @@ from altus_pipeline.partitions import DateRange
 from altus_pipeline.raw import incremental
 from altus_pipeline.raw.incremental import Plan, Scan
 from altus_pipeline.warehouse import casts
+from altus_pipeline.warehouse.locks import take_turn
 
 STAGE_TYPES = ["int8", "text", "text", "text", "date"]  # raw_stage's columns, as COPY sends them
 DIRECT_TYPES = ["text", "jsonb", "text", "date", "text"]  # a raw table's, when an empty one is the COPY's target
-TAKE_TURN = "SELECT pg_advisory_xact_lock(hashtext('raw:' || current_schema() || '.' || %s))"
 MAX_READS = 2  # a listing that moved under us is read once more before it fails
 # Master data whose change moves the KPIs only from a date the record carries: a lease from
 # its start, a work order from its creation. Any other master record (a unit, a property, a
@@ -303,7 +303,7 @@ class RawLoader:
             self._count_direct(result)
         else:
             self._apply(scope, result, soft_delete=not (plan and plan.incremental))
-        record_failures(self.conn, rejects)  # under the table's lock (``TAKE_TURN``), as every write here
+        record_failures(self.conn, rejects)  # under the table's turn (``take_turn``), as every write here
         result.stats.seconds = time.monotonic() - started
         return result
 
@@ -316,7 +316,7 @@ class RawLoader:
         """
         if self._has_rows():
             return False
-        self.conn.execute(TAKE_TURN, (self.entity.raw_table,))
+        take_turn(self.conn, "raw", self.entity.raw_table)
         return not self._has_rows()
 
     def _has_rows(self) -> bool:
@@ -455,7 +455,7 @@ class RawLoader:
         commits. A table with no row at all takes the listing in one plain ``INSERT``:
         nothing to compare, to conflict with or to soft-delete.
         """
-        self.conn.execute(TAKE_TURN, (self.entity.raw_table,))
+        take_turn(self.conn, "raw", self.entity.raw_table)
         staged = sql.SQL("raw_stage")
         if result.duplicates:  # only then sorted, to keep each id's last record
             staged = sql.SQL(
