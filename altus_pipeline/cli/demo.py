@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from altus_pipeline.runner import RunSummary
 
 _SUMMARY_COLUMNS = (
-    ("property_name", "property", 24),
+    ("property_name", "property", 32),
     ("units_total", "units", 6),
     ("units_occupied", "occ", 6),
     ("physical_occupancy", "occ %", 7),
@@ -78,11 +78,26 @@ def _raw_counts(warehouse: Warehouse) -> list[tuple[str, int, int, int]]:
 
 
 def _print_kpi_summary(warehouse: Warehouse) -> None:
-    """kpi_summary as a readable table: the portfolio first, then properties by name."""
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c, _, _ in _SUMMARY_COLUMNS)
+    """kpi_summary as a readable table: the portfolio first, then properties by name.
+
+    Two properties may share a name (the demo's account has two "Elm Place"): those are
+    told apart by their street address, so no row reads as a repeat of another.
+    """
+    cols = sql.SQL(", ").join(
+        sql.SQL(
+            "CASE WHEN count(*) OVER (PARTITION BY s.property_name) > 1 AND p.address_street1 IS NOT NULL "
+            "THEN s.property_name || ', ' || p.address_street1 ELSE s.property_name END"
+        )
+        if c == "property_name"
+        else sql.SQL("s.{}").format(sql.Identifier(c))
+        for c, _, _ in _SUMMARY_COLUMNS
+    )
     with warehouse.connect() as conn:
         rows = conn.execute(
-            sql.SQL("SELECT as_of_date, {} FROM kpi_summary ORDER BY scope = 'property', property_name").format(cols)
+            sql.SQL(
+                "SELECT s.as_of_date, {} FROM kpi_summary s LEFT JOIN normalized_properties p ON p.id = s.property_id "
+                "ORDER BY s.scope = 'property', 2"
+            ).format(cols)
         ).fetchall()
     if not rows:
         click.echo("kpi_summary is empty")

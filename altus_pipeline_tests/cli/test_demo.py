@@ -57,6 +57,11 @@ def test_demo_runs_the_whole_pipeline_from_nothing(tmp_path, small_dataset_prist
     # and the KPI summary of the last full day of the history is printed
     assert f"kpi_summary as of {DEFAULT_AS_OF - dt.timedelta(days=1)}:" in done.stdout
     assert re.search(r"^Portfolio\s+\d+\s+\d+\s+\d+\.\d%", done.stdout, re.M)
+    # a row per property, none reading as a repeat (properties sharing a name show their street)
+    summary = done.stdout.split(" as of ", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    labels = [re.split(r"\s{2,}", line.strip())[0] for line in summary]
+    assert len(labels) == len(small_dataset_pristine["properties"]) + 1
+    assert len(set(labels)) == len(labels), labels
 
     # the sample legal workbook is imported into the local store and its cases printed by phase
     assert re.search(
