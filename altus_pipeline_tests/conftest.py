@@ -7,6 +7,7 @@ import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -41,14 +42,21 @@ def pg_url() -> Iterator[str]:
     embedded.stop_server(data_dir)
 
 
-@pytest.fixture
-def warehouse(pg_url: str) -> Iterator[Warehouse]:
+@contextmanager
+def own_warehouse(pg_url: str) -> Iterator[Warehouse]:
     """A migrated warehouse in a schema of its own, dropped afterwards."""
     wh = Warehouse(url=pg_url, schema=f"t_{uuid.uuid4().hex[:12]}")
     migrate(wh)
     yield wh
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(wh.schema)))
+
+
+@pytest.fixture
+def warehouse(pg_url: str) -> Iterator[Warehouse]:
+    """A migrated warehouse in a schema of its own, dropped afterwards."""
+    with own_warehouse(pg_url) as wh:
+        yield wh
 
 
 @pytest.fixture(scope="session")

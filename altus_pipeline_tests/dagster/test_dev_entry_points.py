@@ -100,18 +100,8 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
     server, bad_owner = account
     elsewhere = tmp_path / "elsewhere"  # every process starts outside the project and its home
     elsewhere.mkdir()
-    port = _free_port()
-    log = tmp_path / "dev.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [ALTUS, "dev", "--port", str(port)],
-            cwd=elsewhere,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    dev = Dev(port, proc, log)
+    dev = Dev.altus_dev(ALTUS, _free_port(), elsewhere, env, tmp_path / "dev.log")
+    proc = dev.proc
     try:
         dev.wait("the code location", lambda: location_loaded(dev), 240)
         url = _altus(env, "db", "url", cwd=elsewhere).strip()
@@ -403,19 +393,15 @@ def test_hand_started_dagster_writes_the_clis_warehouse(tmp_path, env, account, 
 def test_a_sigterm_to_altus_dev_ends_every_process_it_started(tmp_path, env):
     """As a script's background job (SIGINT ignored, which ``dagster dev`` also applies to
     SIGTERM), stopped by a SIGTERM to its own pid: nothing of its session outlives it."""
-    log = tmp_path / "dev.log"
-    port = _free_port()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [ALTUS, "dev", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-        )
-    dev = Dev(port, proc, log)
+    dev = Dev.altus_dev(
+        ALTUS,
+        _free_port(),
+        tmp_path,
+        env,
+        tmp_path / "dev.log",
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    proc = dev.proc
     try:
         dev.wait("the code location", lambda: location_loaded(dev), 240)
         session = [p for p in psutil.process_iter() if _session_of(p) == proc.pid]

@@ -7,12 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
+import psycopg
 
 from altus_pipeline_tests.conftest import REPO
+from altus_pipeline_tests.support.dagster_gql import Dev, location_loaded
 
 WORKSPACE_QUERY = """
 { workspaceOrError { __typename ... on Workspace { locationEntries {
@@ -37,14 +37,7 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _graphql(port: int, query: str) -> dict:
-    response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30)
-    response.raise_for_status()
-    return response.json()["data"]
-
-
 def test_altus_dev_serves_the_code_location_loaded(pg_url, tmp_path):
-    port = _free_port()
     env = {
         **os.environ,
         "ALTUS_HOME": str(tmp_path),
@@ -54,40 +47,18 @@ def test_altus_dev_serves_the_code_location_loaded(pg_url, tmp_path):
     }
     env.pop("DOORLOOP_API_TOKEN", None)
     altus = str(Path(sys.executable).with_name("altus"))
-    log = open(tmp_path / "dev.log", "w")
-    proc = subprocess.Popen(
-        [altus, "dev", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    dev = Dev.altus_dev(altus, _free_port(), REPO, env, tmp_path / "dev.log")
     try:
-        deadline = time.monotonic() + 240
-        entry = None
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
-            try:
-                entries = _graphql(port, WORKSPACE_QUERY)["workspaceOrError"]["locationEntries"]
-            except (requests.ConnectionError, requests.HTTPError, KeyError, TypeError):
-                entries = []
-            if entries and entries[0]["loadStatus"] == "LOADED":
-                entry = entries[0]
-                break
-            time.sleep(1)
-        assert entry is not None, (tmp_path / "dev.log").read_text()[-3000:]
+        dev.wait("the code location", lambda: location_loaded(dev), 240)
+        entry = dev.gql(WORKSPACE_QUERY)["workspaceOrError"]["locationEntries"][0]
         assert entry["name"] == "altus_pipeline"
         assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
-        nodes = _graphql(port, ASSETS_QUERY)["assetNodes"]
+        nodes = dev.gql(ASSETS_QUERY)["assetNodes"]
         groups = {n["assetKey"]["path"][0]: n["groupName"] for n in nodes}
         assert groups["doorloop_raw_leases"] == "raw" and groups["doorloop_raw_work_orders"] == "raw"
-        output = (tmp_path / "dev.log").read_text()
+        output = dev.log.read_text()
         assert "Warning" not in output and "Error" not in output, output[-3000:]
     finally:
-        stop(proc)
-        log.close()
-        import psycopg
-
+        stop(dev.proc)
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA IF EXISTS ui_test CASCADE")

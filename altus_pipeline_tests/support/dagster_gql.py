@@ -44,6 +44,22 @@ class Dev:
     def __init__(self, port: int, proc: subprocess.Popen, log: Path, also: Sequence[subprocess.Popen] = ()) -> None:
         self.port, self.proc, self.log, self.also = port, proc, log, tuple(also)
 
+    @classmethod
+    def altus_dev(cls, altus: str, port: int, cwd: Path, env: dict[str, str], log: Path, **popen: Any) -> Dev:
+        """Start ``altus dev`` on ``port`` in a session of its own (so a test can end all it
+        started with one ``killpg``), its output in ``log``."""
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [altus, "dev", "--port", str(port)],
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **popen,
+            )
+        return cls(port, proc, log)
+
     def gql(self, query: str, **variables: Any) -> dict:
         response = requests.post(
             f"http://127.0.0.1:{self.port}/graphql", json={"query": query, "variables": variables}, timeout=60

@@ -6,31 +6,26 @@ that is wrongly shared fails the test at once instead of hanging it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from altus_pipeline.normalized.spec import TABLES
 from altus_pipeline.normalized.transform import Normalizer
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.locks import take_turn
-from altus_pipeline.warehouse.migrations import migrate
+from altus_pipeline_tests.conftest import own_warehouse
 
 TABLE = TABLES["normalized_accounts"]
 
 
 @pytest.fixture
 def neighbour(pg_url: str) -> Iterator[Warehouse]:
-    """A second migrated warehouse in the same database as ``warehouse``."""
-    wh = Warehouse(url=pg_url, schema=f"t_{uuid.uuid4().hex[:12]}")
-    migrate(wh)
-    yield wh
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(wh.schema)))
+    """A second warehouse in the same database as ``warehouse``."""
+    with own_warehouse(pg_url) as wh:
+        yield wh
 
 
 @contextmanager
