@@ -18,21 +18,26 @@ from altus_pipeline.checks.steps import Check, check
 from altus_pipeline.dlq.statements import waiting_sql
 from altus_pipeline.normalized.spec import GONE, PENDING, TABLES, Child, Column, Table
 from altus_pipeline.resources import WarehouseResource
+from altus_pipeline.warehouse.constraints import enforced
 
 _GONE = sql.Identifier(GONE)
 
 
-def _count(warehouse: WarehouseResource, query: sql.Composable) -> int:
-    with warehouse.warehouse().connect() as conn:
-        return conn.execute(query).fetchone()[0]
+def _dangling_sql(table: str, column: str, target: str, enforced: bool = False) -> sql.Composable:
+    """How many (live) rows of ``table`` point with ``column`` at no live row of ``target``.
 
-
-def _dangling_sql(table: str, column: str, target: str) -> sql.Composable:
-    live = sql.SQL("c.{} IS NULL AND ").format(_GONE) if table in TABLES else sql.SQL("")
-    return sql.SQL(
-        "SELECT count(*) FROM {table} c WHERE {live}c.{column} IS NOT NULL AND NOT EXISTS "
+    ``enforced``: a validated foreign key guarantees the target row exists, so only links to
+    rows marked gone can dangle; they are counted from the gone rows (an index holds just
+    those, usually none) instead of probing the target once for every row of ``table``.
+    """
+    live = sql.SQL(" AND c.{} IS NULL").format(_GONE) if table in TABLES else sql.SQL("")
+    query = (
+        "SELECT count(*) FROM {target} p JOIN {table} c ON c.{column} = p.id WHERE p.{gone} IS NOT NULL{live}"
+        if enforced
+        else "SELECT count(*) FROM {table} c WHERE c.{column} IS NOT NULL{live} AND NOT EXISTS "
         "(SELECT 1 FROM {target} p WHERE p.id = c.{column} AND p.{gone} IS NULL)"
-    ).format(
+    )
+    return sql.SQL(query).format(
         table=sql.Identifier(table), live=live, column=sql.Identifier(column), target=sql.Identifier(target), gone=_GONE
     )
 
@@ -49,13 +54,21 @@ def _key_check(asset: str, key: list[str]) -> Check:
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.warehouse().connect() as conn:
-            null_keys, dupes = conn.execute(
-                sql.SQL(
-                    "SELECT count(*) FILTER (WHERE {nulls}), count(*) - count(DISTINCT ({cols})) FROM {asset}"
-                ).format(nulls=nulls, cols=cols, asset=sql.Identifier(asset))
-            ).fetchone()
+            # While the key is the table's primary key PostgreSQL keeps it unique and non-null:
+            # nothing to count (counting distinct keys sorts the whole table) until it is not.
+            keyed = enforced(conn, asset).primary_key == tuple(key)
+            null_keys, dupes = (
+                (0, 0)
+                if keyed
+                else conn.execute(
+                    sql.SQL(
+                        "SELECT count(*) FILTER (WHERE {nulls}), count(*) - count(DISTINCT ({cols})) FROM {asset}"
+                    ).format(nulls=nulls, cols=cols, asset=sql.Identifier(asset))
+                ).fetchone()
+            )
         return dg.AssetCheckResult(
-            passed=null_keys == 0 and dupes == 0, metadata={"null_keys": null_keys, "duplicate_keys": dupes}
+            passed=null_keys == 0 and dupes == 0,
+            metadata={"null_keys": null_keys, "duplicate_keys": dupes, "enforced_by_primary_key": keyed},
         )
 
     return _check
@@ -69,9 +82,14 @@ def _fk_check(asset: str, refs: list[tuple[str, str]]) -> Check:
         description="Every reference points at an existing, live row: " + ", ".join(f"{c} → {t}" for c, t in refs),
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        counts = {c: _count(warehouse, _dangling_sql(asset, c, t)) for c, t in refs}
+        with warehouse.warehouse().connect() as conn:
+            keys = enforced(conn, asset).references
+            counts = sql.SQL(", ").join(
+                sql.SQL("({})").format(_dangling_sql(asset, c, t, enforced=(c, t) in keys)) for c, t in refs
+            )
+            dangling = conn.execute(sql.SQL("SELECT {}").format(counts)).fetchone()
         return dg.AssetCheckResult(
-            passed=not any(counts.values()), metadata={f"dangling_{c}": n for c, n in counts.items()}
+            passed=not any(dangling), metadata={f"dangling_{c}": n for (c, _), n in zip(refs, dangling, strict=True)}
         )
 
     return _check
@@ -84,17 +102,17 @@ def _enum_check(asset: str, enums: list[Column]) -> Check:
         description="Enum columns hold only their domain: " + ", ".join(c.name for c in enums),
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        counts = {
-            c.name: _count(
-                warehouse,
-                sql.SQL("SELECT count(*) FROM {} WHERE {} NOT IN ({})").format(
-                    sql.Identifier(asset), sql.Identifier(c.name), sql.SQL(", ").join(map(sql.Literal, c.domain))
-                ),
+        outside = sql.SQL(", ").join(
+            sql.SQL("count(*) FILTER (WHERE {} NOT IN ({}))").format(
+                sql.Identifier(c.name), sql.SQL(", ").join(map(sql.Literal, c.domain))
             )
             for c in enums
-        }
+        )
+        with warehouse.warehouse().connect() as conn:
+            counts = conn.execute(sql.SQL("SELECT {} FROM {}").format(outside, sql.Identifier(asset))).fetchone()
         return dg.AssetCheckResult(
-            passed=not any(counts.values()), metadata={f"outside_{k}": v for k, v in counts.items()}
+            passed=not any(counts),
+            metadata={f"outside_{c.name}": n for c, n in zip(enums, counts, strict=True)},
         )
 
     return _check

@@ -14,16 +14,11 @@ from psycopg import sql
 from altus_pipeline.checks.steps import Check, check
 from altus_pipeline.doorloop.registry import ENTITIES, Entity
 from altus_pipeline.resources import WarehouseResource
+from altus_pipeline.warehouse.constraints import enforced
 
 _LAST_LISTING = """
 SELECT partition_key, api_total - rejected - duplicates, api_total
 FROM doorloop_pipeline_audit WHERE asset_key = %s ORDER BY id DESC LIMIT 1
-"""
-_ID_IS_PRIMARY_KEY = """
-SELECT EXISTS (
-    SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-    WHERE i.indrelid = to_regclass(quote_ident(%s)) AND i.indisprimary AND i.indnkeyatts = 1 AND a.attname = 'id'
-)
 """
 
 
@@ -49,7 +44,7 @@ def build_raw_checks(entity: Entity) -> list[Check]:
         # one probe of its index, and no scan of the table (let alone a sort, to count distinct
         # ids) is needed until it is not.
         with warehouse.warehouse().connect() as conn:
-            keyed = conn.execute(_ID_IS_PRIMARY_KEY, (entity.raw_table,)).fetchone()[0]
+            keyed = enforced(conn, entity.raw_table).primary_key == ("id",)
             query = (
                 "SELECT count(*), 0 FROM {t} WHERE id = ''"
                 if keyed
