@@ -662,12 +662,15 @@ class Normalizer:
         changed = sql.SQL("r.last_changed_at >= %s OR " if row else "")
         self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
         # The ids stream through a server-side cursor a batch at a time, so memory stays flat however many change.
+        # Every row it returns is read: planned for the first tenth (a cursor's default), the join
+        # below became a probe per raw row, 7.4 s instead of 0.7 s for 1.5 M rows with nothing to do.
+        self._x("SET LOCAL cursor_tuple_fraction = 1")
         with self.conn.cursor(name="norm_candidate_ids") as ids:
+            # A join, not ``NOT EXISTS``: beside an ``OR`` that would probe the table once per raw row.
             ids.execute(
                 sql.SQL(
-                    "SELECT r.id FROM {raw} r WHERE {live} AND ({changed}"
-                    "NOT EXISTS (SELECT 1 FROM {name} n WHERE n.doorloop_id = r.id AND n.{gone} IS NULL) "
-                    "OR r.id IN ({recheck}))"
+                    "SELECT r.id FROM {raw} r LEFT JOIN {name} n ON n.doorloop_id = r.id AND n.{gone} IS NULL "
+                    "WHERE {live} AND ({changed}n.doorloop_id IS NULL OR r.id IN ({recheck}))"
                 ).format(raw=raw, live=_live(t), changed=changed, name=name, gone=_GONE, recheck=recheck_sql(t)),
                 (row[0],) if row else None,
             )
@@ -778,12 +781,15 @@ class Normalizer:
         """
         t, run = self.t, self.run_id
         name, raw = sql.Identifier(t.name), sql.Identifier(t.raw_table)
+        # The raw rows are joined (a row with no live one is left NULL), not probed with
+        # ``NOT EXISTS``, which beside an ``OR`` runs once per row of the table.
         self._x(
             sql.SQL(
                 "CREATE TEMP TABLE norm_leaving ON COMMIT DROP AS SELECT n.id, n.doorloop_id, "
-                "n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected FROM {name} n "
+                "n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) AS rejected "
+                "FROM {name} n LEFT JOIN {raw} r ON r.id = n.doorloop_id AND {live} "
                 "WHERE n.{gone} IS NULL AND (n.doorloop_id IN (SELECT doorloop_id FROM norm_checked WHERE err IS NOT NULL) "
-                "OR NOT EXISTS (SELECT 1 FROM {raw} r WHERE r.id = n.doorloop_id AND {live}))"
+                "OR r.id IS NULL)"
             ).format(name=name, gone=_GONE, raw=raw, live=_live(t))
         )
         rejected, leaving = self._x("SELECT count(*) FILTER (WHERE rejected), count(*) FROM norm_leaving").fetchone()
