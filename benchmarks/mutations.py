@@ -251,8 +251,8 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "the reference check trusts a foreign key that was dropped",
         "altus_pipeline/checks/normalized.py",
-        "enforced=(c, t) in keys",
-        "enforced=True",
+        "fk_backed=(c, t) in keys",
+        "fk_backed=True",
         ("altus_pipeline_tests/normalized/test_checks.py",),
     ),
     Break(

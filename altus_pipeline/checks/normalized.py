@@ -7,6 +7,9 @@ entity. Key and foreign-key checks are blocking (downstream KPIs join on them).
 records the warehouse does not hold: the row loaded, its link waits for the target.
 Rows marked gone (``gone_at``, kept only while other tables still point at them) count
 nowhere: a live row linked to one dangles, and they are not rows of the table.
+Key and reference checks first ask which constraints PostgreSQL enforces on the table
+(``warehouse/constraints.py``) and count only what those leave possible; a table whose
+constraint was dropped is counted in full.
 """
 
 from __future__ import annotations
@@ -23,17 +26,17 @@ from altus_pipeline.warehouse.constraints import enforced
 _GONE = sql.Identifier(GONE)
 
 
-def _dangling_sql(table: str, column: str, target: str, enforced: bool = False) -> sql.Composable:
+def _dangling_sql(table: str, column: str, target: str, fk_backed: bool = False) -> sql.Composable:
     """How many (live) rows of ``table`` point with ``column`` at no live row of ``target``.
 
-    ``enforced``: a validated foreign key guarantees the target row exists, so only links to
+    ``fk_backed``: a validated foreign key guarantees the target row exists, so only links to
     rows marked gone can dangle; they are counted from the gone rows (an index holds just
     those, usually none) instead of probing the target once for every row of ``table``.
     """
     live = sql.SQL(" AND c.{} IS NULL").format(_GONE) if table in TABLES else sql.SQL("")
     query = (
         "SELECT count(*) FROM {target} p JOIN {table} c ON c.{column} = p.id WHERE p.{gone} IS NOT NULL{live}"
-        if enforced
+        if fk_backed
         else "SELECT count(*) FROM {table} c WHERE c.{column} IS NOT NULL{live} AND NOT EXISTS "
         "(SELECT 1 FROM {target} p WHERE p.id = c.{column} AND p.{gone} IS NULL)"
     )
@@ -85,7 +88,7 @@ def _fk_check(asset: str, refs: list[tuple[str, str]]) -> Check:
         with warehouse.warehouse().connect() as conn:
             keys = enforced(conn, asset).references
             counts = sql.SQL(", ").join(
-                sql.SQL("({})").format(_dangling_sql(asset, c, t, enforced=(c, t) in keys)) for c, t in refs
+                sql.SQL("({})").format(_dangling_sql(asset, c, t, fk_backed=(c, t) in keys)) for c, t in refs
             )
             dangling = conn.execute(sql.SQL("SELECT {}").format(counts)).fetchone()
         return dg.AssetCheckResult(
