@@ -549,7 +549,7 @@ class RawLoader:
         vanished = sql.SQL(
             """
             WITH gone AS (
-            UPDATE {table} AS t SET deleted_at = now(), last_run_id = %(run)s
+            UPDATE {table} AS t SET deleted_at = now(), last_changed_at = now(), last_run_id = %(run)s
             WHERE t.deleted_at IS NULL {scope}
               AND NOT EXISTS (SELECT 1 FROM raw_stage s WHERE s.id = t.id)
             RETURNING {affects} AS affects

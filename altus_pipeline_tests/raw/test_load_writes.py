@@ -1,7 +1,7 @@
 """What the raw loader writes, and what it leaves alone: a re-sync with nothing changed
-neither writes nor locks a row, rows hashed by an earlier version are not rewritten, a
-listing with duplicate ids keeps each id's last record (a full listing holding one has moved,
-a first load's too), and loads of one table take turns."""
+neither writes nor locks a row, a soft delete stamps the row's last change, rows hashed by an
+earlier version are not rewritten, a listing with duplicate ids keeps each id's last record (a
+full listing holding one has moved, a first load's too), and loads of one table take turns."""
 
 from __future__ import annotations
 
@@ -70,6 +70,19 @@ def test_a_resync_with_nothing_changed_writes_and_locks_no_row(warehouse, sandbo
     assert _rows(warehouse, CHARGES, "xmin::text, content_hash") == versions
     # ON CONFLICT … DO UPDATE … WHERE locks every row it skips: a locked row keeps its locker in xmax.
     assert _rows(warehouse, CHARGES, "xmax::text") == {i: ("0",) for i in versions}
+
+
+def test_a_soft_delete_is_a_change_of_the_row(warehouse, sandbox_factory, small_dataset):
+    _load(warehouse, sandbox_factory(small_dataset), UNITS)
+    gone = small_dataset["units"][0]["id"]
+    query = sql.SQL("SELECT deleted_at, last_changed_at FROM {} WHERE id = %s").format(sql.Identifier(UNITS.raw_table))
+    with warehouse.connect() as conn:
+        _, loaded_at = conn.execute(query, (gone,)).fetchone()
+    rest = {**small_dataset, "units": small_dataset["units"][1:]}
+    assert _load(warehouse, sandbox_factory(rest), UNITS).soft_deleted == 1
+    with warehouse.connect() as conn:
+        deleted_at, changed_at = conn.execute(query, (gone,)).fetchone()
+    assert deleted_at is not None and changed_at == deleted_at > loaded_at
 
 
 def test_rows_hashed_by_the_server_before_are_not_rewritten(warehouse, sandbox_factory, small_dataset):
