@@ -30,7 +30,11 @@ class Warehouse:
 
     @classmethod
     def from_env(cls) -> Warehouse:
-        """``ALTUS_DATABASE_URL`` when set, else the embedded server (started if needed)."""
+        """``ALTUS_DATABASE_URL`` when set, else the embedded server (started if needed).
+
+        The schema is checked first: a setting refused is refused before a server starts.
+        """
+        schema = settings.warehouse_schema()
         url = settings.database_url_override()
         if url is None:
             pinned = settings.instance_pinned_home()
@@ -38,7 +42,7 @@ class Warehouse:
                 settings.require_home(pinned, f"the Dagster instance in {os.environ['DAGSTER_HOME']}")
             server = embedded.ensure_server(settings.project_home() / "pgdata")
             url = embedded.create_database(server, EMBEDDED_DATABASE)
-        return cls(url=url, schema=settings.warehouse_schema())
+        return cls(url=url, schema=schema)
 
     @contextmanager
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:

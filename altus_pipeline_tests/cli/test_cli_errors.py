@@ -29,6 +29,7 @@ def test_a_bad_schema_is_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "Error: ALTUS_SCHEMA='public' is not allowed: expected a lowercase identifier other than 'public'"
     ]
+    assert not (tmp_path / "pgdata").exists(), "a refused setting started the embedded PostgreSQL"
 
 
 def test_an_unreachable_database_is_one_line_without_its_password(tmp_path):
