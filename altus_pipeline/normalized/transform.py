@@ -46,6 +46,7 @@ generated checks carry no parameters, so ``%`` in their ``format()`` messages ne
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ from altus_pipeline.normalized.spec import (
     key_of,
 )
 from altus_pipeline.warehouse.casts import date_ok, for_server, has_zone, timestamp_ok
+from altus_pipeline.warehouse.constraints import checked_once
 from altus_pipeline.warehouse.locks import take_turn
 
 _KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 keys are computed
@@ -660,6 +662,17 @@ class Normalizer:
             sql.SQL("SELECT changed_since FROM {} WHERE table_name = %s").format(_WATERMARKS), (t.name,)
         ).fetchone()
         changed = sql.SQL("r.last_changed_at >= %s OR " if row else "")
+        first_load = not self._x(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(name)).fetchone()[0]
+        if first_load:
+            # The foreign keys are checked once at the end (``checked_once``), which locks the
+            # tables they reference: taken now, in one order, so what the references resolve
+            # against below cannot change before then, and two first loads wait rather than deadlock.
+            locked = [*sorted(t.requires()), *t.objects]
+            self._x(
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.SQL(", ").join(map(sql.Identifier, locked))
+                )
+            )
         self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
         # The ids stream through a server-side cursor a batch at a time, so memory stays flat however many change.
         # Every row it returns is read: planned for the first tenth (a cursor's default), the join
@@ -689,6 +702,44 @@ class Normalizer:
 
         # failures: to the DLQ (a repeat of the same failure writes nothing) and out of the table
         record_normalize_rejects(self.conn, t.entity, t.name, run, _CHECKED)
+        with checked_once(self.conn, t.objects) if first_load else nullcontext():
+            self._write(result, first_load)
+
+        result.unresolved_references = self._x(
+            sql.SQL("SELECT count(*) FROM {} WHERE table_name = %s").format(_PENDING), (t.name,)
+        ).fetchone()[0]
+
+        result.resolved = resolve_normalized(self.conn, t.entity, run, _CHECKED, raw, _live(t))
+        count_normalize_retries(self.conn, t.entity, run)
+        self._x(
+            sql.SQL(
+                "INSERT INTO {} AS w (table_name, changed_since, last_run_id) VALUES (%s, %s, %s) "
+                "ON CONFLICT (table_name) DO UPDATE SET changed_since = EXCLUDED.changed_since, "
+                "updated_at = now(), last_run_id = EXCLUDED.last_run_id"
+            ).format(_WATERMARKS),
+            (t.name, cutoff, run),
+        )
+        for obj, counts in result.objects.items():
+            live = sql.SQL(" WHERE {} IS NULL").format(_GONE) if obj == t.name else sql.SQL("")
+            counts.rows_in_table = self._x(
+                sql.SQL("SELECT count(*) FROM {}{}").format(sql.Identifier(obj), live)
+            ).fetchone()[0]
+            if counts.inserted or counts.updated or counts.deleted:
+                # Fresh statistics for the KPI and view queries that read this table next: without
+                # them (autovacuum has not come round yet) PostgreSQL guesses `gone_at IS NULL`
+                # keeps 0.5% of the rows and plans nested loops that take minutes.
+                self._x(sql.SQL("ANALYZE {}").format(sql.Identifier(obj)))
+        self._x("DROP TABLE norm_checked, norm_keys")
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _write(self, result: NormalizeResult, first_load: bool) -> None:
+        """Write the checked batch into the table and its junction and line tables.
+
+        ``first_load``: the table held no row, so no row can conflict: a plain ``INSERT``.
+        """
+        t, run = self.t, self.run_id
+        name = sql.Identifier(t.name)
         main = result.objects[t.name]
         result.rejected_removed, main.deleted = self._remove_leaving_rows(result)
 
@@ -719,18 +770,20 @@ class Normalizer:
                 "WHERE c.err IS NULL AND n.{gone} IS NOT NULL"
             ).format(name=name, gone=_GONE)
         ).fetchone()[0]
-        inserted, written = self._x(
+        inserted, written = self._upsert(
             sql.SQL(
-                "WITH w AS (INSERT INTO {name} AS t (id, doorloop_id, {cols}, normalized_at, last_run_id) "
-                "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL "
+                "INSERT INTO {name} AS t (id, doorloop_id, {cols}, normalized_at, last_run_id) "
+                "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL"
+            ).format(name=name, cols=sql.SQL(", ").join(cols)),
+            None
+            if first_load
+            else sql.SQL(
                 "ON CONFLICT (doorloop_id) DO UPDATE SET {updates}, "
                 "normalized_at = now(), last_run_id = EXCLUDED.last_run_id, {gone} = NULL "
-                "WHERE ({old}) IS DISTINCT FROM ({new}) "
-                "OR t.{gone} IS NOT NULL RETURNING (xmax = 0) AS new) "
-                "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
-            ).format(name=name, cols=sql.SQL(", ").join(cols), gone=_GONE, **_changed_columns(cols)),
+                "WHERE ({old}) IS DISTINCT FROM ({new}) OR t.{gone} IS NOT NULL"
+            ).format(gone=_GONE, **_changed_columns(cols)),
             (run,),
-        ).fetchone()
+        )
         main.inserted = inserted + revived  # a gone row back counts as new to its readers
         main.updated = written - main.inserted
         if written and t.self_refs():
@@ -739,36 +792,9 @@ class Normalizer:
             # and scans its index once per pending link (37 s for 844 links of 90k rows).
             self._x(sql.SQL("ANALYZE {}").format(name))
         for ch in t.children:
-            self._sync_child(ch, result.objects[ch.name])
+            self._sync_child(ch, result.objects[ch.name], first_load)
         result.warnings, result.references_resolved = self._record_pending_references()
         result.references_resolved += linked_new
-        result.unresolved_references = self._x(
-            sql.SQL("SELECT count(*) FROM {} WHERE table_name = %s").format(_PENDING), (t.name,)
-        ).fetchone()[0]
-
-        result.resolved = resolve_normalized(self.conn, t.entity, run, _CHECKED, raw, _live(t))
-        count_normalize_retries(self.conn, t.entity, run)
-        self._x(
-            sql.SQL(
-                "INSERT INTO {} AS w (table_name, changed_since, last_run_id) VALUES (%s, %s, %s) "
-                "ON CONFLICT (table_name) DO UPDATE SET changed_since = EXCLUDED.changed_since, "
-                "updated_at = now(), last_run_id = EXCLUDED.last_run_id"
-            ).format(_WATERMARKS),
-            (t.name, cutoff, run),
-        )
-        for obj, counts in result.objects.items():
-            live = sql.SQL(" WHERE {} IS NULL").format(_GONE) if obj == t.name else sql.SQL("")
-            counts.rows_in_table = self._x(
-                sql.SQL("SELECT count(*) FROM {}{}").format(sql.Identifier(obj), live)
-            ).fetchone()[0]
-            if counts.inserted or counts.updated or counts.deleted:
-                # Fresh statistics for the KPI and view queries that read this table next: without
-                # them (autovacuum has not come round yet) PostgreSQL guesses `gone_at IS NULL`
-                # keeps 0.5% of the rows and plans nested loops that take minutes.
-                self._x(sql.SQL("ANALYZE {}").format(sql.Identifier(obj)))
-        self._x("DROP TABLE norm_checked, norm_keys")
-        result.seconds = time.monotonic() - started
-        return result
 
     def _remove_leaving_rows(self, result: NormalizeResult) -> tuple[int, int]:
         """Take rejected rows and rows whose raw row left out of the table; (rejected, all) that left.
@@ -885,7 +911,25 @@ class Normalizer:
         ).fetchone()[0]
         return dangling, linked
 
-    def _sync_child(self, ch: Child, counts: ObjectCounts) -> None:
+    def _upsert(
+        self, insert: sql.Composable, conflict: sql.Composable | None, params: tuple[Any, ...] | None = None
+    ) -> tuple[int, int]:
+        """Run ``insert`` with its ``ON CONFLICT`` clause; (rows inserted, rows written).
+
+        ``conflict`` None: the table was empty (a first load), so nothing can conflict and
+        the plain ``INSERT`` skips the speculative insertion an upsert pays per row.
+        """
+        if conflict is None:
+            inserted = self._x(insert, params).rowcount
+            return inserted, inserted
+        return self._x(
+            sql.SQL(
+                "WITH w AS ({} {} RETURNING (xmax = 0) AS new) SELECT count(*) FILTER (WHERE new), count(*) FROM w"
+            ).format(insert, conflict),
+            params,
+        ).fetchone()
+
+    def _sync_child(self, ch: Child, counts: ObjectCounts, first_load: bool) -> None:
         self._x(sql.SQL("CREATE TEMP TABLE norm_child ON COMMIT DROP AS {}").format(child_sql(self.t, ch).rows))
         name, parent = sql.Identifier(ch.name), sql.Identifier(ch.parent_column)
         keys = [sql.Identifier(k) for k in ch.key]
@@ -907,19 +951,16 @@ class Normalizer:
             if rest
             else sql.SQL("DO NOTHING")
         )
-        counts.inserted, written = self._x(
-            sql.SQL(
-                "WITH w AS (INSERT INTO {name} AS t ({cols}) SELECT {source} FROM norm_child "
-                "ON CONFLICT ({key}) {conflict} RETURNING (xmax = 0) AS new) "
-                "SELECT count(*) FILTER (WHERE new), count(*) FROM w"
-            ).format(
-                name=name,
-                cols=sql.SQL(", ").join(cols),
-                source=sql.SQL(", ").join([sql.SQL("parent"), *cols[1:]]),
-                key=sql.SQL(", ").join([parent, *keys]),
-                conflict=conflict,
-            )
-        ).fetchone()
+        counts.inserted, written = self._upsert(
+            sql.SQL("INSERT INTO {name} AS t ({cols}) SELECT {source} FROM norm_child").format(
+                name=name, cols=sql.SQL(", ").join(cols), source=sql.SQL(", ").join([sql.SQL("parent"), *cols[1:]])
+            ),
+            None
+            if first_load
+            else sql.SQL("ON CONFLICT ({key}) {conflict}").format(
+                key=sql.SQL(", ").join([parent, *keys]), conflict=conflict
+            ),
+        )
         counts.updated = written - counts.inserted
         self._x("DROP TABLE norm_child")
 

@@ -3,13 +3,19 @@
 A check need not scan a table for what a validated constraint already rules out (a repeated
 or NULL key, a reference to a row that does not exist); the checks ask here first, and
 scan as before when the constraint is not there (dropped by hand, or not yet validated).
+
+A first load of millions of rows can have its foreign keys checked once, set-based, rather
+than row by row (``checked_once``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 _CONSTRAINTS = """
 SELECT c.contype, array_agg(a.attname::text ORDER BY k.ord), f.relname::text
@@ -39,3 +45,37 @@ def enforced(conn: psycopg.Connection, table: str) -> Enforced:
         elif len(columns) == 1:
             references.add((columns[0], target))
     return Enforced(primary_key, frozenset(references))
+
+
+_FOREIGN_KEYS = """
+SELECT t.relname::text, c.conname::text, pg_get_constraintdef(c.oid)
+FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+WHERE c.contype = 'f' AND c.conrelid = ANY (SELECT to_regclass(quote_ident(n)) FROM unnest(%s::text[]) AS n)
+ORDER BY t.relname, c.conname
+"""
+
+
+@contextmanager
+def checked_once(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[int]:
+    """Within the caller's transaction, check the foreign keys of ``tables`` once, at the end.
+
+    PostgreSQL checks a foreign key by a trigger per inserted row: a probe of the target's
+    key and a row lock, about 4 µs each, which is a third of a first normalize at scale
+    (30 M checks). Each foreign key of ``tables`` is dropped on entry and added back, as
+    the catalog had it, on a clean exit: adding it validates every row with one join.
+    On an error nothing is added back; the caller's rollback restores the constraints.
+
+    Dropping a foreign key locks the table it references exclusively until the
+    transaction ends, so this is for a first load, when no one reads those rows yet.
+    Yields how many foreign keys are checked at the end.
+    """
+    keys = conn.execute(_FOREIGN_KEYS, (list(tables),)).fetchall()
+    for table, name, _ in keys:
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
+    yield len(keys)
+    for table, name, definition in keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                sql.Identifier(table), sql.Identifier(name), sql.SQL(definition)
+            )
+        )

@@ -1,0 +1,75 @@
+"""A first load checks its foreign keys once, at the end, and leaves them as the migrations made them.
+
+Into an empty table, the normalizer drops the foreign keys of the asset's tables, writes,
+and adds them back, which validates every row with one join instead of a trigger per row.
+Later runs, which readers may overlap, keep the triggers and take no exclusive lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from altus_pipeline.normalized.transform import Normalizer
+from altus_pipeline.warehouse.constraints import checked_once
+from altus_pipeline.warehouse.db import Warehouse
+from altus_pipeline_tests.normalized.test_normalized import normalize_direct
+from altus_pipeline_tests.support.raw import load_raw
+
+PAYMENTS = "normalized_lease_payments"
+CHARGES = "normalized_lease_charges"
+
+_FOREIGN_KEYS = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated
+FROM pg_constraint WHERE contype = 'f' AND connamespace = to_regnamespace(%s) ORDER BY 1, 2
+"""
+
+
+def _foreign_keys(wh: Warehouse) -> list[tuple]:
+    with wh.connect() as conn:
+        return conn.execute(_FOREIGN_KEYS, (wh.schema,)).fetchall()
+
+
+def test_a_first_load_leaves_every_foreign_key_as_the_migrations_made_it(warehouse, small_dataset):
+    before = _foreign_keys(warehouse)
+    assert len(before) > 40 and all(validated for *_, validated in before)
+    load_raw(warehouse, small_dataset)
+    results = normalize_direct(warehouse)
+    assert results[PAYMENTS].objects[PAYMENTS].inserted > 100
+    assert _foreign_keys(warehouse) == before
+
+
+def test_a_row_that_breaks_a_foreign_key_fails_the_first_load_and_the_key_stays(warehouse):
+    with warehouse.connect() as conn:
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="lease_id"):
+            with checked_once(conn, [PAYMENTS]) as keys:
+                assert keys >= 3
+                conn.execute(
+                    f"INSERT INTO {PAYMENTS} (id, doorloop_id, date, lease_id, amount_received) "
+                    "VALUES (%s, 'p1', '2026-01-01', %s, 1)",
+                    (uuid.uuid4(), uuid.uuid4()),
+                )
+        conn.rollback()
+    assert any(
+        table == PAYMENTS and "(lease_id) REFERENCES normalized_leases(id)" in definition and validated
+        for table, _, definition, validated in _foreign_keys(warehouse)
+    )
+
+
+def test_a_later_run_does_not_wait_for_readers_of_the_tables_it_references(warehouse, small_dataset):
+    load_raw(warehouse, small_dataset)
+    normalize_direct(warehouse)
+    with warehouse.connect() as reader, warehouse.connect() as conn:
+        reader.execute("SELECT count(*) FROM normalized_leases")  # its transaction stays open, holding a share lock
+        conn.execute("SET lock_timeout = '3s'")
+        result = Normalizer(conn, CHARGES, "later-run").run()
+        conn.commit()
+        assert result.candidates == 0
+        conn.execute(f"DELETE FROM {CHARGES}")  # empty again (no other table points at it): a first load, which waits
+        conn.commit()
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            Normalizer(conn, CHARGES, "first-load").run()
+        conn.rollback()
+        reader.rollback()
