@@ -29,6 +29,7 @@ Inverse links are stored once, on the side DoorLoop treats as the owner of the l
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping
@@ -51,6 +52,23 @@ REF_MODES = frozenset({"required", "strict", "optional"})
 def key_of(entity: str, doorloop_id: str) -> uuid.UUID:
     """The normalized key of a DoorLoop record: uuid5 of the entity and its DoorLoop id."""
     return uuid.uuid5(NAMESPACE, f"{entity}:{doorloop_id}")
+
+
+_KEY_HASH = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)  # uuid5's hash, the namespace hashed once
+
+
+def key_hex(entity: str, doorloop_id: str) -> str:
+    """``key_of`` as 32 hex digits, which PostgreSQL reads as a uuid.
+
+    The normalizer computes a key for every record it copies in (millions on a first load):
+    this is uuid5 without building a ``UUID`` (a quarter of the time), the same bytes.
+    """
+    digest = _KEY_HASH.copy()
+    digest.update(f"{entity}:{doorloop_id}".encode())
+    key = bytearray(digest.digest()[:16])
+    key[6] = (key[6] & 0x0F) | 0x50  # version 5
+    key[8] = (key[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    return key.hex()
 
 
 def snake(name: str) -> str:

@@ -63,7 +63,7 @@ from altus_pipeline.normalized.spec import (
     Child,
     Column,
     Table,
-    key_of,
+    key_hex,
 )
 from altus_pipeline.warehouse.casts import date_ok, for_server, has_zone, timestamp_ok
 from altus_pipeline.warehouse.constraints import checked_once
@@ -690,7 +690,7 @@ class Normalizer:
             while batch := ids.fetchmany(_KEY_BATCH):
                 with self.conn.cursor().copy("COPY norm_keys (doorloop_id, id) FROM STDIN") as copy:
                     for (doorloop_id,) in batch:
-                        copy.write_row((doorloop_id, key_of(t.entity, doorloop_id)))
+                        copy.write_row((doorloop_id, key_hex(t.entity, doorloop_id)))
                 result.candidates += len(batch)
         self._x(checked_sql(t))
         # Statistics of the columns the next statements filter and join on, not of the payload's
