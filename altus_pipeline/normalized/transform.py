@@ -474,17 +474,19 @@ def checked_sql(t: Table) -> sql.Composable:
 
 
 def pending_sql(t: Table) -> sql.Composable | None:
-    """``INSERT`` of this batch's optional references that found no target (run after the batch is written)."""
+    """``INSERT`` of this batch's optional references that found no target (run after the batch is written).
+
+    A row of the batch is in the table as ``norm_checked`` has it (written, or equal already),
+    so its link is read there rather than by joining the table again.
+    """
     selects = [
         sql.SQL(
             "SELECT c.doorloop_id, {column}, {target}, c.{ref} FROM norm_checked c "
-            "JOIN {table} n ON n.doorloop_id = c.doorloop_id "
-            "WHERE c.err IS NULL AND c.{ref} IS NOT NULL AND n.{col} IS NULL"
+            "WHERE c.err IS NULL AND c.{ref} IS NOT NULL AND c.{col} IS NULL"
         ).format(
             column=sql.Literal(c.name),
             target=sql.Literal(c.target),
             ref=ref_column(c),
-            table=sql.Identifier(t.name),
             col=sql.Identifier(c.name),
         )
         for c in t.refs()
@@ -678,6 +680,10 @@ class Normalizer:
         # Every row it returns is read: planned for the first tenth (a cursor's default), the join
         # below became a probe per raw row, 7.4 s instead of 0.7 s for 1.5 M rows with nothing to do.
         self._x("SET LOCAL cursor_tuple_fraction = 1")
+        # The typed SELECT joins its candidates' keys by hash: at the default 4 MB, a first load
+        # of 1.3 M rows split it in 16 batches and wrote every payload to temporary files and
+        # back (32 s; 23 s with this). Hash tables may take twice this (hash_mem_multiplier).
+        self._x("SET LOCAL work_mem = '64MB'")
         with self.conn.cursor(name="norm_candidate_ids") as ids:
             # A join, not ``NOT EXISTS``: beside an ``OR`` that would probe the table once per raw row.
             ids.execute(
