@@ -2,7 +2,8 @@
 
 Into an empty table, the normalizer drops the foreign keys of the asset's tables, writes,
 and adds them back, which validates every row with one join instead of a trigger per row.
-Later runs, which readers may overlap, keep the triggers and take no exclusive lock.
+Later runs, which readers may overlap, keep the triggers and take no exclusive lock, as
+does a load of fewer raw rows than ``FIRST_LOAD_ROWS`` (lowered here to the small dataset).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import uuid
 import psycopg
 import pytest
 
+from altus_pipeline.normalized import transform
 from altus_pipeline.normalized.transform import Normalizer
 from altus_pipeline.warehouse.constraints import checked_once
 from altus_pipeline.warehouse.db import Warehouse
@@ -32,6 +34,12 @@ def _foreign_keys(wh: Warehouse) -> list[tuple]:
         return conn.execute(_FOREIGN_KEYS, (wh.schema,)).fetchall()
 
 
+@pytest.fixture
+def first_load_from_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transform, "FIRST_LOAD_ROWS", 1)
+
+
+@pytest.mark.usefixtures("first_load_from_one_row")
 def test_a_first_load_leaves_every_foreign_key_as_the_migrations_made_it(warehouse, small_dataset):
     before = _foreign_keys(warehouse)
     assert len(before) > 40 and all(validated for *_, validated in before)
@@ -58,17 +66,27 @@ def test_a_row_that_breaks_a_foreign_key_fails_the_first_load_and_the_key_stays(
     )
 
 
-def test_a_later_run_does_not_wait_for_readers_of_the_tables_it_references(warehouse, small_dataset):
+def test_only_a_first_load_of_many_rows_waits_for_readers_of_the_tables_it_references(
+    warehouse, small_dataset, monkeypatch
+):
     load_raw(warehouse, small_dataset)
     normalize_direct(warehouse)
     with warehouse.connect() as reader, warehouse.connect() as conn:
         reader.execute("SELECT count(*) FROM normalized_leases")  # its transaction stays open, holding a share lock
         conn.execute("SET lock_timeout = '3s'")
-        result = Normalizer(conn, CHARGES, "later-run").run()
+        monkeypatch.setattr(transform, "FIRST_LOAD_ROWS", 1)
+        assert Normalizer(conn, CHARGES, "later-run").run().candidates == 0
         conn.commit()
-        assert result.candidates == 0
-        conn.execute(f"DELETE FROM {CHARGES}")  # empty again (no other table points at it): a first load, which waits
+
+        charges = conn.execute(f"DELETE FROM {CHARGES}").rowcount  # empty again (no other table points at it)
         conn.commit()
+        monkeypatch.setattr(transform, "FIRST_LOAD_ROWS", 1_000_000)
+        assert Normalizer(conn, CHARGES, "too-few-rows").run().objects[CHARGES].inserted == charges
+        conn.commit()
+
+        conn.execute(f"DELETE FROM {CHARGES}")
+        conn.commit()
+        monkeypatch.setattr(transform, "FIRST_LOAD_ROWS", 1)
         with pytest.raises(psycopg.errors.LockNotAvailable):
             Normalizer(conn, CHARGES, "first-load").run()
         conn.rollback()
