@@ -29,7 +29,10 @@ One run, in one transaction:
    reject (required) or unlink (optional, recorded pending) what pointed at them.
 4. The rest are upserted with ``ON CONFLICT … WHERE … IS DISTINCT FROM``, so unchanged
    rows are not rewritten (a gone row whose raw row is valid again comes back); junction
-   and line rows are synced (stale ones deleted, new or changed ones written).
+   and line rows are synced (stale ones deleted, new or changed ones written). A first load
+   (an empty table, at least ``FIRST_LOAD_ROWS`` live raw rows) inserts plainly, with the
+   foreign keys of the asset's tables dropped and added back after the writes, which checks
+   them with one join each instead of a trigger per row (``warehouse/constraints.py``).
 5. Optional references that found no target are recorded in
    ``normalized_pending_references``; references to the same table (``parentAccount``)
    are resolved once the whole batch is written (a new row's target new in the same batch
@@ -680,9 +683,10 @@ class Normalizer:
         )
         if first_load:
             # The foreign keys are checked once at the end (``checked_once``), which locks the
-            # tables they reference: taken now, in one order, so what the references resolve
-            # against below cannot change before then, and two first loads wait rather than deadlock.
-            locked = [*sorted(t.requires()), *t.objects]
+            # tables they reference: taken now, so what the references resolve against below
+            # cannot change before then, and in one order for every table, so first loads
+            # running at once mostly wait for each other (PostgreSQL fails one of a deadlock).
+            locked = sorted({*t.requires(), *t.objects})
             self._x(
                 sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
                     sql.SQL(", ").join(map(sql.Identifier, locked))
