@@ -31,8 +31,9 @@ One run, in one transaction:
    rows are not rewritten (a gone row whose raw row is valid again comes back); junction
    and line rows are synced (stale ones deleted, new or changed ones written). A first load
    (an empty table, at least ``FIRST_LOAD_ROWS`` live raw rows) inserts plainly, with the
-   foreign keys of the asset's tables dropped and added back after the writes, which checks
-   them with one join each instead of a trigger per row (``warehouse/constraints.py``).
+   foreign keys and secondary indexes of the asset's tables dropped and made again after the
+   writes: one join checks each key, one sort builds each index, instead of work per row
+   (``warehouse/constraints.py``).
 5. Optional references that found no target are recorded in
    ``normalized_pending_references``; references to the same table (``parentAccount``)
    are resolved once the whole batch is written (a new row's target new in the same batch
@@ -49,7 +50,7 @@ generated checks carry no parameters, so ``%`` in their ``format()`` messages ne
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,7 @@ from altus_pipeline.normalized.spec import (
     key_hex,
 )
 from altus_pipeline.warehouse.casts import date_ok, for_server, has_zone, timestamp_ok
-from altus_pipeline.warehouse.constraints import checked_once
+from altus_pipeline.warehouse.constraints import checked_once, indexed_once
 from altus_pipeline.warehouse.locks import take_turn
 
 _KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 keys are computed
@@ -725,7 +726,10 @@ class Normalizer:
 
         # failures: to the DLQ (a repeat of the same failure writes nothing) and out of the table
         record_normalize_rejects(self.conn, t.entity, t.name, run, _CHECKED)
-        with checked_once(self.conn, t.objects) if first_load else nullcontext():
+        with ExitStack() as first:
+            if first_load:
+                first.enter_context(checked_once(self.conn, t.objects))
+                first.enter_context(indexed_once(self.conn, t.objects))
             self._write(result, first_load)
 
         result.unresolved_references = self._x(
