@@ -284,6 +284,13 @@ BREAKS: tuple[Break, ...] = (
         ("altus_pipeline_tests/normalized/test_first_load.py",),
     ),
     Break(
+        "a first load leaves its secondary indexes dropped",
+        "altus_pipeline/warehouse/constraints.py",
+        "    for _, definition in indexes:",
+        "    for _, definition in indexes[:0]:",
+        ("altus_pipeline_tests/normalized/test_first_load.py",),
+    ),
+    Break(
         "a normalize into a table that holds rows takes the first load's exclusive locks",
         "altus_pipeline/normalized/transform.py",
         'not self._x(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(name)).fetchone()[0]\n            and ',
