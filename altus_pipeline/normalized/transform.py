@@ -672,27 +672,7 @@ class Normalizer:
             sql.SQL("SELECT changed_since FROM {} WHERE table_name = %s").format(_WATERMARKS), (t.name,)
         ).fetchone()
         changed = sql.SQL("r.last_changed_at >= %s OR " if row else "")
-        first_load = (
-            not self._x(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(name)).fetchone()[0]
-            and self._x(
-                sql.SQL("SELECT count(*) FROM (SELECT FROM {raw} r WHERE {live} LIMIT %s) r").format(
-                    raw=raw, live=_live(t)
-                ),
-                (FIRST_LOAD_ROWS,),
-            ).fetchone()[0]
-            == FIRST_LOAD_ROWS
-        )
-        if first_load:
-            # The foreign keys are checked once at the end (``checked_once``), which locks the
-            # tables they reference: taken now, so what the references resolve against below
-            # cannot change before then, and in one order for every table, so first loads
-            # running at once mostly wait for each other (PostgreSQL fails one of a deadlock).
-            locked = sorted({*t.requires(), *t.objects})
-            self._x(
-                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-                    sql.SQL(", ").join(map(sql.Identifier, locked))
-                )
-            )
+        first_load = self._first_load()
         self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
         # The ids stream through a server-side cursor a batch at a time, so memory stays flat however many change.
         # Every row it returns is read: planned for the first tenth (a cursor's default), the join
@@ -759,6 +739,31 @@ class Normalizer:
         self._x("DROP TABLE norm_checked, norm_keys")
         result.seconds = time.monotonic() - started
         return result
+
+    def _first_load(self) -> bool:
+        """Whether this run is a first load (``FIRST_LOAD_ROWS``); if so, its locks are taken now.
+
+        The foreign keys are checked once at the end (``checked_once``), which locks the
+        tables they reference: taken now, so what the references resolve against cannot
+        change before then, and in one order for every table, so first loads running at
+        once mostly wait for each other (PostgreSQL fails one of a deadlock).
+        """
+        t = self.t
+        if self._x(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(t.name))).fetchone()[0]:
+            return False
+        live_rows = self._x(
+            sql.SQL("SELECT count(*) FROM (SELECT FROM {} r WHERE {} LIMIT %s) r").format(
+                sql.Identifier(t.raw_table), _live(t)
+            ),
+            (FIRST_LOAD_ROWS,),
+        ).fetchone()[0]
+        if live_rows < FIRST_LOAD_ROWS:
+            return False
+        locked = sorted({*t.requires(), *t.objects})
+        self._x(
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.SQL(", ").join(map(sql.Identifier, locked)))
+        )
+        return True
 
     def _write(self, result: NormalizeResult, first_load: bool) -> None:
         """Write the checked batch into the table and its junction and line tables.

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
 _CONSTRAINTS = """
 SELECT c.contype, array_agg(a.attname::text ORDER BY k.ord), f.relname::text
@@ -48,12 +47,35 @@ def enforced(conn: psycopg.Connection, table: str) -> Enforced:
     return Enforced(primary_key, frozenset(references))
 
 
+# (drop, create) statements of each foreign key of the tables named in %s, as the catalog has it
 _FOREIGN_KEYS = """
-SELECT t.relname::text, c.conname::text, pg_get_constraintdef(c.oid)
+SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I', t.relname, c.conname),
+       format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', t.relname, c.conname, pg_get_constraintdef(c.oid))
 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
 WHERE c.contype = 'f' AND c.conrelid = ANY (SELECT to_regclass(quote_ident(n)) FROM unnest(%s::text[]) AS n)
 ORDER BY t.relname, c.conname
 """
+# (drop, create) statements of each index of those tables that backs no constraint
+_SECONDARY_INDEXES = """
+SELECT format('DROP INDEX %%I', c.relname), pg_get_indexdef(i.indexrelid)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = ANY (SELECT to_regclass(quote_ident(n)) FROM unnest(%s::text[]) AS n)
+AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+ORDER BY c.relname
+"""
+
+
+def _made_again_at_end(conn: psycopg.Connection, catalog_query: str, tables: Sequence[str]) -> Iterator[int]:
+    """Drop what ``catalog_query`` lists for ``tables``, yield how many, then create each again.
+
+    On an error nothing is created again; the caller's rollback restores what was dropped.
+    """
+    statements = conn.execute(catalog_query, (list(tables),)).fetchall()
+    for drop, _ in statements:
+        conn.execute(drop)
+    yield len(statements)
+    for _, create in statements:
+        conn.execute(create)
 
 
 @contextmanager
@@ -64,31 +86,12 @@ def checked_once(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[in
     key and a row lock, about 4 µs each, which is a third of a first normalize at scale
     (30 M checks). Each foreign key of ``tables`` is dropped on entry and added back, as
     the catalog had it, on a clean exit: adding it validates every row with one join.
-    On an error nothing is added back; the caller's rollback restores the constraints.
 
     Dropping a foreign key locks the table it references exclusively until the
     transaction ends, so this is for a first load, when no one reads those rows yet.
     Yields how many foreign keys are checked at the end.
     """
-    keys = conn.execute(_FOREIGN_KEYS, (list(tables),)).fetchall()
-    for table, name, _ in keys:
-        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
-    yield len(keys)
-    for table, name, definition in keys:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.Identifier(table), sql.Identifier(name), sql.SQL(definition)
-            )
-        )
-
-
-_SECONDARY_INDEXES = """
-SELECT c.relname::text, pg_get_indexdef(i.indexrelid)
-FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-WHERE i.indrelid = ANY (SELECT to_regclass(quote_ident(n)) FROM unnest(%s::text[]) AS n)
-AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-ORDER BY c.relname
-"""
+    yield from _made_again_at_end(conn, _FOREIGN_KEYS, tables)
 
 
 @contextmanager
@@ -98,12 +101,7 @@ def indexed_once(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[in
     An index grown row by row costs a search and an insert per row (8 of the 18 s of a
     1.5 M-row first insert); built by ``CREATE INDEX`` it is one sort. Indexes behind a
     constraint (primary and unique keys) stay: the writes rely on them. Each other index
-    is dropped on entry and created again, as the catalog had it, on a clean exit; on an
-    error the caller's rollback restores it. Yields how many indexes are built at the end.
+    is dropped on entry and created again, as the catalog had it, on a clean exit.
+    Yields how many indexes are built at the end.
     """
-    indexes = conn.execute(_SECONDARY_INDEXES, (list(tables),)).fetchall()
-    for name, _ in indexes:
-        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-    yield len(indexes)
-    for _, definition in indexes:
-        conn.execute(sql.SQL(definition))
+    yield from _made_again_at_end(conn, _SECONDARY_INDEXES, tables)
