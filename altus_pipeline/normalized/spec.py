@@ -192,6 +192,11 @@ class Child:
     def source(self) -> str:
         return "|".join(self.arrays)
 
+    @property
+    def by_position(self) -> bool:
+        """Keyed by where each element sits (its array and position): one row per element, no two alike."""
+        return self.lines and set(self.key) <= {"line_number", self.role}
+
 
 @dataclass(frozen=True)
 class Table:

@@ -80,6 +80,7 @@ _KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 ke
 FIRST_LOAD_ROWS = 20_000
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
 _GONE, _PENDING, _WATERMARKS = sql.Identifier(GONE), sql.Identifier(PENDING), sql.Identifier(WATERMARKS)
+_PARENT_ID = sql.Identifier("parent:doorloop_id")  # a child row's parent's DoorLoop id, in ``child_rows``
 _CHECKED = sql.Identifier("norm_checked")  # the run's typed candidates, each with its first error (or NULL)
 
 
@@ -288,9 +289,35 @@ def _first_error(errors: list[tuple[sql.Composable, sql.Composable, sql.Composab
 
 @dataclass(frozen=True)
 class ChildSql:
-    errors: sql.Composable  # scalar subquery: first element error of a row (text[]) or NULL
+    shape: sql.Composable  # a row's first error in the shape of its arrays (text[]) or NULL, from ``c.payload``
+    element_error: sql.Composable  # an element's first error (text[]) or NULL, over ``elements`` and ``joins``
+    elements: sql.Composable
+    joins: sql.Composable
     rows: sql.Composable  # SELECT of the child rows of loaded parents (DISTINCT per key, last wins)
     pending: list[sql.Composable]  # SELECTs of (doorloop_id, column, target, target id) of dangling optional refs
+
+    def first_error_of_row(self) -> sql.Composable:
+        """Scalar subquery: the first element error of candidate ``c`` (text[]), NULL when none."""
+        return sql.SQL(
+            "(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n FROM {elements} {joins}) x "
+            "WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)"
+        ).format(err=self.element_error, elements=self.elements, joins=self.joins)
+
+    def errors_of(self, rows: sql.Composable) -> sql.Composable:
+        """SELECT (doorloop_id, src, n, err) of every failing element of ``rows`` (doorloop_id, payload).
+
+        One join for all rows, not a subquery per row (``first_error_of_row``), so PostgreSQL's
+        parallel workers can run it: it evaluates a correlated subquery in the session's own process.
+        """
+        return sql.SQL(
+            "SELECT x.* FROM (SELECT c.doorloop_id, e.src, e.n, {err} AS err FROM {rows} c "
+            "CROSS JOIN LATERAL {elements} {joins}) x WHERE x.err IS NOT NULL"
+        ).format(err=self.element_error, rows=rows, elements=self.elements, joins=self.joins)
+
+
+def child_rows(ch: Child) -> sql.Identifier:
+    """The temporary table of the run's rows of child ``ch`` (``ChildSql.rows``), kept until the pending references are recorded."""
+    return sql.Identifier("norm_child:" + ch.name)
 
 
 def _array(array: str) -> sql.Composable:
@@ -313,7 +340,8 @@ def _elements(ch: Child) -> sql.Composable:
     return sql.SQL("({}) AS e(v, n, src)").format(sql.SQL(" UNION ALL ").join(parts))
 
 
-def child_sql(parent: Table, ch: Child) -> ChildSql:
+def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
+    """SQL of child ``ch`` of ``parent`` (``first_load``: see ``checked_sql``)."""
     elements = _elements(ch)
     joins: list[sql.Composable] = []
     errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
@@ -343,25 +371,31 @@ def child_sql(parent: Table, ch: Child) -> ChildSql:
             if c.mode == "optional":
                 if c.name in ch.key:
                     keep.append(sql.SQL("{}.id IS NOT NULL").format(alias))
-                pending.append(
-                    sql.SQL(
-                        "SELECT c.doorloop_id, {column}, {target}, {r} FROM norm_checked c CROSS JOIN LATERAL {elements} "
-                        "{join} WHERE c.err IS NULL AND {r} IS NOT NULL AND {a}.id IS NULL"
-                    ).format(
-                        column=sql.Literal(ch.name + "." + c.name),
-                        target=sql.Literal(c.target),
-                        r=t.ref_text,
-                        elements=elements,
-                        join=join,
-                        a=alias,
+                column, target = sql.Literal(ch.name + "." + c.name), sql.Literal(c.target)
+                if ch.by_position:  # every element of a loaded parent is a row: read the rows written
+                    values.append(sql.SQL("{} AS {}").format(t.ref_text, ref_column(c)))
+                    pending.append(
+                        sql.SQL(
+                            "SELECT s.{parent}, {column}, {target}, s.{ref} FROM {rows} s "
+                            "WHERE s.{ref} IS NOT NULL AND s.{col} IS NULL"
+                        ).format(
+                            parent=_PARENT_ID,
+                            column=column,
+                            target=target,
+                            ref=ref_column(c),
+                            rows=child_rows(ch),
+                            col=sql.Identifier(c.name),
+                        )
                     )
-                )
+                else:
+                    pending.append(
+                        sql.SQL(
+                            "SELECT c.doorloop_id, {column}, {target}, {r} FROM norm_checked c "
+                            "CROSS JOIN LATERAL {elements} {join} WHERE c.err IS NULL AND {r} IS NOT NULL AND {a}.id IS NULL"
+                        ).format(column=column, target=target, r=t.ref_text, elements=elements, join=join, a=alias)
+                    )
         values.append(sql.SQL("{} AS {}").format(t.value, sql.Identifier(c.name)))
     join_sql = sql.SQL(" ").join(joins)
-    first_error = sql.SQL(
-        "(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n FROM {elements} {joins}) x "
-        "WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)"
-    ).format(err=_first_error(errors + later), elements=elements, joins=join_sql)
     allowed = sql.SQL("('array', 'object')" if ch.role else "('array')")
     shape = []
     for array in ch.arrays:
@@ -386,23 +420,34 @@ def child_sql(parent: Table, ch: Child) -> ChildSql:
                 sql.SQL("format('required field %s is missing or empty', {})").format(name),
             )
         )
-    errors_sql = sql.SQL("COALESCE({}, {})").format(_first_error(shape), first_error)
     key = sql.SQL(", ").join([sql.SQL("parent"), *map(sql.Identifier, ch.key)])
     extra = ([sql.SQL("e.src AS {}").format(sql.Identifier(ch.role))] if ch.role else []) + (
         [sql.SQL("e.n::integer AS line_number")] if ch.lines else []
     )
-    rows = sql.SQL(
-        "SELECT DISTINCT ON ({key}) * FROM (SELECT c.id AS parent, {values}, e.n AS ord "
-        "FROM norm_checked c CROSS JOIN LATERAL {elements} {joins} "
-        "WHERE c.err IS NULL{keep}) s ORDER BY {key}, ord DESC"
-    ).format(
-        key=key,
-        values=sql.SQL(", ").join(extra + values),
-        elements=elements,
-        joins=join_sql,
-        keep=sql.Composed([sql.SQL(" AND {}").format(k) for k in keep]),
+    parts = {
+        "parent_id": _PARENT_ID,
+        "values": sql.SQL(", ").join(extra + values),
+        "elements": elements,
+        "joins": join_sql,
+        "keep": sql.Composed([sql.SQL(" AND {}").format(k) for k in keep]),
+    }
+    if first_load:  # typed from the raw table (by parallel workers, as in ``checked_sql``); the keys joined last
+        source = sql.SQL(
+            "SELECT p.id AS parent, s.* FROM (SELECT c.doorloop_id AS {parent_id}, {values}, e.n AS ord "
+            "FROM {candidates} c CROSS JOIN LATERAL {elements} {joins} WHERE true{keep} OFFSET NULL) s "
+            "JOIN norm_checked p ON p.doorloop_id = s.{parent_id} AND p.err IS NULL"
+        ).format(candidates=_candidates(parent, True, sql.SQL("r.payload")), **parts)
+    else:
+        source = sql.SQL(
+            "SELECT c.id AS parent, c.doorloop_id AS {parent_id}, {values}, e.n AS ord "
+            "FROM norm_checked c CROSS JOIN LATERAL {elements} {joins} WHERE c.err IS NULL{keep}"
+        ).format(**parts)
+    # Two elements of one key: the last wins. Sorted by key even where no two can share one
+    # (``by_position``): the insert then appends to the key's index instead of landing all over it.
+    rows = sql.SQL("SELECT DISTINCT ON ({key}) * FROM ({source}) s ORDER BY {key}, ord DESC").format(
+        key=key, source=source
     )
-    return ChildSql(errors_sql, rows, pending)
+    return ChildSql(_first_error(shape), _first_error(errors + later), elements, join_sql, rows, pending)
 
 
 # -- the whole table -------------------------------------------------------------------------
@@ -413,16 +458,24 @@ def ref_column(c: Column) -> sql.Identifier:
     return sql.Identifier("ref:" + c.name)
 
 
-def checked_sql(t: Table) -> sql.Composable:
+def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
     """``CREATE TEMP TABLE norm_checked``: candidates with typed columns, first error, referenced ids.
 
     One scan of the candidates' raw rows (through ``norm_keys``: the payloads are not copied
-    first), in layers (``OFFSET 0`` keeps PostgreSQL from inlining one into the next, which
+    first), in layers (an ``OFFSET`` keeps PostgreSQL from inlining one into the next, which
     would repeat each expression wherever the next names it): each field's JSON value is
     taken out of the payload once (``j``), then its text and JSON type once (``s``,
     ``t``), then its guarded cast once (``v``: the typed value, or for a reference the id it
-    names). The row's first error then only tests ``v``: a present field whose ``v`` is NULL did
-    not type (``Typed``), so no guard is evaluated twice.
+    names), then the first error of its arrays' elements. The row's first error then only
+    tests ``v``: a present field whose ``v`` is NULL did not type (``Typed``), so no guard is
+    evaluated twice.
+
+    ``first_load``: every live raw row is a candidate, so the layers scan the raw table itself
+    and ``norm_keys`` (a temporary table, which only the session's own process can read) is
+    joined last, for the keys. PostgreSQL's parallel workers can then type the rows: the
+    layers' ``OFFSET NULL`` stops the inlining as ``OFFSET 0`` does, but it is a constant the
+    planner sees is no limit (a cast ``0`` it does not), so the layers may run below a
+    ``Gather``.
     """
     joins: list[sql.Composable] = []
     errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
@@ -455,30 +508,89 @@ def checked_sql(t: Table) -> sql.Composable:
         if c.kind == "ref" and c.mode == "optional":
             values.append(sql.SQL("{} AS {}").format(v, ref_column(c)))
     children = [child_sql(t, ch) for ch in t.children]
+    shapes = [sql.SQL("{} AS {}").format(ch.shape, sql.Identifier(f"shape{k}")) for k, ch in enumerate(children)]
+    if first_load:  # from ``element_errors_sql``, run just before
+        element_joins = [
+            sql.SQL(
+                " LEFT JOIN (SELECT DISTINCT ON (doorloop_id) doorloop_id, err FROM norm_element_errors "
+                "WHERE child = {k} ORDER BY doorloop_id, src, n) {e} ON {e}.doorloop_id = c.doorloop_id"
+            ).format(e=sql.Identifier(f"e{k}"), k=sql.Literal(k))
+            for k in range(len(children))
+        ]
+        element_errors = [sql.SQL("{}.err").format(sql.Identifier(f"e{k}")) for k in range(len(children))]
+    else:
+        element_joins, element_errors = [], [ch.first_error_of_row() for ch in children]
+    array_errors = [sql.SQL("c.{}, {}").format(sql.Identifier(f"shape{k}"), e) for k, e in enumerate(element_errors)]
     # a record's own fields first, then its references, then its arrays
-    err = sql.SQL("COALESCE({})").format(
-        sql.SQL(", ").join([_first_error(errors), _first_error(later), *(ch.errors for ch in children)])
-    )
+    err = sql.SQL("COALESCE({})").format(sql.SQL(", ").join([_first_error(errors), _first_error(later), *array_errors]))
     fields = sql.SQL(", ").join(
-        sql.SQL("{} AS {}").format(field_json(c, sql.SQL("payload")), sql.Identifier(f"j{i}"))
-        for i, c in enumerate(t.columns)
+        [
+            sql.SQL("r.payload, r.content_hash"),
+            *(
+                sql.SQL("{} AS {}").format(field_json(c, sql.SQL("r.payload")), sql.Identifier(f"j{i}"))
+                for i, c in enumerate(t.columns)
+            ),
+        ]
     )
 
     def layer(columns: list[sql.Composable], inner: sql.Composable) -> sql.Composable:
         if not columns:
             return inner
-        return sql.SQL("(SELECT c.*, {} FROM {} c OFFSET 0)").format(sql.SQL(", ").join(columns), inner)
+        return sql.SQL("(SELECT c.*, {} FROM {} c OFFSET NULL)").format(sql.SQL(", ").join(columns), inner)
 
-    candidates = sql.SQL(
-        "(SELECT k.id, k.doorloop_id, r.payload, r.content_hash, {} "
-        "FROM norm_keys k JOIN {} r ON r.id = k.doorloop_id OFFSET 0)"
-    ).format(fields, sql.Identifier(t.raw_table))
-    source_rows = layer(casts, layer(texts, candidates))
+    source_rows = layer(shapes, layer(casts, layer(texts, _candidates(t, first_load, fields, layered=True))))
+    keys = sql.SQL(" JOIN norm_keys k ON k.doorloop_id = c.doorloop_id") if first_load else sql.SQL("")
     return sql.SQL(
         "CREATE TEMP TABLE norm_checked ON COMMIT DROP AS "
-        "SELECT c.id, c.doorloop_id, c.payload, c.content_hash, {values}, {err} AS err "
-        "FROM {rows} c {joins}"
-    ).format(values=sql.SQL(", ").join(values), err=err, rows=source_rows, joins=sql.SQL(" ").join(joins))
+        "SELECT {key}.id, c.doorloop_id, c.payload, c.content_hash, {values}, {err} AS err "
+        "FROM {rows} c{keys}{element_joins} {joins}"
+    ).format(
+        key=sql.Identifier("k" if first_load else "c"),
+        values=sql.SQL(", ").join(values),
+        err=err,
+        rows=source_rows,
+        keys=keys,
+        element_joins=sql.Composed(element_joins),
+        joins=sql.SQL(" ").join(joins),
+    )
+
+
+def _candidates(t: Table, first_load: bool, columns: sql.Composable, layered: bool = False) -> sql.Composable:
+    """The candidates' raw rows as ``(SELECT doorloop_id, [id,] columns …)`` (``columns`` read raw row ``r``).
+
+    ``first_load``: every live raw row, read from the raw table alone (parallel workers can
+    read it); the key (``id``) is then left to the caller to join from ``norm_keys``.
+    Otherwise the rows ``norm_keys`` names, with their keys. ``layered``: the innermost layer
+    of ``checked_sql``, kept whole (``OFFSET NULL``).
+    """
+    offset = sql.SQL(" OFFSET NULL") if layered else sql.SQL("")
+    if first_load:
+        return sql.SQL("(SELECT r.id AS doorloop_id, {} FROM {} r WHERE {}{})").format(
+            columns, sql.Identifier(t.raw_table), _live(t), offset
+        )
+    return sql.SQL("(SELECT k.id, k.doorloop_id, {} FROM norm_keys k JOIN {} r ON r.id = k.doorloop_id{})").format(
+        columns, sql.Identifier(t.raw_table), offset
+    )
+
+
+def element_errors_sql(t: Table) -> sql.Composable | None:
+    """``CREATE TEMP TABLE norm_element_errors``: a first load's failing array elements (child, doorloop_id, src, n, err).
+
+    Read from the raw table alone, so PostgreSQL's parallel workers can expand the arrays;
+    the raw table is locked against writers first (``Normalizer._first_load``), so this and
+    ``checked_sql`` read the same rows.
+    """
+    if not t.children:
+        return None
+    selects = [
+        sql.SQL("SELECT {k} AS child, f.* FROM ({failing}) f").format(
+            k=sql.Literal(k), failing=child_sql(t, ch).errors_of(_candidates(t, True, sql.SQL("r.payload")))
+        )
+        for k, ch in enumerate(t.children)
+    ]
+    return sql.SQL("CREATE TEMP TABLE norm_element_errors ON COMMIT DROP AS {}").format(
+        sql.SQL(" UNION ALL ").join(selects)
+    )
 
 
 def pending_sql(t: Table) -> sql.Composable | None:
@@ -673,7 +785,10 @@ class Normalizer:
         ).fetchone()
         changed = sql.SQL("r.last_changed_at >= %s OR " if row else "")
         first_load = self._first_load()
-        self._x("CREATE TEMP TABLE norm_keys (doorloop_id text PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP")
+        # No index: the ids come from the raw table's key, so they are unique, and every statement
+        # reads the whole table. A primary key here cost 8 µs a row (13 s of a 1.5 M-row first
+        # load): random inserts into an index larger than the session's temporary buffers.
+        self._x("CREATE TEMP TABLE norm_keys (doorloop_id text NOT NULL, id uuid NOT NULL) ON COMMIT DROP")
         # The ids stream through a server-side cursor a batch at a time, so memory stays flat however many change.
         # Every row it returns is read: planned for the first tenth (a cursor's default), the join
         # below became a probe per raw row, 7.4 s instead of 0.7 s for 1.5 M rows with nothing to do.
@@ -696,7 +811,12 @@ class Normalizer:
                     for (doorloop_id,) in batch:
                         copy.write_row((doorloop_id, key_hex(t.entity, doorloop_id)))
                 result.candidates += len(batch)
-        self._x(checked_sql(t))
+        element_errors = element_errors_sql(t) if first_load else None
+        if element_errors:
+            self._x(element_errors)
+        self._x(checked_sql(t, first_load))
+        if element_errors:
+            self._x("DROP TABLE norm_element_errors")
         # Statistics of the columns the next statements filter and join on, not of the payload's
         # (a wide jsonb, sampled and sorted): those cost nearly a tenth of a normalize and plan nothing.
         analyzed = [sql.Identifier(c) for c in ("id", "doorloop_id", "err")]
@@ -763,6 +883,9 @@ class Normalizer:
         self._x(
             sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.SQL(", ").join(map(sql.Identifier, locked)))
         )
+        # The rows are typed by two statements (``element_errors_sql``, ``checked_sql``): a load
+        # of the raw table waits until this commits, so both read the same raw rows.
+        self._x(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(t.raw_table)))
         return True
 
     def _write(self, result: NormalizeResult, first_load: bool) -> None:
@@ -805,7 +928,7 @@ class Normalizer:
         inserted, written = self._upsert(
             sql.SQL(
                 "INSERT INTO {name} AS t (id, doorloop_id, {cols}, normalized_at, last_run_id) "
-                "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL"
+                "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL ORDER BY id"
             ).format(name=name, cols=sql.SQL(", ").join(cols)),
             None
             if first_load
@@ -827,6 +950,8 @@ class Normalizer:
             self._sync_child(ch, result.objects[ch.name], first_load)
         result.warnings, result.references_resolved = self._record_pending_references()
         result.references_resolved += linked_new
+        if t.children:
+            self._x(sql.SQL("DROP TABLE {}").format(sql.SQL(", ").join(child_rows(ch) for ch in t.children)))
 
     def _remove_leaving_rows(self, result: NormalizeResult) -> tuple[int, int]:
         """Take rejected rows and rows whose raw row left out of the table; (rejected, all) that left.
@@ -962,7 +1087,10 @@ class Normalizer:
         ).fetchone()
 
     def _sync_child(self, ch: Child, counts: ObjectCounts, first_load: bool) -> None:
-        self._x(sql.SQL("CREATE TEMP TABLE norm_child ON COMMIT DROP AS {}").format(child_sql(self.t, ch).rows))
+        rows = child_rows(ch)
+        self._x(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(rows, child_sql(self.t, ch, first_load).rows)
+        )
         name, parent = sql.Identifier(ch.name), sql.Identifier(ch.parent_column)
         keys = [sql.Identifier(k) for k in ch.key]
         match = sql.SQL(" AND ").join(
@@ -971,8 +1099,8 @@ class Normalizer:
         counts.deleted += self._x(
             sql.SQL(
                 "DELETE FROM {name} t WHERE t.{parent} IN (SELECT id FROM norm_checked WHERE err IS NULL) "
-                "AND NOT EXISTS (SELECT 1 FROM norm_child s WHERE {match})"
-            ).format(name=name, parent=parent, match=match)
+                "AND NOT EXISTS (SELECT 1 FROM {rows} s WHERE {match})"
+            ).format(name=name, parent=parent, rows=rows, match=match)
         ).rowcount
         cols = [sql.Identifier(c) for c in ch.all_columns]
         rest = [c for c in ch.all_columns if c not in (ch.parent_column, *ch.key)]
@@ -984,8 +1112,11 @@ class Normalizer:
             else sql.SQL("DO NOTHING")
         )
         counts.inserted, written = self._upsert(
-            sql.SQL("INSERT INTO {name} AS t ({cols}) SELECT {source} FROM norm_child").format(
-                name=name, cols=sql.SQL(", ").join(cols), source=sql.SQL(", ").join([sql.SQL("parent"), *cols[1:]])
+            sql.SQL("INSERT INTO {name} AS t ({cols}) SELECT {source} FROM {rows}").format(
+                name=name,
+                cols=sql.SQL(", ").join(cols),
+                source=sql.SQL(", ").join([sql.SQL("parent"), *cols[1:]]),
+                rows=rows,
             ),
             None
             if first_load
@@ -994,7 +1125,6 @@ class Normalizer:
             ),
         )
         counts.updated = written - counts.inserted
-        self._x("DROP TABLE norm_child")
 
 
 def _changed_columns(cols: list[sql.Identifier]) -> dict[str, sql.Composable]:

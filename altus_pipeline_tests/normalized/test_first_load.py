@@ -13,12 +13,14 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from altus_pipeline.normalized import transform
+from altus_pipeline.normalized.spec import PENDING, TABLES, WATERMARKS
 from altus_pipeline.normalized.transform import Normalizer
 from altus_pipeline.warehouse.constraints import checked_once
 from altus_pipeline.warehouse.db import Warehouse
-from altus_pipeline_tests.normalized.test_normalized import normalize_direct
+from altus_pipeline_tests.normalized.test_normalized import ALL_OBJECTS, _contents, _dlq, normalize_direct
 from altus_pipeline_tests.support.raw import load_raw
 
 PAYMENTS = "normalized_lease_payments"
@@ -110,3 +112,106 @@ def test_only_a_first_load_of_many_rows_waits_for_readers_of_the_tables_it_refer
             Normalizer(conn, CHARGES, "first-load").run()
         conn.rollback()
         reader.rollback()
+
+
+def _messy(data: dict[str, list]) -> dict[str, list]:
+    """Records whose arrays fail in each way a first load checks on its own, and links that wait.
+
+    Returns ``data``, changed: lease charges with a bad line amount (and a later bad one),
+    lines that are not an array, a line that is not an object, a line whose account does
+    not exist (loaded, the link pending), a bad field besides a bad line (the field is
+    reported); a communication with bad participants in two lists (the first list by name
+    is reported) and one whose participant's tenant does not exist.
+    """
+    charges = [c for c in data["lease_charges"] if c.get("lines")]
+    line = charges[0]["lines"][0]
+    charges[0]["lines"] = [line, {**line, "id": "1" * 24, "amount": "lots"}, {**line, "id": "2" * 24, "amount": "x"}]
+    charges[1]["lines"] = "none"
+    charges[2]["lines"] = [7]
+    charges[3]["lines"][0]["account"] = "a" * 24
+    charges[4]["totalAmount"], charges[4]["lines"] = "much", [5]
+    talks = [c for c in data["communications"] if isinstance(c.get("to"), list) and c["to"]]
+    participant = talks[0]["to"][0]
+    talks[0]["to"] = [participant, 3]
+    talks[0]["cc"] = [participant, "oops"]
+    talks[1]["to"] = [{**talks[1]["to"][0], "linkedToType": "TENANT", "linkedToId": "b" * 24}]
+    return data
+
+
+def _outcome(wh: Warehouse) -> tuple:
+    with wh.connect() as conn:
+        pending = conn.execute(
+            sql.SQL(
+                "SELECT table_name, doorloop_id, column_name, target_doorloop_id FROM {} ORDER BY 1, 2, 3, 4"
+            ).format(sql.Identifier(PENDING))
+        ).fetchall()
+    return _contents(wh), _dlq(wh), pending
+
+
+def _empty_normalized(wh: Warehouse) -> None:
+    with wh.connect() as conn:
+        conn.execute(
+            sql.SQL("TRUNCATE {} CASCADE").format(
+                sql.SQL(", ").join(map(sql.Identifier, [*ALL_OBJECTS, PENDING, WATERMARKS]))
+            )
+        )
+        conn.execute("DELETE FROM doorloop_error_records WHERE stage = 'normalize'")
+        conn.commit()
+
+
+def test_a_first_load_ends_as_a_load_row_by_row_of_the_same_raw_data(warehouse, small_dataset, monkeypatch):
+    """The first load types its rows, and their arrays, in statements of its own (from the raw
+    table, for parallel workers): the same rows, rejections with the same reasons, the same
+    waiting links as the per-row path."""
+    data = _messy(small_dataset)
+    load_raw(warehouse, data)
+    monkeypatch.setattr(transform, "FIRST_LOAD_ROWS", 10**9)
+    normalize_direct(warehouse)
+    row_by_row = _outcome(warehouse)
+    _empty_normalized(warehouse)
+    monkeypatch.setattr(transform, "FIRST_LOAD_ROWS", 1)
+    results = normalize_direct(warehouse)
+    assert results["normalized_lease_charges"].objects["normalized_lease_charge_lines"].inserted > 100
+    first_load = _outcome(warehouse)
+
+    contents, dlq, pending = first_load
+    charges, talks = data["lease_charges"], data["communications"]
+    rejected = {i: (field, message) for (entity, i), (field, message, _) in dlq.items()}
+    bad = [c for c in charges if c.get("lines") and (not isinstance(c["lines"], list) or c["lines"][-1] in (7, 5))]
+    assert [rejected[c["id"]][0] for c in bad] == ["lines", "lines[0]", "totalAmount"]
+    first = next(
+        c
+        for c in charges
+        if isinstance(c.get("lines"), list) and len(c["lines"]) == 3 and c["lines"][2]["amount"] == "x"
+    )
+    assert rejected[first["id"]][0] == "lines[1].amount" and '"lots"' in rejected[first["id"]][1]
+    talk = next(t for t in talks if t.get("cc") and "oops" in t["cc"])
+    assert rejected[talk["id"]][0] == "cc[1]"
+    waiting = {(table, column, target) for table, _, column, target in pending}
+    assert ("normalized_lease_charges", "normalized_lease_charge_lines.account_id", "a" * 24) in waiting
+    assert ("normalized_communications", "normalized_communication_participants.tenant_id", "b" * 24) in waiting
+    assert first_load == row_by_row
+
+
+@pytest.mark.usefixtures("first_load_from_one_row")
+def test_a_first_load_keeps_raw_loads_of_its_table_waiting_and_a_later_run_does_not(warehouse, small_dataset):
+    """Its typing statements must read the same raw rows, so a load of them waits until it commits."""
+    load_raw(warehouse, small_dataset)
+    normalize_direct(warehouse)
+    raw = TABLES[CHARGES].raw_table
+    touch = f"UPDATE {raw} SET last_changed_at = last_changed_at WHERE id = (SELECT min(id) FROM {raw})"
+    with warehouse.connect() as loader, warehouse.connect() as conn:
+        charges = conn.execute(f"DELETE FROM {CHARGES}").rowcount  # empty again (no other table points at it)
+        conn.execute("SET lock_timeout = '3s'")
+        conn.commit()
+        loader.execute(touch)
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            Normalizer(conn, CHARGES, "first-load").run()
+        conn.rollback()
+        loader.rollback()
+        assert Normalizer(conn, CHARGES, "first-load").run().objects[CHARGES].inserted == charges > 0
+        conn.commit()
+        loader.execute(touch)
+        assert Normalizer(conn, CHARGES, "later-run").run().candidates == 0
+        conn.commit()
+        loader.rollback()
