@@ -33,7 +33,9 @@ One run, in one transaction:
    (an empty table, at least ``FIRST_LOAD_ROWS`` live raw rows) inserts plainly, with the
    foreign keys and secondary indexes of the asset's tables dropped and made again after the
    writes: one join checks each key, one sort builds each index, instead of work per row
-   (``warehouse/constraints.py``).
+   (``warehouse/constraints.py``). It also types its rows and their arrays from the raw table
+   alone, which PostgreSQL's parallel workers can read (the session's temporary tables they
+   cannot), with loads of that raw table held off until it commits.
 5. Optional references that found no target are recorded in
    ``normalized_pending_references``; references to the same table (``parentAccount``)
    are resolved once the whole batch is written (a new row's target new in the same batch
@@ -81,6 +83,7 @@ FIRST_LOAD_ROWS = 20_000
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
 _GONE, _PENDING, _WATERMARKS = sql.Identifier(GONE), sql.Identifier(PENDING), sql.Identifier(WATERMARKS)
 _PARENT_ID = sql.Identifier("parent:doorloop_id")  # a child row's parent's DoorLoop id, in ``child_rows``
+_FIELD_ERROR = sql.Identifier("err:fields")  # in ``checked_sql``: the first error of a row's own fields
 _CHECKED = sql.Identifier("norm_checked")  # the run's typed candidates, each with its first error (or NULL)
 
 
@@ -521,8 +524,12 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
     else:
         element_joins, element_errors = [], [ch.first_error_of_row() for ch in children]
     array_errors = [sql.SQL("c.{}, {}").format(sql.Identifier(f"shape{k}"), e) for k, e in enumerate(element_errors)]
-    # a record's own fields first, then its references, then its arrays
-    err = sql.SQL("COALESCE({})").format(sql.SQL(", ").join([_first_error(errors), _first_error(later), *array_errors]))
+    # A record's own fields first, then its references, then its arrays. The fields' errors are
+    # found in a layer (where parallel workers can), so the fields' JSON values go no further.
+    field_errors = sql.SQL("{} AS {}").format(_first_error(errors), _FIELD_ERROR)
+    err = sql.SQL("COALESCE({})").format(
+        sql.SQL(", ").join([sql.SQL("c.{}").format(_FIELD_ERROR), _first_error(later), *array_errors])
+    )
     fields = sql.SQL(", ").join(
         [
             sql.SQL("r.payload, r.content_hash"),
@@ -538,7 +545,9 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
             return inner
         return sql.SQL("(SELECT c.*, {} FROM {} c OFFSET NULL)").format(sql.SQL(", ").join(columns), inner)
 
-    source_rows = layer(shapes, layer(casts, layer(texts, _candidates(t, first_load, fields, layered=True))))
+    source_rows = layer(
+        [field_errors, *shapes], layer(casts, layer(texts, _candidates(t, first_load, fields, layered=True)))
+    )
     keys = sql.SQL(" JOIN norm_keys k ON k.doorloop_id = c.doorloop_id") if first_load else sql.SQL("")
     return sql.SQL(
         "CREATE TEMP TABLE norm_checked ON COMMIT DROP AS "
@@ -811,6 +820,9 @@ class Normalizer:
                     for (doorloop_id,) in batch:
                         copy.write_row((doorloop_id, key_hex(t.entity, doorloop_id)))
                 result.candidates += len(batch)
+        # Its size for the planner: guessed from its pages, a first load's keys looked as many as
+        # the typed rows, and the join hashed those (2 GB at 1.5 M rows) instead of the keys.
+        self._x("ANALYZE norm_keys")
         element_errors = element_errors_sql(t) if first_load else None
         if element_errors:
             self._x(element_errors)
