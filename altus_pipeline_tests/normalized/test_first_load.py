@@ -26,15 +26,16 @@ from altus_pipeline_tests.support.raw import load_raw
 PAYMENTS = "normalized_lease_payments"
 CHARGES = "normalized_lease_charges"
 
-_FOREIGN_KEYS = """
-SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated
-FROM pg_constraint WHERE contype = 'f' AND connamespace = to_regnamespace(%s) ORDER BY 1, 2
+_KEYS = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated, contype::text
+FROM pg_constraint WHERE contype IN ('f', 'u', 'p') AND connamespace = to_regnamespace(%s) ORDER BY 1, 2
 """
 
 
-def _foreign_keys(wh: Warehouse) -> list[tuple]:
+def _keys(wh: Warehouse) -> list[tuple]:
+    """Every foreign, unique and primary key of the warehouse, with its definition and whether it is validated."""
     with wh.connect() as conn:
-        return conn.execute(_FOREIGN_KEYS, (wh.schema,)).fetchall()
+        return conn.execute(_KEYS, (wh.schema,)).fetchall()
 
 
 def _indexes(wh: Warehouse) -> list[tuple]:
@@ -51,13 +52,14 @@ def first_load_from_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("first_load_from_one_row")
 def test_a_first_load_leaves_every_foreign_key_and_index_as_the_migrations_made_them(warehouse, small_dataset):
-    before, indexes = _foreign_keys(warehouse), _indexes(warehouse)
-    assert len(before) > 40 and all(validated for *_, validated in before)
+    before, indexes = _keys(warehouse), _indexes(warehouse)
+    assert all(validated for *_, validated, _ in before)
+    assert sum(kind == "f" for *_, kind in before) > 40 and sum(kind == "u" for *_, kind in before) > 20
     assert any(name == f"{PAYMENTS}_lease_id_idx" for _, name, _ in indexes)
     load_raw(warehouse, small_dataset)
     results = normalize_direct(warehouse)
     assert results[PAYMENTS].objects[PAYMENTS].inserted > 100
-    assert _foreign_keys(warehouse) == before
+    assert _keys(warehouse) == before
     assert _indexes(warehouse) == indexes
     with warehouse.connect() as conn:  # and the rebuilt index holds every row
         conn.execute("SET enable_seqscan = off")
@@ -83,7 +85,7 @@ def test_a_row_that_breaks_a_foreign_key_fails_the_first_load_and_the_key_stays(
         conn.rollback()
     assert any(
         table == PAYMENTS and "(lease_id) REFERENCES normalized_leases(id)" in definition and validated
-        for table, _, definition, validated in _foreign_keys(warehouse)
+        for table, _, definition, validated, _ in _keys(warehouse)
     )
 
 
