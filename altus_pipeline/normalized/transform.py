@@ -940,7 +940,7 @@ class Normalizer:
         inserted, written = self._upsert(
             sql.SQL(
                 "INSERT INTO {name} AS t (id, doorloop_id, {cols}, normalized_at, last_run_id) "
-                "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL ORDER BY id"
+                "SELECT id, doorloop_id, {cols}, now(), %s FROM norm_checked WHERE err IS NULL"
             ).format(name=name, cols=sql.SQL(", ").join(cols)),
             None
             if first_load
