@@ -315,7 +315,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "a first load reports a record's last bad element instead of its first",
         "altus_pipeline/normalized/transform.py",
-        '"WHERE child = {k} ORDER BY doorloop_id, src, n) {e}',
+        '"WHERE child = {k} ORDER BY doorloop_id, {order}) {e}',
         '"WHERE child = {k} ORDER BY doorloop_id, src DESC, n DESC) {e}',
         ("altus_pipeline_tests/normalized/test_first_load.py",),
     ),

@@ -82,6 +82,8 @@ _KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 ke
 FIRST_LOAD_ROWS = 20_000
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
 _GONE, _PENDING, _WATERMARKS = sql.Identifier(GONE), sql.Identifier(PENDING), sql.Identifier(WATERMARKS)
+# Which bad element of a record is reported: the first by array name, then position (columns of ``_elements``).
+_ELEMENT_ORDER = sql.SQL("src, n")
 _PARENT_ID = sql.Identifier("parent:doorloop_id")  # a child row's parent's DoorLoop id, in ``child_rows``
 _FIELD_ERROR = sql.Identifier("err:fields")  # in ``checked_sql``: the first error of a row's own fields
 _CHECKED = sql.Identifier("norm_checked")  # the run's typed candidates, each with its first error (or NULL)
@@ -303,8 +305,8 @@ class ChildSql:
         """Scalar subquery: the first element error of candidate ``c`` (text[]), NULL when none."""
         return sql.SQL(
             "(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n FROM {elements} {joins}) x "
-            "WHERE x.err IS NOT NULL ORDER BY x.src, x.n LIMIT 1)"
-        ).format(err=self.element_error, elements=self.elements, joins=self.joins)
+            "WHERE x.err IS NOT NULL ORDER BY {order} LIMIT 1)"
+        ).format(err=self.element_error, elements=self.elements, joins=self.joins, order=_ELEMENT_ORDER)
 
     def errors_of(self, rows: sql.Composable) -> sql.Composable:
         """SELECT (doorloop_id, src, n, err) of every failing element of ``rows`` (doorloop_id, payload).
@@ -516,8 +518,8 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
         element_joins = [
             sql.SQL(
                 " LEFT JOIN (SELECT DISTINCT ON (doorloop_id) doorloop_id, err FROM norm_element_errors "
-                "WHERE child = {k} ORDER BY doorloop_id, src, n) {e} ON {e}.doorloop_id = c.doorloop_id"
-            ).format(e=sql.Identifier(f"e{k}"), k=sql.Literal(k))
+                "WHERE child = {k} ORDER BY doorloop_id, {order}) {e} ON {e}.doorloop_id = c.doorloop_id"
+            ).format(e=sql.Identifier(f"e{k}"), k=sql.Literal(k), order=_ELEMENT_ORDER)
             for k in range(len(children))
         ]
         element_errors = [sql.SQL("{}.err").format(sql.Identifier(f"e{k}")) for k in range(len(children))]

@@ -57,7 +57,7 @@ ORDER BY t.relname, c.conname
 """
 # (drop, create) statements of each index of those tables that backs no constraint, and of each
 # unique constraint no foreign key relies on
-_SECONDARY_INDEXES = """
+_INDEXES_AND_UNIQUE_KEYS = """
 SELECT format('DROP INDEX %%I', c.relname), pg_get_indexdef(i.indexrelid)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE i.indrelid = ANY (SELECT to_regclass(quote_ident(n)) FROM unnest(%(tables)s::text[]) AS n)
@@ -112,4 +112,4 @@ def indexed_once(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[in
     entry and made again, as the catalog had it, on a clean exit (a unique key checks its
     rows as it is built). Yields how many are built at the end.
     """
-    yield from _made_again_at_end(conn, _SECONDARY_INDEXES, tables)
+    yield from _made_again_at_end(conn, _INDEXES_AND_UNIQUE_KEYS, tables)
