@@ -75,15 +75,22 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "delinquency window includes D - 30",
         KPI,
-        "FILTER (WHERE p.date > d.as_of_date - 30)",
-        "FILTER (WHERE p.date >= d.as_of_date - 30)",
+        "RANGE BETWEEN interval '29 days' PRECEDING",
+        "RANGE BETWEEN interval '30 days' PRECEDING",
         BOUNDARIES,
     ),
     Break(
         "month-to-date starts the day after the 1st",
         KPI,
-        "FILTER (WHERE p.date >= date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd",
-        "FILTER (WHERE p.date > date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd",
+        "WINDOW m AS (PARTITION BY pkey, date_trunc('month', date) ORDER BY date)",
+        "WINDOW m AS (PARTITION BY pkey, date_trunc('month', date - 1) ORDER BY date)",
+        BOUNDARIES,
+    ),
+    Break(
+        "a balance still holds on the day of the lease's next movement",
+        KPI,
+        "least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date),\n           0, 0, 0",
+        "least(coalesce(s.next_date, %(end)s::date), %(end)s::date),\n           0, 0, 0",
         BOUNDARIES,
     ),
     Break(

@@ -10,7 +10,10 @@
 --   and payments); amounts are the sum of lines when there are lines, else totalAmount (lines
 --   and totals are already rounded half-up to cents when read).
 -- - lease_steps: per lease and day with a movement, the running balance, the running sum of
---   positive charges and the latest reversal; a step holds until the next one.
+--   positive charges and the latest reversal; a step holds until the next one. Delinquent and
+--   prepaid balances are its steps summed as spans of days, like occupancy and rent.
+-- - flows: charged (30 days, month to date) and collected are window frames over each scope's
+--   days with movements, read at a row per as-of date.
 -- - FIFO aging: the pool (payments, credits, negative charges, less reversals) is
 --   positive charges - balance; a positive charge (oldest first by date, then id) is open for
 --   least(amount, greatest(0, cumulative - pool)); a negative pool adds one item of -pool dated
@@ -50,6 +53,38 @@ lease_info AS (
     FROM normalized_leases l
     LEFT JOIN tenant_moves t ON t.lease_id = l.id
     WHERE l.gone_at IS NULL
+),
+tx AS (
+    SELECT c.lease_id, c.date, c.id, 'charge' AS kind, coalesce(x.amount, c.total_amount, 0) AS amount
+    FROM normalized_lease_charges c
+    LEFT JOIN (SELECT lease_charge_id, sum(amount) AS amount FROM normalized_lease_charge_lines GROUP BY 1) x
+           ON x.lease_charge_id = c.id
+    WHERE c.date <= %(end)s::date AND c.gone_at IS NULL
+    UNION ALL
+    SELECT c.lease_id, c.date, c.id, 'credit', -coalesce(x.amount, c.total_amount, 0)
+    FROM normalized_lease_credits c
+    LEFT JOIN (SELECT lease_credit_id, sum(amount) AS amount FROM normalized_lease_credit_lines GROUP BY 1) x
+           ON x.lease_credit_id = c.id
+    WHERE c.date <= %(end)s::date AND c.gone_at IS NULL
+    UNION ALL
+    SELECT p.lease_id, p.date, p.id, 'payment', -p.amount_received
+    FROM normalized_lease_payments p WHERE p.date <= %(end)s::date AND p.gone_at IS NULL
+    UNION ALL
+    SELECT r.lease_id, r.date, r.id, 'reversal', coalesce(x.amount, r.total_amount, 0)
+    FROM normalized_lease_reversed_payments r
+    LEFT JOIN (SELECT lease_reversed_payment_id, sum(amount) AS amount
+               FROM normalized_lease_reversed_payment_lines GROUP BY 1) x ON x.lease_reversed_payment_id = r.id
+    WHERE r.date <= %(end)s::date AND r.gone_at IS NULL
+),
+lease_steps AS (
+    -- one row per lease and day with a movement: the last of the day's rows, whose running sums
+    -- (a RANGE frame: all of the day's rows) are the day's closing figures
+    SELECT lease_id, from_date, next_date, balance, pos_total, last_reversal
+    FROM (SELECT lease_id, date AS from_date, lead(date) OVER w AS next_date, sum(amount) OVER w AS balance,
+                 coalesce(sum(amount) FILTER (WHERE kind = 'charge' AND amount > 0) OVER w, 0) AS pos_total,
+                 max(date) FILTER (WHERE kind = 'reversal') OVER w AS last_reversal
+          FROM tx WINDOW w AS (PARTITION BY lease_id ORDER BY date)) s
+    WHERE next_date IS DISTINCT FROM from_date
 ),
 -- Counts and sums that a lease (or a unit) adds on every day of one span of days are built as
 -- steps, never by pairing each lease with each date: +value on the span's first day and -value
@@ -100,21 +135,31 @@ unit_islands AS (
 ),
 spans AS (
     SELECT property_id, greatest(lo, %(start)s::date) AS lo, least(hi, %(end)s::date) AS hi, 0 AS occupied, rent,
-           covering, expiring_30, expiring_60, expiring_90, move_outs
+           covering, expiring_30, expiring_60, expiring_90, move_outs,
+           0 AS delinquent_balance, 0 AS prepaid_balance, 0 AS delinquent_leases
     FROM lease_spans WHERE lo <= hi AND lo <= %(end)s::date AND hi >= %(start)s::date
     UNION ALL
-    SELECT property_id, lo, hi, 1, 0, 0, 0, 0, 0, 0 FROM unit_islands
+    SELECT property_id, lo, hi, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM unit_islands
+    UNION ALL
+    -- a lease's balance holds from a day with a movement until the next one
+    SELECT li.property_id, greatest(s.from_date, %(start)s::date), least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date),
+           0, 0, 0, 0, 0, 0, 0, greatest(s.balance, 0), greatest(-s.balance, 0), (s.balance > 0)::int
+    FROM lease_steps s JOIN lease_info li ON li.lease_id = s.lease_id
+    WHERE s.balance <> 0 AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
 ),
 span_steps AS (
     SELECT property_id, day, lead(day) OVER w AS next_day,
            sum(sum(occupied)) OVER w AS occupied, sum(sum(rent)) OVER w AS rent,
            sum(sum(covering)) OVER w AS covering, sum(sum(expiring_30)) OVER w AS expiring_30,
            sum(sum(expiring_60)) OVER w AS expiring_60, sum(sum(expiring_90)) OVER w AS expiring_90,
-           sum(sum(move_outs)) OVER w AS move_outs
-    FROM (SELECT property_id, lo AS day, occupied, rent, covering, expiring_30, expiring_60, expiring_90, move_outs
+           sum(sum(move_outs)) OVER w AS move_outs, sum(sum(delinquent_balance)) OVER w AS delinquent_balance,
+           sum(sum(prepaid_balance)) OVER w AS prepaid_balance, sum(sum(delinquent_leases)) OVER w AS delinquent_leases
+    FROM (SELECT property_id, lo AS day, occupied, rent, covering, expiring_30, expiring_60, expiring_90, move_outs,
+                 delinquent_balance, prepaid_balance, delinquent_leases
           FROM spans
           UNION ALL
-          SELECT property_id, hi + 1, -occupied, -rent, -covering, -expiring_30, -expiring_60, -expiring_90, -move_outs
+          SELECT property_id, hi + 1, -occupied, -rent, -covering, -expiring_30, -expiring_60, -expiring_90, -move_outs,
+                 -delinquent_balance, -prepaid_balance, -delinquent_leases
           FROM spans) e
     GROUP BY property_id, day
     WINDOW w AS (PARTITION BY property_id ORDER BY day)
@@ -124,58 +169,12 @@ span_stats AS (
            sum(s.occupied)::bigint AS units_occupied, sum(s.rent) AS scheduled_rent,
            sum(s.covering)::bigint AS leases_covering, sum(s.expiring_30)::bigint AS leases_expiring_30,
            sum(s.expiring_60)::bigint AS leases_expiring_60, sum(s.expiring_90)::bigint AS leases_expiring_90,
-           sum(s.move_outs)::bigint AS move_outs_t12m
+           sum(s.move_outs)::bigint AS move_outs_t12m, sum(s.delinquent_balance) AS delinquent_balance,
+           sum(s.prepaid_balance) AS prepaid_balance, sum(s.delinquent_leases)::bigint AS delinquent_leases
     FROM span_steps s
     CROSS JOIN LATERAL generate_series(0, coalesce(s.next_day - 1, %(end)s::date) - s.day) AS n
     WHERE s.day <= %(end)s::date
     GROUP BY GROUPING SETS ((s.day + n, s.property_id), (s.day + n))
-),
-tx AS (
-    SELECT c.lease_id, c.date, c.id, 'charge' AS kind, coalesce(x.amount, c.total_amount, 0) AS amount
-    FROM normalized_lease_charges c
-    LEFT JOIN (SELECT lease_charge_id, sum(amount) AS amount FROM normalized_lease_charge_lines GROUP BY 1) x
-           ON x.lease_charge_id = c.id
-    WHERE c.date <= %(end)s::date AND c.gone_at IS NULL
-    UNION ALL
-    SELECT c.lease_id, c.date, c.id, 'credit', -coalesce(x.amount, c.total_amount, 0)
-    FROM normalized_lease_credits c
-    LEFT JOIN (SELECT lease_credit_id, sum(amount) AS amount FROM normalized_lease_credit_lines GROUP BY 1) x
-           ON x.lease_credit_id = c.id
-    WHERE c.date <= %(end)s::date AND c.gone_at IS NULL
-    UNION ALL
-    SELECT p.lease_id, p.date, p.id, 'payment', -p.amount_received
-    FROM normalized_lease_payments p WHERE p.date <= %(end)s::date AND p.gone_at IS NULL
-    UNION ALL
-    SELECT r.lease_id, r.date, r.id, 'reversal', coalesce(x.amount, r.total_amount, 0)
-    FROM normalized_lease_reversed_payments r
-    LEFT JOIN (SELECT lease_reversed_payment_id, sum(amount) AS amount
-               FROM normalized_lease_reversed_payment_lines GROUP BY 1) x ON x.lease_reversed_payment_id = r.id
-    WHERE r.date <= %(end)s::date AND r.gone_at IS NULL
-),
-lease_days AS (
-    SELECT lease_id, date, sum(amount) AS delta,
-           coalesce(sum(amount) FILTER (WHERE kind = 'charge' AND amount > 0), 0) AS pos_delta,
-           max(date) FILTER (WHERE kind = 'reversal') AS reversal_date
-    FROM tx GROUP BY lease_id, date
-),
-lease_steps AS (
-    SELECT lease_id, date AS from_date,
-           lead(date) OVER (PARTITION BY lease_id ORDER BY date) AS next_date,
-           sum(delta) OVER (PARTITION BY lease_id ORDER BY date) AS balance,
-           sum(pos_delta) OVER (PARTITION BY lease_id ORDER BY date) AS pos_total,
-           max(reversal_date) OVER (PARTITION BY lease_id ORDER BY date) AS last_reversal
-    FROM lease_days
-),
--- Where a row holds on a span of days (a balance step, a day's flows, a work order), its as-of
--- dates are generated from the span clipped to the range (CROSS JOIN LATERAL generate_series),
--- never found by comparing every row with every date; the definition's own condition still filters them.
-balances AS (
-    SELECT d.as_of_date, s.lease_id, li.property_id, s.balance, s.pos_total - s.balance AS pool, s.last_reversal
-    FROM lease_steps s
-    CROSS JOIN LATERAL (SELECT greatest(s.from_date, %(start)s::date) + n AS as_of_date
-                        FROM generate_series(0, least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date) - greatest(s.from_date, %(start)s::date)) AS n) d
-    JOIN lease_info li ON li.lease_id = s.lease_id
-    WHERE s.balance <> 0 AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
 ),
 positive_charges AS (
     SELECT lease_id, date, amount,
@@ -221,13 +220,6 @@ aging_steps AS (
     GROUP BY property_id, day
     WINDOW w AS (PARTITION BY property_id ORDER BY day)
 ),
-balance_stats AS (
-    SELECT b.as_of_date, coalesce(b.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,
-           coalesce(sum(b.balance) FILTER (WHERE b.balance > 0), 0) AS delinquent_balance,
-           coalesce(sum(-b.balance) FILTER (WHERE b.balance < 0), 0) AS prepaid_balance,
-           count(*) FILTER (WHERE b.balance > 0) AS delinquent_leases
-    FROM balances b GROUP BY GROUPING SETS ((b.as_of_date, b.property_id), (b.as_of_date))
-),
 aging AS (
     -- a step with no open item adds no row, as a day without open items has none
     SELECT s.day + n AS as_of_date, coalesce(s.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,
@@ -239,26 +231,32 @@ aging AS (
     GROUP BY GROUPING SETS ((s.day + n, s.property_id), (s.day + n))
 ),
 property_days AS (
-    SELECT li.property_id, t.date,
+    -- charges and collections per day with any, for each property and (the nil uuid) the portfolio
+    SELECT coalesce(li.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey, t.date,
            sum(t.amount) FILTER (WHERE t.kind = 'charge') AS charges,
-           sum(t.amount) FILTER (WHERE t.kind = 'payment') AS payments,
-           sum(t.amount) FILTER (WHERE t.kind = 'reversal') AS reversals
+           -sum(t.amount) FILTER (WHERE t.kind IN ('payment', 'reversal')) AS collected
     FROM tx t JOIN lease_info li ON li.lease_id = t.lease_id
     WHERE t.date > %(start)s::date - 31
-    GROUP BY li.property_id, t.date
+    GROUP BY GROUPING SETS ((li.property_id, t.date), (t.date))
 ),
 flows AS (
-    SELECT d.as_of_date, coalesce(p.property_id, '00000000-0000-0000-0000-000000000000'::uuid) AS pkey,
-           coalesce(sum(p.charges) FILTER (WHERE p.date > d.as_of_date - 30), 0) AS charged_30,
-           coalesce(sum(p.charges) FILTER (WHERE p.date >= date_trunc('month', d.as_of_date)::date), 0) AS charged_mtd,
-           coalesce(sum(-coalesce(p.payments, 0) - coalesce(p.reversals, 0))
-                    FILTER (WHERE p.date >= date_trunc('month', d.as_of_date)::date), 0) AS collected_mtd
-    FROM property_days p
-    CROSS JOIN LATERAL (SELECT greatest(p.date, %(start)s::date) + n AS as_of_date
-                        FROM generate_series(0, least(p.date + 30, %(end)s::date) - greatest(p.date, %(start)s::date)) AS n) d
-    WHERE p.date <= d.as_of_date AND p.date >= least(d.as_of_date - 29, date_trunc('month', d.as_of_date)::date)
-    GROUP BY GROUPING SETS ((d.as_of_date, p.property_id), (d.as_of_date))
+    -- each scope gets a row per date of the range beside its days with movements, and window frames
+    -- read the sums at it: the last 30 days (D - 29 … D) and the month to date, never a day paired with each date
+    SELECT as_of_date, pkey, charged_30, charged_mtd, collected_mtd
+    FROM (SELECT date AS as_of_date, pkey, is_as_of,
+                 coalesce(sum(charges) OVER (PARTITION BY pkey ORDER BY date
+                                             RANGE BETWEEN interval '29 days' PRECEDING AND CURRENT ROW), 0) AS charged_30,
+                 coalesce(sum(charges) OVER m, 0) AS charged_mtd, coalesce(sum(collected) OVER m, 0) AS collected_mtd
+          FROM (SELECT pkey, date, charges, collected, false AS is_as_of FROM property_days
+                UNION ALL
+                SELECT k.pkey, d.as_of_date, NULL, NULL, true
+                FROM (SELECT DISTINCT pkey FROM property_days) k CROSS JOIN dates d) e
+          WINDOW m AS (PARTITION BY pkey, date_trunc('month', date) ORDER BY date)) f
+    WHERE is_as_of
 ),
+-- A work order holds on a span of days (open, or within 90 days of completion): its as-of dates are
+-- generated from the span clipped to the range (CROSS JOIN LATERAL generate_series), never found by
+-- comparing every row with every date; the definition's own condition still filters them.
 work_orders AS (
     SELECT property_id, status, (created_at AT TIME ZONE 'UTC')::date AS created_day,
            (completed_at AT TIME ZONE 'UTC')::date AS completed_day,
@@ -295,9 +293,9 @@ grid AS (
            us.avg_market_rent,
            coalesce(ss.scheduled_rent, 0) AS scheduled_rent,
            coalesce(ss.leases_covering, 0) AS leases_covering,
-           coalesce(bs.delinquent_balance, 0) AS delinquent_balance,
-           coalesce(bs.prepaid_balance, 0) AS prepaid_balance,
-           coalesce(bs.delinquent_leases, 0) AS delinquent_leases,
+           coalesce(ss.delinquent_balance, 0) AS delinquent_balance,
+           coalesce(ss.prepaid_balance, 0) AS prepaid_balance,
+           coalesce(ss.delinquent_leases, 0) AS delinquent_leases,
            coalesce(ag.aging_0_30, 0) AS aging_0_30, coalesce(ag.aging_31_60, 0) AS aging_31_60,
            coalesce(ag.aging_61_90, 0) AS aging_61_90, coalesce(ag.aging_90_plus, 0) AS aging_90_plus,
            coalesce(fl.charged_30, 0) AS charged_30, coalesce(fl.charged_mtd, 0) AS charged_mtd,
@@ -312,7 +310,6 @@ grid AS (
     FROM dates d CROSS JOIN scopes s
     LEFT JOIN unit_stats us ON us.pkey = s.pkey
     LEFT JOIN span_stats ss ON ss.as_of_date = d.as_of_date AND ss.pkey = s.pkey
-    LEFT JOIN balance_stats bs ON bs.as_of_date = d.as_of_date AND bs.pkey = s.pkey
     LEFT JOIN aging ag ON ag.as_of_date = d.as_of_date AND ag.pkey = s.pkey
     LEFT JOIN flows fl ON fl.as_of_date = d.as_of_date AND fl.pkey = s.pkey
     LEFT JOIN wo_open wo ON wo.as_of_date = d.as_of_date AND wo.pkey = s.pkey

@@ -4,7 +4,8 @@ One property, one unit, and for each window records dated exactly on its edges: 
 aged 0, 29, 30, 31, 60, 61, 90 and 91 days (aging buckets, the 30-day delinquency window,
 month-to-date), Fixed leases ending D, D+1, D+30, D+31, D+60, D+61, D+90 and D+91
 (expirations), leases that ended D, D−364, D−365 and D−366 (move-outs t12m) and work
-orders completed or created around D, D−89, D−90 and D−91 (t90, open). The records go
+orders completed or created around D, D−89, D−90 and D−91 (t90, open), and a lease whose
+old charge is paid on D itself (a balance changes on the day of the movement). The records go
 through the real raw loader and normalize, the snapshot through the ``kpi_daily_snapshot``
 asset for one as-of date. Each charge amount is a distinct power of two, so a bucket's sum
 names exactly which charges it holds.
@@ -40,14 +41,16 @@ def _stamp(offset: int, hour: int = 12) -> str:
 def boundary_dataset() -> dict[str, list]:
     expiring = [0, 1, 30, 31, 60, 61, 90, 91]  # Fixed, ACTIVE: covering D, ending D + n
     ended = [0, -364, -365, -366]  # AtWill, INACTIVE: effective end D + n
-    leases = [_lease("AGED", "P", ["U"], "2024-01-01", None, "AtWill", "ACTIVE", 100)]
+    leases = [_lease(name, "P", ["U"], "2024-01-01", None, "AtWill", "ACTIVE", 100) for name in ("AGED", "PAID")]
     leases += [_lease(f"EXP{n}", "P", ["U"], "2024-01-01", _day(n), "Fixed", "ACTIVE", 100) for n in expiring]
     leases += [_lease(f"END{-n}", "P", ["U"], "2023-01-01", _day(n), "AtWill", "INACTIVE", 100) for n in ended]
     return {
         "properties": [{"id": _id("P"), "name": "Edge"}],
         "units": [{"id": _id("U"), "name": "U", "property": _id("P"), "active": True, "marketRent": 100}],
         "leases": leases,
-        "lease_charges": [_tx("CH", f"A{age}", "AGED", _day(-age), amount) for age, amount in AGES.items()],
+        "lease_charges": [_tx("CH", f"A{age}", "AGED", _day(-age), amount) for age, amount in AGES.items()]
+        + [_tx("CH", "OLD", "PAID", _day(-200), 512)],
+        "lease_payments": [_tx("PAY", "ONDAY", "PAID", _day(0), 512)],  # settles PAID's balance as of D
         "tasks": [
             _wo("DONE0", "P", _stamp(-100), _stamp(0)),  # completed on D: in t90, not open
             _wo("DONE89", "P", _stamp(-100), _stamp(-89)),  # one day inside t90
@@ -66,7 +69,9 @@ EXPECTED = dict(
     aging_31_60=Decimal("24.00"),  # ages 31, 60: 8 + 16
     aging_61_90=Decimal("96.00"),  # ages 61, 90: 32 + 64
     aging_90_plus=Decimal("128.00"),  # age 91
-    delinquent_balance=Decimal("255.00"),
+    delinquent_balance=Decimal("255.00"),  # AGED's charges; PAID owes nothing from D on
+    delinquent_leases=1,
+    collected_mtd=Decimal("512.00"),  # PAID's payment on D
     charged_mtd=Decimal("7.00"),  # from 07-01 (age 30) to D: 1 + 2 + 4; 06-30 (age 31) is last month
     delinquency_rate=Decimal("85.000000"),  # 255 / 3: charged in (D − 30, D] = ages 0 and 29, not 30
     leases_expiring_30=2,  # D + 1, D + 30 (ending on D itself is not expiring)
@@ -84,7 +89,7 @@ def test_every_window_edge_lands_where_docs_kpis_says(warehouse):
     with warehouse.connect() as conn:
         assert conn.execute("SELECT count(*) FROM doorloop_error_records").fetchone()[0] == 0
     defs = build_definitions(WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema))
-    summary = kpis(defs, dg.DagsterInstance.ephemeral(), (D, D))
+    summary = kpis(defs, dg.DagsterInstance.ephemeral(), (D - dt.timedelta(days=1), D))  # D − 1 too: no edge is the range's
     assert summary.success, summary.errors
     with warehouse.connect() as conn:
         rows = conn.execute(
