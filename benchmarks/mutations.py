@@ -94,6 +94,13 @@ BREAKS: tuple[Break, ...] = (
         BOUNDARIES,
     ),
     Break(
+        "charges are left out of aging by the largest pool of the lease's steps, not the smallest",
+        KPI,
+        "SELECT lease_id, min(pool) AS pool FROM aged_steps",
+        "SELECT lease_id, max(pool) AS pool FROM aged_steps",
+        ("altus_pipeline_tests/kpi/test_kpis.py",),
+    ),
+    Break(
         "rent roll picks the earliest-starting covering lease",
         "sql/views/get_full_rent_roll.sql",
         "ORDER BY lu.unit_id, c.start DESC, c.id",

@@ -185,21 +185,30 @@ positive_charges AS (
 -- are fixed over the step's days and only their age moves: each (step, open item) pair is a span
 -- of days, cut at the item's 30/60/90-day bucket boundaries and summed as steps like span_steps,
 -- never by pairing each day with each open charge.
+aged_steps AS (
+    -- the steps whose balance is positive on a day of the range, with their pool
+    SELECT lease_id, from_date, next_date, balance, pos_total, pos_total - balance AS pool, last_reversal
+    FROM lease_steps
+    WHERE balance > 0 AND from_date <= %(end)s::date AND (next_date IS NULL OR next_date > %(start)s::date)
+),
+open_charges AS MATERIALIZED (
+    -- a charge the smallest pool of its lease's aged steps has paid is open at none of them: only the rest are paired
+    SELECT c.lease_id, c.date, c.amount, c.cumulative
+    FROM positive_charges c JOIN (SELECT lease_id, min(pool) AS pool FROM aged_steps GROUP BY lease_id) m
+         ON m.lease_id = c.lease_id AND c.cumulative > m.pool
+),
 open_items AS (
     SELECT li.property_id, greatest(s.from_date, %(start)s::date) AS lo,
            least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date) AS hi,
-           c.date AS dated, least(c.amount, c.cumulative - (s.pos_total - s.balance)) AS amount
-    FROM lease_steps s JOIN lease_info li ON li.lease_id = s.lease_id
-    JOIN positive_charges c ON c.lease_id = s.lease_id AND c.date <= s.from_date
-                           AND c.cumulative > s.pos_total - s.balance
-    WHERE s.balance > 0 AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
+           c.date AS dated, least(c.amount, c.cumulative - s.pool) AS amount
+    FROM aged_steps s JOIN lease_info li ON li.lease_id = s.lease_id
+    JOIN open_charges c ON c.lease_id = s.lease_id AND c.date <= s.from_date AND c.cumulative > s.pool
     UNION ALL
     SELECT li.property_id, greatest(s.from_date, %(start)s::date),
            least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date),
            s.last_reversal, s.balance - s.pos_total
-    FROM lease_steps s JOIN lease_info li ON li.lease_id = s.lease_id
-    WHERE s.balance > 0 AND s.pos_total < s.balance AND s.last_reversal IS NOT NULL  -- an undated item has no bucket
-      AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
+    FROM aged_steps s JOIN lease_info li ON li.lease_id = s.lease_id
+    WHERE s.pos_total < s.balance AND s.last_reversal IS NOT NULL  -- an undated item has no bucket
 ),
 aging_spans AS (
     -- the item's days in each bucket: age = D - dated in 0–30, 31–60, 61–90, 91 and over
