@@ -89,7 +89,8 @@ def test_every_window_edge_lands_where_docs_kpis_says(warehouse):
     with warehouse.connect() as conn:
         assert conn.execute("SELECT count(*) FROM doorloop_error_records").fetchone()[0] == 0
     defs = build_definitions(WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema))
-    summary = kpis(defs, dg.DagsterInstance.ephemeral(), (D - dt.timedelta(days=1), D))  # D − 1 too: no edge is the range's
+    # D − 1 too, so that no edge of a window is also an edge of the range computed
+    summary = kpis(defs, dg.DagsterInstance.ephemeral(), (D - dt.timedelta(days=1), D))
     assert summary.success, summary.errors
     with warehouse.connect() as conn:
         rows = conn.execute(
