@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -62,10 +62,9 @@ class Warehouse:
             yield conn
         except BaseException:
             if not conn.closed:
-                try:
+                with suppress(psycopg.Error):  # busy or broken: the block's own error is the one to raise
                     conn.rollback()
-                finally:
-                    conn.close()
+                conn.close()
             raise
         if conn.closed:
             return
@@ -115,10 +114,16 @@ def _scope(conn: psycopg.Connection, schema: str) -> None:
         conn.commit()
 
 
+def _key(url: str, schema: str, autocommit: bool) -> tuple:
+    """What a connection was opened with: libpq also reads ``PG*`` variables (``PGOPTIONS``) when it connects."""
+    return url, schema, autocommit, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("PG")))
+
+
 class _IdleConnections:
     """Connections a ``Warehouse.connect`` block left idle, kept for the next block of this process.
 
-    At most ``KEEP`` in all, the oldest closed first, each for at most ``MAX_IDLE_SECONDS``: a
+    One is handed out only to a block that would have opened it the same way (``_key``). At
+    most ``KEEP`` in all, the oldest closed first, each for at most ``MAX_IDLE_SECONDS``: a
     long-lived process (the code server evaluating sensors, a test session going through many
     schemas) holds no more than that. One is taken only in the process that opened it (a forked
     child opens its own), and only after it answers: its ``search_path`` is set again, so a
@@ -131,12 +136,12 @@ class _IdleConnections:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._idle: list[tuple[tuple[str, str, bool], psycopg.Connection, float]] = []  # oldest first
+        self._idle: list[tuple[tuple, psycopg.Connection, float]] = []  # oldest first
         self._pid = os.getpid()
         atexit.register(self.close_all)
 
     def take(self, url: str, schema: str, autocommit: bool) -> psycopg.Connection | None:
-        while (conn := self._pop((url, schema, autocommit))) is not None:
+        while (conn := self._pop(_key(url, schema, autocommit))) is not None:
             try:
                 _scope(conn, schema)
             except psycopg.Error:
@@ -153,13 +158,13 @@ class _IdleConnections:
         with self._lock:
             if self._pid == os.getpid():
                 closing = self._expire()
-                self._idle.append(((url, schema, autocommit), conn, time.monotonic()))
+                self._idle.append((_key(url, schema, autocommit), conn, time.monotonic()))
                 closing += [c for _, c, _ in self._idle[: -self.KEEP]]  # the oldest beyond KEEP
                 del self._idle[: -self.KEEP]
         for c in closing:
             c.close()
 
-    def _pop(self, key: tuple[str, str, bool]) -> psycopg.Connection | None:
+    def _pop(self, key: tuple) -> psycopg.Connection | None:
         with self._lock:
             if self._pid != os.getpid():  # a forked child: the parent's connections are not its own
                 self._idle, self._pid = [], os.getpid()

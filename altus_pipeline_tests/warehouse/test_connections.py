@@ -104,3 +104,15 @@ def test_a_process_keeps_two_connections_at_most_and_none_for_long(warehouse, mo
 def _alive(admin: psycopg.Connection, pids: list[int]) -> list[int]:
     rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall()
     return sorted((r[0] for r in rows), key=pids.index)
+
+
+def test_a_block_under_other_libpq_settings_gets_a_connection_opened_with_them(warehouse, monkeypatch):
+    with warehouse.connect() as conn:
+        plain = _pid(conn)
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=1234ms")
+    with warehouse.connect() as conn:
+        assert conn.execute("SHOW lock_timeout").fetchone()[0] == "1234ms"
+        assert _pid(conn) != plain
+    monkeypatch.delenv("PGOPTIONS")
+    with warehouse.connect() as conn:
+        assert _pid(conn) == plain
