@@ -89,8 +89,8 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "a balance still holds on the day of the lease's next movement",
         KPI,
-        "least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date),\n           0, 0, 0",
-        "least(coalesce(s.next_date, %(end)s::date), %(end)s::date),\n           0, 0, 0",
+        "least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date) AS hi",
+        "least(coalesce(s.next_date, %(end)s::date), %(end)s::date) AS hi",
         BOUNDARIES,
     ),
     Break(
@@ -110,8 +110,8 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "a connection is kept after its block raised",
         "altus_pipeline/warehouse/db.py",
-        "conn.rollback()\n                finally:\n                    conn.close()",
-        "conn.rollback()\n                finally:\n                    _IDLE.give(self.url, self.schema, autocommit, conn)",
+        "conn.rollback()\n                conn.close()\n            raise",
+        "conn.rollback()\n                _IDLE.give(self.url, self.schema, autocommit, conn)\n            raise",
         ("altus_pipeline_tests/warehouse/test_connections.py",),
     ),
     Break(
@@ -145,8 +145,8 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "no connection is kept",
         "altus_pipeline/warehouse/db.py",
-        "if len(kept) < self.KEEP:",
-        "if len(kept) < 0:",
+        "            raise\n        _IDLE.give(self.url, self.schema, autocommit, conn)",
+        "            raise\n        conn.close()",
         ("altus_pipeline_tests/warehouse/test_connections.py",),
     ),
     Break(

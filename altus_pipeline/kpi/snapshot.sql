@@ -86,6 +86,14 @@ lease_steps AS (
           FROM tx WINDOW w AS (PARTITION BY lease_id ORDER BY date)) s
     WHERE next_date IS DISTINCT FROM from_date
 ),
+range_steps AS (
+    -- the steps with a balance on a day of the range, clipped to it (lo … hi), with their lease's property and pool
+    SELECT s.lease_id, li.property_id, s.from_date, s.balance, s.pos_total, s.pos_total - s.balance AS pool,
+           s.last_reversal, greatest(s.from_date, %(start)s::date) AS lo,
+           least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date) AS hi
+    FROM lease_steps s JOIN lease_info li ON li.lease_id = s.lease_id
+    WHERE s.balance <> 0 AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
+),
 -- Counts and sums that a lease (or a unit) adds on every day of one span of days are built as
 -- steps, never by pairing each lease with each date: +value on the span's first day and -value
 -- the day after its last, summed per property and day, carried forward (running sum) and spread
@@ -142,10 +150,8 @@ spans AS (
     SELECT property_id, lo, hi, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM unit_islands
     UNION ALL
     -- a lease's balance holds from a day with a movement until the next one
-    SELECT li.property_id, greatest(s.from_date, %(start)s::date), least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date),
-           0, 0, 0, 0, 0, 0, 0, greatest(s.balance, 0), greatest(-s.balance, 0), (s.balance > 0)::int
-    FROM lease_steps s JOIN lease_info li ON li.lease_id = s.lease_id
-    WHERE s.balance <> 0 AND s.from_date <= %(end)s::date AND (s.next_date IS NULL OR s.next_date > %(start)s::date)
+    SELECT property_id, lo, hi, 0, 0, 0, 0, 0, 0, 0, greatest(balance, 0), greatest(-balance, 0), (balance > 0)::int
+    FROM range_steps
 ),
 span_steps AS (
     SELECT property_id, day, lead(day) OVER w AS next_day,
@@ -186,10 +192,7 @@ positive_charges AS (
 -- of days, cut at the item's 30/60/90-day bucket boundaries and summed as steps like span_steps,
 -- never by pairing each day with each open charge.
 aged_steps AS (
-    -- the steps whose balance is positive on a day of the range, with their pool
-    SELECT lease_id, from_date, next_date, balance, pos_total, pos_total - balance AS pool, last_reversal
-    FROM lease_steps
-    WHERE balance > 0 AND from_date <= %(end)s::date AND (next_date IS NULL OR next_date > %(start)s::date)
+    SELECT * FROM range_steps WHERE balance > 0
 ),
 open_charges AS MATERIALIZED (
     -- a charge the smallest pool of its lease's aged steps has paid is open at none of them: only the rest are paired
@@ -198,17 +201,12 @@ open_charges AS MATERIALIZED (
          ON m.lease_id = c.lease_id AND c.cumulative > m.pool
 ),
 open_items AS (
-    SELECT li.property_id, greatest(s.from_date, %(start)s::date) AS lo,
-           least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date) AS hi,
-           c.date AS dated, least(c.amount, c.cumulative - s.pool) AS amount
-    FROM aged_steps s JOIN lease_info li ON li.lease_id = s.lease_id
-    JOIN open_charges c ON c.lease_id = s.lease_id AND c.date <= s.from_date AND c.cumulative > s.pool
+    SELECT s.property_id, s.lo, s.hi, c.date AS dated, least(c.amount, c.cumulative - s.pool) AS amount
+    FROM aged_steps s JOIN open_charges c ON c.lease_id = s.lease_id AND c.date <= s.from_date AND c.cumulative > s.pool
     UNION ALL
-    SELECT li.property_id, greatest(s.from_date, %(start)s::date),
-           least(coalesce(s.next_date - 1, %(end)s::date), %(end)s::date),
-           s.last_reversal, s.balance - s.pos_total
-    FROM aged_steps s JOIN lease_info li ON li.lease_id = s.lease_id
-    WHERE s.pos_total < s.balance AND s.last_reversal IS NOT NULL  -- an undated item has no bucket
+    SELECT property_id, lo, hi, last_reversal, balance - pos_total
+    FROM aged_steps
+    WHERE pos_total < balance AND last_reversal IS NOT NULL  -- an undated item has no bucket
 ),
 aging_spans AS (
     -- the item's days in each bucket: age = D - dated in 0–30, 31–60, 61–90, 91 and over

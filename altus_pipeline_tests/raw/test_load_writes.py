@@ -59,7 +59,7 @@ def test_a_resync_with_nothing_changed_writes_and_locks_no_row(warehouse, sandbo
     versions = _rows(warehouse, CHARGES, "xmin::text, content_hash")
     # The session's counts of the table's rows written, which may still hold earlier transactions'
     # (PostgreSQL reports them at most once a second): the re-sync's are the difference.
-    counted = sql.SQL(
+    counted = (
         "SELECT pg_stat_get_xact_tuples_inserted(%(t)s::regclass) + pg_stat_get_xact_tuples_updated(%(t)s::regclass)"
     )
     with _client(server) as client, warehouse.connect() as conn:
