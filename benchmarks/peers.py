@@ -14,12 +14,16 @@ its CPU is theirs):
   on dlt);
 * ``altus sync`` as a user runs it (a cold subprocess), then again with nothing changed,
   and once against an empty account: the command's fixed overhead (start-up, migrations
-  with nothing to apply, run planning, Dagster's bookkeeping) with no data to load.
+  with nothing to apply, run planning, Dagster's bookkeeping) with no data to load. Then,
+  against the empty account, one transaction entity for one day and for every partition:
+  the overhead of any ``altus`` run, and what the number of partitions adds to it.
 
 Printed per loader (medians over the repetitions): records/s, wall, requests, peak RSS of
 the loader's process tree, and CPU per 100k records of the loader, the PostgreSQL server
 (including a ``VACUUM (ANALYZE)`` of the tables each loader changed: the clean-up its writes
-left, which autovacuum would otherwise do while the next loader runs) and the sandbox. Figures are
+left, which autovacuum would otherwise do while the next loader runs) and the sandbox; for
+the two runs of one entity, the time from launch to the run's first step (start-up,
+migrations and run planning, read from the run's events in Dagster's storage). Figures are
 printed, never asserted. The machine's load average is printed with them: on a shared
 machine the figures are only comparable within one run.
 """
@@ -49,6 +53,8 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "altu
 TOKEN = "peers-token"
 PAGE_SIZE = 1000
 DLT_REQUIREMENT = "dlt[postgres]>=1.5,<2"
+ONE_DAY = "altus sync, empty account, one entity and day"
+EVERY_DAY = "altus sync, empty account, one entity, every partition"
 
 FLOOR = '''
 """The floor: one requests session, every page of every listing, one COPY of raw JSON per entity."""
@@ -353,6 +359,7 @@ def main() -> None:
     sandbox, no_data = Sandbox(data), Sandbox(empty)
     altus = str(Path(sys.executable).with_name("altus"))
     results: dict[str, list[Figures]] = {}
+    to_first_step: dict[str, list[float]] = {}
     loads: list[str] = []
     try:
         print(
@@ -395,11 +402,14 @@ def main() -> None:
                 if "altus" not in args.skip:
                     runs += _altus_runs(altus, base, home, rep, postgres, sandbox, no_data, first_day.isoformat())
                 for label, command, env, server, rows_query in runs:
+                    launched = time.time()
                     figures = measure(label, command, env, server, postgres, rows_query)
                     results.setdefault(label, []).append(figures)
+                    if label in (ONE_DAY, EVERY_DAY):
+                        to_first_step.setdefault(label, []).append(_to_first_step(postgres, rep, launched))
                     loads.append(f"{os.getloadavg()[0]:.1f}")
                     print(
-                        f"  rep {rep + 1} {label:28s} {figures.wall:7.1f}s  {figures.requests:5d} requests"
+                        f"  rep {rep + 1} {label:55s} {figures.wall:7.1f}s  {figures.requests:5d} requests"
                         f"  {figures.peak_rss_mb:6.0f} MB  rows {figures.rows:,d}",
                         flush=True,
                     )
@@ -408,6 +418,8 @@ def main() -> None:
         no_data.stop()
         postgres.stop()
     _print_table(args.scale, records, results, loads)
+    for label, seconds in to_first_step.items():
+        print(f"{label}: launch to first step {statistics.median(seconds):.1f} s")
 
 
 def _altus_runs(
@@ -426,16 +438,20 @@ def _altus_runs(
     storage of the others, so its run is the fixed overhead of any later ``altus`` run:
     start-up, migrations with nothing to apply, run planning and Dagster's bookkeeping.
     """
+    from altus_pipeline.doorloop.registry import ENTITIES
     from altus_pipeline.warehouse.db import Warehouse
     from altus_pipeline.warehouse.migrations import migrate
 
     migrate(Warehouse(postgres.url, f"altus_empty_{rep}"))
-    storage = Warehouse(postgres.url, f"altus_{rep}").dagster_storage_url(f"altus_{rep}_dagster")
+    storage = Warehouse(postgres.url, f"altus_{rep}").dagster_storage_url(_storage_schema(rep))
+    entity = next(e.name for e in ENTITIES.values() if e.partitioned)
     runs = []
-    for label, server, schema in (
-        ("altus sync (full, cold)", sandbox, f"altus_{rep}"),
-        ("altus sync, nothing changed", sandbox, f"altus_{rep}"),
-        ("altus sync, empty account", no_data, f"altus_empty_{rep}"),
+    for label, server, schema, args in (
+        ("altus sync (full, cold)", sandbox, f"altus_{rep}", []),
+        ("altus sync, nothing changed", sandbox, f"altus_{rep}", []),
+        ("altus sync, empty account", no_data, f"altus_empty_{rep}", []),
+        (ONE_DAY, no_data, f"altus_empty_{rep}", ["--entity", entity, "--from", first_day, "--to", first_day]),
+        (EVERY_DAY, no_data, f"altus_empty_{rep}", ["--entity", entity]),
     ):
         env = {
             **base,
@@ -450,8 +466,25 @@ def _altus_runs(
             "DOORLOOP_RATE_LIMIT_PER_HOUR": "off",
             "ALTUS_PARTITION_START": first_day,
         }
-        runs.append((label, [altus, "sync"], env, server, _altus_rows_query(schema)))
+        runs.append((label, [altus, "sync", *args], env, server, _altus_rows_query(schema)))
     return runs
+
+
+def _storage_schema(rep: int) -> str:
+    """The schema of the Dagster storage the ``altus`` runs of repetition ``rep`` share."""
+    return f"altus_{rep}_dagster"
+
+
+def _to_first_step(postgres: Postgres, rep: int, launched: float) -> float:
+    """Seconds from ``launched`` (epoch) to the first step of the newest run in ``rep``'s Dagster
+    storage: for a command of one run, its start-up, its migrations and the planning of the run."""
+    schema = _storage_schema(rep)
+    started = postgres.scalar(
+        f'SELECT extract(epoch FROM min(e.timestamp)) FROM "{schema}".event_logs e '
+        f"WHERE e.dagster_event_type = 'STEP_START' AND e.run_id = "
+        f'(SELECT run_id FROM "{schema}".runs ORDER BY create_timestamp DESC LIMIT 1)'
+    )
+    return float(started) - launched
 
 
 def _print_table(scale: str, records: int, results: dict[str, list[Figures]], loads: list[str]) -> None:
