@@ -141,7 +141,8 @@ class _IdleConnections:
         atexit.register(self.close_all)
 
     def take(self, url: str, schema: str, autocommit: bool) -> psycopg.Connection | None:
-        while (conn := self._pop(_key(url, schema, autocommit))) is not None:
+        key = _key(url, schema, autocommit)
+        while (conn := self._pop(key)) is not None:
             try:
                 _scope(conn, schema)
             except psycopg.Error:
