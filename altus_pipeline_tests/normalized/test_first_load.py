@@ -123,7 +123,8 @@ def _messy(data: dict[str, list]) -> dict[str, list]:
     lines that are not an array, a line that is not an object, a line whose account does
     not exist (loaded, the link pending), a bad field besides a bad line (the field is
     reported); a communication with bad participants in two lists (the first list by name
-    is reported) and one whose participant's tenant does not exist.
+    is reported) and one whose participant's tenant does not exist; a property whose owner
+    does not exist (a junction row not written, the link pending).
     """
     charges = [c for c in data["lease_charges"] if c.get("lines")]
     line = charges[0]["lines"][0]
@@ -137,6 +138,8 @@ def _messy(data: dict[str, list]) -> dict[str, list]:
     talks[0]["to"] = [participant, 3]
     talks[0]["cc"] = [participant, "oops"]
     talks[1]["to"] = [{**talks[1]["to"][0], "linkedToType": "TENANT", "linkedToId": "b" * 24}]
+    owned = next(p for p in data["properties"] if p.get("owners"))
+    owned["owners"] = [{**owned["owners"][0], "owner": "c" * 24}]
     return data
 
 
@@ -147,7 +150,10 @@ def _outcome(wh: Warehouse) -> tuple:
                 "SELECT table_name, doorloop_id, column_name, target_doorloop_id FROM {} ORDER BY 1, 2, 3, 4"
             ).format(sql.Identifier(PENDING))
         ).fetchall()
-    return _contents(wh), _dlq(wh), pending
+        payloads = conn.execute(
+            "SELECT doorloop_id, payload FROM doorloop_error_records WHERE stage = 'normalize' ORDER BY 1"
+        ).fetchall()
+    return _contents(wh), _dlq(wh), pending, payloads
 
 
 def _empty_normalized(wh: Warehouse) -> None:
@@ -176,7 +182,7 @@ def test_a_first_load_ends_as_a_load_row_by_row_of_the_same_raw_data(warehouse, 
     assert results["normalized_lease_charges"].objects["normalized_lease_charge_lines"].inserted > 100
     first_load = _outcome(warehouse)
 
-    contents, dlq, pending = first_load
+    contents, dlq, pending, payloads = first_load
     charges, talks = data["lease_charges"], data["communications"]
     rejected = {i: (field, message) for (entity, i), (field, message, _) in dlq.items()}
     bad = [c for c in charges if c.get("lines") and (not isinstance(c["lines"], list) or c["lines"][-1] in (7, 5))]
@@ -192,6 +198,8 @@ def test_a_first_load_ends_as_a_load_row_by_row_of_the_same_raw_data(warehouse, 
     waiting = {(table, column, target) for table, _, column, target in pending}
     assert ("normalized_lease_charges", "normalized_lease_charge_lines.account_id", "a" * 24) in waiting
     assert ("normalized_communications", "normalized_communication_participants.tenant_id", "b" * 24) in waiting
+    assert ("normalized_properties", "normalized_property_owners.owner_id", "c" * 24) in waiting
+    assert len(payloads) == len(dlq) and all(payload["id"] == i for i, payload in payloads)
     assert first_load == row_by_row
 
 
