@@ -83,7 +83,7 @@ FIRST_LOAD_ROWS = 20_000
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
 _GONE, _PENDING, _WATERMARKS = sql.Identifier(GONE), sql.Identifier(PENDING), sql.Identifier(WATERMARKS)
 # Which bad element of a record is reported: the first by array name, then position (columns of ``_elements``).
-_ELEMENT_ORDER = sql.SQL("src, n")
+_ELEMENT_ORDER = sql.SQL("src, ord")
 _PARENT_ID = sql.Identifier("parent:doorloop_id")  # a child row's parent's DoorLoop id, in ``child_rows``
 _FIELD_ERROR = sql.Identifier("err:fields")  # in ``checked_sql``: the first error of a row's own fields
 _CHECKED = sql.Identifier("norm_checked")  # the run's typed candidates, each with its first error (or NULL)
@@ -301,29 +301,25 @@ class ChildSql:
     rows: sql.Composable  # SELECT of the child rows of loaded parents (DISTINCT per key, last wins)
     pending: list[sql.Composable]  # SELECTs of (doorloop_id, column, target, target id) of dangling optional refs
     pending_from_payloads: bool  # ``pending`` reads the elements again from ``norm_checked``'s payloads
+    typed: sql.Composable  # a first load's SELECT of every element of the raw rows, typed, with its error
 
     def first_error_of_row(self) -> sql.Composable:
         """Scalar subquery: the first element error of candidate ``c`` (text[]), NULL when none."""
         return sql.SQL(
-            "(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n FROM {elements} {joins}) x "
+            "(SELECT x.err FROM (SELECT {err} AS err, e.src, e.n AS ord FROM {elements} {joins}) x "
             "WHERE x.err IS NOT NULL ORDER BY {order} LIMIT 1)"
         ).format(err=self.element_error, elements=self.elements, joins=self.joins, order=_ELEMENT_ORDER)
 
-    def errors_of(self, rows: sql.Composable) -> sql.Composable:
-        """SELECT (doorloop_id, src, n, err) of every failing element of ``rows`` (doorloop_id, payload).
-
-        One join for all rows, not a subquery per row (``first_error_of_row``), so PostgreSQL's
-        parallel workers can run it: it evaluates a correlated subquery in the session's own process.
-        """
-        return sql.SQL(
-            "SELECT x.* FROM (SELECT c.doorloop_id, e.src, e.n, {err} AS err FROM {rows} c "
-            "CROSS JOIN LATERAL {elements} {joins}) x WHERE x.err IS NOT NULL"
-        ).format(err=self.element_error, rows=rows, elements=self.elements, joins=self.joins)
 
 
 def child_rows(ch: Child) -> sql.Identifier:
     """The temporary table of the run's rows of child ``ch`` (``ChildSql.rows``), kept until the pending references are recorded."""
     return sql.Identifier("norm_child:" + ch.name)
+
+
+def child_elements(ch: Child) -> sql.Identifier:
+    """The temporary table of a first load's elements of child ``ch`` (``ChildSql.typed``), kept until its rows are made."""
+    return sql.Identifier("norm_elements:" + ch.name)
 
 
 def _array(array: str) -> sql.Composable:
@@ -430,6 +426,7 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
     extra = ([sql.SQL("e.src AS {}").format(sql.Identifier(ch.role))] if ch.role else []) + (
         [sql.SQL("e.n::integer AS line_number")] if ch.lines else []
     )
+    element_error = _first_error(errors + later)
     parts = {
         "parent_id": _PARENT_ID,
         "values": sql.SQL(", ").join(extra + values),
@@ -437,12 +434,17 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
         "joins": join_sql,
         "keep": sql.Composed([sql.SQL(" AND {}").format(k) for k in keep]),
     }
-    if first_load:  # typed from the raw table (by parallel workers, as in ``checked_sql``); the keys joined last
+    # A first load types every element once, from the raw table alone (by parallel workers, as
+    # in ``checked_sql``), before its parents: their errors are read from it, then its rows.
+    typed_elements = sql.SQL(
+        "SELECT c.doorloop_id AS {parent_id}, {values}, e.n AS ord, e.src, {err} AS err, true{keep} AS keep "
+        "FROM {candidates} c CROSS JOIN LATERAL {elements} {joins}"
+    ).format(candidates=_candidates(parent, True, sql.SQL("r.payload")), err=element_error, **parts)
+    if first_load:
         source = sql.SQL(
-            "SELECT p.id AS parent, s.* FROM (SELECT c.doorloop_id AS {parent_id}, {values}, e.n AS ord "
-            "FROM {candidates} c CROSS JOIN LATERAL {elements} {joins} WHERE true{keep} OFFSET NULL) s "
-            "JOIN norm_checked p ON p.doorloop_id = s.{parent_id} AND p.err IS NULL"
-        ).format(candidates=_candidates(parent, True, sql.SQL("r.payload")), **parts)
+            "SELECT p.id AS parent, s.* FROM {typed} s "
+            "JOIN norm_checked p ON p.doorloop_id = s.{parent_id} AND p.err IS NULL WHERE s.keep"
+        ).format(typed=child_elements(ch), parent_id=_PARENT_ID)
     else:
         source = sql.SQL(
             "SELECT c.id AS parent, c.doorloop_id AS {parent_id}, {values}, e.n AS ord "
@@ -455,12 +457,13 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
     )
     return ChildSql(
         _first_error(shape),
-        _first_error(errors + later),
+        element_error,
         elements,
         join_sql,
         rows,
         pending,
         bool(pending) and not ch.by_position,
+        typed_elements,
     )
 
 
@@ -523,13 +526,13 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
             values.append(sql.SQL("{} AS {}").format(v, ref_column(c)))
     children = [child_sql(t, ch) for ch in t.children]
     shapes = [sql.SQL("{} AS {}").format(ch.shape, sql.Identifier(f"shape{k}")) for k, ch in enumerate(children)]
-    if first_load:  # from ``element_errors_sql``, run just before
+    if first_load:  # from ``elements_sql``, run just before
         element_joins = [
             sql.SQL(
-                " LEFT JOIN (SELECT DISTINCT ON (doorloop_id) doorloop_id, err FROM norm_element_errors "
-                "WHERE child = {k} ORDER BY doorloop_id, {order}) {e} ON {e}.doorloop_id = c.doorloop_id"
-            ).format(e=sql.Identifier(f"e{k}"), k=sql.Literal(k), order=_ELEMENT_ORDER)
-            for k in range(len(children))
+                " LEFT JOIN (SELECT DISTINCT ON ({parent_id}) {parent_id}, err FROM {typed} WHERE err IS NOT NULL "
+                "ORDER BY {parent_id}, {order}) {e} ON {e}.{parent_id} = c.doorloop_id"
+            ).format(e=sql.Identifier(f"e{k}"), parent_id=_PARENT_ID, typed=child_elements(ch), order=_ELEMENT_ORDER)
+            for k, ch in enumerate(t.children)
         ]
         element_errors = [sql.SQL("{}.err").format(sql.Identifier(f"e{k}")) for k in range(len(children))]
     else:
@@ -602,24 +605,18 @@ def _candidates(t: Table, first_load: bool, columns: sql.Composable, layered: bo
     )
 
 
-def element_errors_sql(t: Table) -> sql.Composable | None:
-    """``CREATE TEMP TABLE norm_element_errors``: a first load's failing array elements (child, doorloop_id, src, n, err).
+def elements_sql(t: Table) -> list[sql.Composable]:
+    """``CREATE TEMP TABLE`` of a first load's elements of each child (``child_elements``), typed, each with its error.
 
     Read from the raw table alone, so PostgreSQL's parallel workers can expand the arrays;
-    the raw table is locked against writers first (``Normalizer._first_load``), so this and
-    ``checked_sql`` read the same rows.
+    the raw table is locked against writers first (``Normalizer._first_load``), so these and
+    ``checked_sql`` read the same rows. The arrays are expanded once: ``checked_sql`` reads
+    their errors here, ``_sync_child`` their rows (a pass for each cost a third more).
     """
-    if not t.children:
-        return None
-    selects = [
-        sql.SQL("SELECT {k} AS child, f.* FROM ({failing}) f").format(
-            k=sql.Literal(k), failing=child_sql(t, ch).errors_of(_candidates(t, True, sql.SQL("r.payload")))
-        )
-        for k, ch in enumerate(t.children)
+    return [
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(child_elements(ch), child_sql(t, ch).typed)
+        for ch in t.children
     ]
-    return sql.SQL("CREATE TEMP TABLE norm_element_errors ON COMMIT DROP AS {}").format(
-        sql.SQL(" UNION ALL ").join(selects)
-    )
 
 
 def pending_sql(t: Table) -> sql.Composable | None:
@@ -846,12 +843,9 @@ class Normalizer:
         # Its size for the planner: guessed from its pages, a first load's keys looked as many as
         # the typed rows, and the join hashed those (2 GB at 1.5 M rows) instead of the keys.
         self._x("ANALYZE norm_keys")
-        element_errors = element_errors_sql(t) if first_load else None
-        if element_errors:
-            self._x(element_errors)
+        for statement in elements_sql(t) if first_load else []:
+            self._x(statement)
         self._x(checked_sql(t, first_load))
-        if element_errors:
-            self._x("DROP TABLE norm_element_errors")
         # Statistics of the columns the next statements filter and join on, not of the payload's
         # (a wide jsonb, sampled and sorted): those cost nearly a tenth of a normalize and plan nothing.
         analyzed = [sql.Identifier(c) for c in ("id", "doorloop_id", "err")]
@@ -918,7 +912,7 @@ class Normalizer:
         self._x(
             sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.SQL(", ").join(map(sql.Identifier, locked)))
         )
-        # The rows are typed by two statements (``element_errors_sql``, ``checked_sql``): a load
+        # The rows are typed by two statements (``elements_sql``, ``checked_sql``): a load
         # of the raw table waits until this commits, so both read the same raw rows.
         self._x(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(t.raw_table)))
         return True
@@ -1129,6 +1123,8 @@ class Normalizer:
         self._x(
             sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(rows, child_sql(self.t, ch, first_load).rows)
         )
+        if first_load:
+            self._x(sql.SQL("DROP TABLE {}").format(child_elements(ch)))
         name, parent = sql.Identifier(ch.name), sql.Identifier(ch.parent_column)
         keys = [sql.Identifier(k) for k in ch.key]
         match = sql.SQL(" AND ").join(
