@@ -311,7 +311,6 @@ class ChildSql:
         ).format(err=self.element_error, elements=self.elements, joins=self.joins, order=_ELEMENT_ORDER)
 
 
-
 def child_rows(ch: Child) -> sql.Identifier:
     """The temporary table of the run's rows of child ``ch`` (``ChildSql.rows``), kept until the pending references are recorded."""
     return sql.Identifier("norm_child:" + ch.name)
@@ -568,9 +567,7 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
     # the rejected rows': its table is then a third of the size (1.3 M lease payments: 486 MB
     # against 1,276 MB), cheaper to write and to read for each statement after.
     read_again = not first_load or any(ch.pending_from_payloads for ch in children)
-    payload = (
-        sql.SQL("c.payload") if read_again else sql.SQL("CASE WHEN {} IS NOT NULL THEN c.payload END").format(err)
-    )
+    payload = sql.SQL("c.payload") if read_again else sql.SQL("CASE WHEN {} IS NOT NULL THEN c.payload END").format(err)
     return sql.SQL(
         "CREATE TEMP TABLE norm_checked ON COMMIT DROP AS "
         "SELECT {key}.id, c.doorloop_id, {payload} AS payload, c.content_hash, {values}, {err} AS err "
@@ -623,21 +620,31 @@ def pending_sql(t: Table) -> sql.Composable | None:
     """``INSERT`` of this batch's optional references that found no target (run after the batch is written).
 
     A row of the batch is in the table as ``norm_checked`` has it (written, or equal already),
-    so its link is read there rather than by joining the table again.
+    so its link is read there rather than by joining the table again: in one scan for all its
+    references (a scan each took 0.46 s for the 1.3 M lease payments of a first load, four of them).
     """
-    selects = [
-        sql.SQL(
-            "SELECT c.doorloop_id, {column}, {target}, c.{ref} FROM norm_checked c "
-            "WHERE c.err IS NULL AND c.{ref} IS NOT NULL AND c.{col} IS NULL"
-        ).format(
-            column=sql.Literal(c.name),
-            target=sql.Literal(c.target),
-            ref=ref_column(c),
-            col=sql.Identifier(c.name),
+    optional = [c for c in t.refs() if c.mode == "optional"]
+    dangling = [
+        sql.SQL("c.{ref} IS NOT NULL AND c.{col} IS NULL").format(ref=ref_column(c), col=sql.Identifier(c.name))
+        for c in optional
+    ]
+    links = [
+        sql.SQL("({}, {}, CASE WHEN {} THEN c.{} END)").format(
+            sql.Literal(c.name), sql.Literal(c.target), missing, ref_column(c)
         )
-        for c in t.refs()
-        if c.mode == "optional"
-    ] + [q for ch in t.children for q in child_sql(t, ch).pending]
+        for c, missing in zip(optional, dangling, strict=True)
+    ]
+    selects = (
+        [
+            sql.SQL(
+                "SELECT c.doorloop_id, v.* FROM norm_checked c CROSS JOIN LATERAL (VALUES {links}) v(col, target, ref) "
+                "WHERE c.err IS NULL AND ({dangling}) AND v.ref IS NOT NULL"
+            ).format(links=sql.SQL(", ").join(links), dangling=sql.SQL(" OR ").join(dangling))
+        ]
+        if optional
+        else []
+    )
+    selects += [q for ch in t.children for q in child_sql(t, ch).pending]
     if not selects:
         return None
     return sql.SQL(
