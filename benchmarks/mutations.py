@@ -378,9 +378,30 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "a first load reports a record's last bad element instead of its first",
         "altus_pipeline/normalized/transform.py",
-        '"WHERE child = {k} ORDER BY doorloop_id, {order}) {e}',
-        '"WHERE child = {k} ORDER BY doorloop_id, src DESC, n DESC) {e}',
+        '"ORDER BY {parent_id}, {order}) {e} ON',
+        '"ORDER BY {parent_id}, src DESC, ord DESC) {e} ON',
         ("altus_pipeline_tests/normalized/test_first_load.py",),
+    ),
+    Break(
+        "a first load keeps the payloads of its valid rows instead of its rejected rows'",
+        "altus_pipeline/normalized/transform.py",
+        '"CASE WHEN {} IS NOT NULL THEN c.payload END"',
+        '"CASE WHEN {} IS NULL THEN c.payload END"',
+        ("altus_pipeline_tests/normalized/test_first_load.py",),
+    ),
+    Break(
+        "a first load drops the payloads a junction's pending references are read from",
+        "altus_pipeline/normalized/transform.py",
+        "read_again = not first_load or any(ch.pending_from_payloads for ch in children)",
+        "read_again = not first_load",
+        ("altus_pipeline_tests/normalized/test_first_load.py",),
+    ),
+    Break(
+        "a row with a dangling reference records its resolved references pending too",
+        "altus_pipeline/normalized/transform.py",
+        '"({}, {}, CASE WHEN {} THEN c.{} END)"',
+        '"({}, {}, CASE WHEN {} OR true THEN c.{} END)"',
+        ("altus_pipeline_tests/normalized/test_normalized.py", "altus_pipeline_tests/normalized/test_first_load.py"),
     ),
     Break(
         "a line whose optional reference dangles is not recorded pending",
