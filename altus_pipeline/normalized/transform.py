@@ -608,7 +608,7 @@ def elements_sql(t: Table) -> list[sql.Composable]:
     Read from the raw table alone, so PostgreSQL's parallel workers can expand the arrays;
     the raw table is locked against writers first (``Normalizer._first_load``), so these and
     ``checked_sql`` read the same rows. The arrays are expanded once: ``checked_sql`` reads
-    their errors here, ``_sync_child`` their rows (a pass for each cost a third more).
+    their errors here, ``_sync_child`` their rows.
     """
     return [
         sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(child_elements(ch), child_sql(t, ch).typed)
