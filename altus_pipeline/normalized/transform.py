@@ -82,7 +82,7 @@ _KEY_BATCH = 20_000  # candidate ids held in Python at once while their uuid5 ke
 FIRST_LOAD_ROWS = 20_000
 _NUM = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$"
 _GONE, _PENDING, _WATERMARKS = sql.Identifier(GONE), sql.Identifier(PENDING), sql.Identifier(WATERMARKS)
-# Which bad element of a record is reported: the first by array name, then position (columns of ``_elements``).
+# Which bad element of a record is reported: the first by array name (``src`` of ``_elements``), then position (its ``n``, as ``ord``).
 _ELEMENT_ORDER = sql.SQL("src, ord")
 _PARENT_ID = sql.Identifier("parent:doorloop_id")  # a child row's parent's DoorLoop id, in ``child_rows``
 _FIELD_ERROR = sql.Identifier("err:fields")  # in ``checked_sql``: the first error of a row's own fields
@@ -634,17 +634,14 @@ def pending_sql(t: Table) -> sql.Composable | None:
         )
         for c, missing in zip(optional, dangling, strict=True)
     ]
-    selects = (
-        [
+    selects = [q for ch in t.children for q in child_sql(t, ch).pending]
+    if optional:
+        selects.append(
             sql.SQL(
                 "SELECT c.doorloop_id, v.* FROM norm_checked c CROSS JOIN LATERAL (VALUES {links}) v(col, target, ref) "
                 "WHERE c.err IS NULL AND ({dangling}) AND v.ref IS NOT NULL"
             ).format(links=sql.SQL(", ").join(links), dangling=sql.SQL(" OR ").join(dangling))
-        ]
-        if optional
-        else []
-    )
-    selects += [q for ch in t.children for q in child_sql(t, ch).pending]
+        )
     if not selects:
         return None
     return sql.SQL(
