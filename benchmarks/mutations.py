@@ -101,6 +101,20 @@ BREAKS: tuple[Break, ...] = (
         ("altus_pipeline_tests/kpi/test_kpis.py",),
     ),
     Break(
+        "the history before the range also counts the range's first day",
+        KPI,
+        "FROM tx WHERE date < %(start)s::date GROUP BY lease_id",
+        "FROM tx WHERE date <= %(start)s::date GROUP BY lease_id",
+        ("altus_pipeline_tests/kpi/test_kpis.py", "altus_pipeline_tests/kpi/test_kpi_history.py"),
+    ),
+    Break(
+        "a step in the range forgets a reversal dated before it",
+        KPI,
+        "greatest(o.last_reversal, s.last_reversal) AS last_reversal",
+        "s.last_reversal AS last_reversal",
+        ("altus_pipeline_tests/kpi/test_kpis.py",),
+    ),
+    Break(
         "a kept connection is handed out without being scoped to the warehouse again",
         "altus_pipeline/warehouse/db.py",
         "_scope(conn, schema)\n            except psycopg.Error:",

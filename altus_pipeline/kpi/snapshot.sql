@@ -11,7 +11,9 @@
 --   and totals are already rounded half-up to cents when read).
 -- - lease_steps: per lease and day with a movement, the running balance, the running sum of
 --   positive charges and the latest reversal; a step holds until the next one. Delinquent and
---   prepaid balances are its steps summed as spans of days, like occupancy and rent.
+--   prepaid balances are its steps summed as spans of days, like occupancy and rent. Only the
+--   range's movements are sorted for the running sums: the history before it is one opening
+--   step per lease, its sums (an aggregate, no sort), from its last movement to the first in range.
 -- - flows: charged (30 days, month to date) and collected are window frames over each scope's
 --   days with movements, read at a row per as-of date.
 -- - FIFO aging: the pool (payments, credits, negative charges, less reversals) is
@@ -76,15 +78,31 @@ tx AS (
                FROM normalized_lease_reversed_payment_lines GROUP BY 1) x ON x.lease_reversed_payment_id = r.id
     WHERE r.date <= %(end)s::date AND r.gone_at IS NULL
 ),
+opening AS (
+    -- each lease's figures at the close of its last day with a movement before the range
+    SELECT lease_id, max(date) AS from_date, sum(amount) AS balance,
+           coalesce(sum(amount) FILTER (WHERE kind = 'charge' AND amount > 0), 0) AS pos_total,
+           max(date) FILTER (WHERE kind = 'reversal') AS last_reversal
+    FROM tx WHERE date < %(start)s::date GROUP BY lease_id
+),
 lease_steps AS (
-    -- one row per lease and day with a movement: the last of the day's rows, whose running sums
-    -- (a RANGE frame: all of the day's rows) are the day's closing figures
-    SELECT lease_id, from_date, next_date, balance, pos_total, last_reversal
+    -- one row per lease and day with a movement in the range: the last of the day's rows, whose
+    -- running sums (a RANGE frame: all of the day's rows) from the opening figures are the day's closing ones
+    SELECT s.lease_id, s.from_date, s.next_date, coalesce(o.balance, 0) + s.balance AS balance,
+           coalesce(o.pos_total, 0) + s.pos_total AS pos_total,
+           greatest(o.last_reversal, s.last_reversal) AS last_reversal
     FROM (SELECT lease_id, date AS from_date, lead(date) OVER w AS next_date, sum(amount) OVER w AS balance,
                  coalesce(sum(amount) FILTER (WHERE kind = 'charge' AND amount > 0) OVER w, 0) AS pos_total,
                  max(date) FILTER (WHERE kind = 'reversal') OVER w AS last_reversal
-          FROM tx WINDOW w AS (PARTITION BY lease_id ORDER BY date)) s
-    WHERE next_date IS DISTINCT FROM from_date
+          FROM tx WHERE date >= %(start)s::date WINDOW w AS (PARTITION BY lease_id ORDER BY date)) s
+    LEFT JOIN opening o ON o.lease_id = s.lease_id
+    WHERE s.next_date IS DISTINCT FROM s.from_date
+    UNION ALL
+    -- the opening step: it holds until the lease's first movement in the range, if any
+    SELECT o.lease_id, o.from_date, f.first_date, o.balance, o.pos_total, o.last_reversal
+    FROM opening o
+    LEFT JOIN (SELECT lease_id, min(date) AS first_date FROM tx WHERE date >= %(start)s::date GROUP BY lease_id) f
+           ON f.lease_id = o.lease_id
 ),
 range_steps AS (
     -- the steps with a balance on a day of the range, clipped to it (lo … hi), with their lease's property and pool
@@ -182,11 +200,6 @@ span_stats AS (
     WHERE s.day <= %(end)s::date
     GROUP BY GROUPING SETS ((s.day + n, s.property_id), (s.day + n))
 ),
-positive_charges AS (
-    SELECT lease_id, date, amount,
-           sum(amount) OVER (PARTITION BY lease_id ORDER BY date, id ROWS UNBOUNDED PRECEDING) AS cumulative
-    FROM tx WHERE kind = 'charge' AND amount > 0
-),
 -- A balance step holds one pool and one set of charges (a charge dates a step), so its open items
 -- are fixed over the step's days and only their age moves: each (step, open item) pair is a span
 -- of days, cut at the item's 30/60/90-day bucket boundaries and summed as steps like span_steps,
@@ -194,11 +207,20 @@ positive_charges AS (
 aged_steps AS (
     SELECT * FROM range_steps WHERE balance > 0
 ),
+aged_pools AS (
+    SELECT lease_id, min(pool) AS pool FROM aged_steps GROUP BY lease_id
+),
+positive_charges AS (
+    -- the charges of the leases with an aged step only: a running sum reads its own lease's charges,
+    -- so the others' are never sorted (most of them in a short range)
+    SELECT c.lease_id, c.date, c.amount,
+           sum(c.amount) OVER (PARTITION BY c.lease_id ORDER BY c.date, c.id ROWS UNBOUNDED PRECEDING) AS cumulative
+    FROM tx c WHERE c.kind = 'charge' AND c.amount > 0 AND c.lease_id IN (SELECT lease_id FROM aged_pools)
+),
 open_charges AS MATERIALIZED (
     -- a charge the smallest pool of its lease's aged steps has paid is open at none of them: only the rest are paired
     SELECT c.lease_id, c.date, c.amount, c.cumulative
-    FROM positive_charges c JOIN (SELECT lease_id, min(pool) AS pool FROM aged_steps GROUP BY lease_id) m
-         ON m.lease_id = c.lease_id AND c.cumulative > m.pool
+    FROM positive_charges c JOIN aged_pools m ON m.lease_id = c.lease_id AND c.cumulative > m.pool
 ),
 open_items AS (
     SELECT s.property_id, s.lo, s.hi, c.date AS dated, least(c.amount, c.cumulative - s.pool) AS amount

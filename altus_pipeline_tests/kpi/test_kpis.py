@@ -129,6 +129,8 @@ def golden_dataset() -> dict[str, list]:
             _tx("CH", "L5a", "L5", "2025-03-01", "500.00"),  # numeric string, lines [] → totalAmount
             _tx("CH", "L6a", "L6", "2025-03-01", 1400),
             _tx("CH", "L3a", "L3", "2024-12-01", 1900),
+            # nothing charged on D: L3's balance step from D carries what came before, its last reversal too
+            _tx("CH", "L3z", "L3", "2025-03-15", 0),
         ],
         "lease_payments": [
             _tx("PAY", "L2a", "L2", "2024-11-03", 750),
