@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import dagster as dg
 import psycopg
@@ -37,10 +39,11 @@ from altus_pipeline_tests.normalized.test_normalized import normalize_direct
 from altus_pipeline_tests.support.raw import load_raw
 
 HISTORY_DAYS = 120  # the KPI history the test keeps, up to its day
+T = TypeVar("T")
 COLUMNS = sql.SQL(", ").join(map(sql.Identifier, ("as_of_date", "scope", "property_id", *KPI_COLUMNS)))
 
 
-def _days_around(action):
+def _days_around(action: Callable[[], T]) -> tuple[T, set[dt.date]]:
     """``action()`` and the partitions' last day before and after it: two days when it crossed midnight."""
     before = full_range()[1]
     result = action()
