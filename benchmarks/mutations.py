@@ -108,6 +108,13 @@ BREAKS: tuple[Break, ...] = (
         ("altus_pipeline_tests/kpi/test_kpis.py", "altus_pipeline_tests/kpi/test_kpi_history.py"),
     ),
     Break(
+        "a timestamp of DoorLoop's shape that the parser accepts skips the pattern without the round trip",
+        "altus_pipeline/warehouse/casts.py",
+        "WHEN to_char({s}::timestamptz AT TIME ZONE 'UTC', {format}) = {s} THEN true",
+        "WHEN true THEN true",
+        ("altus_pipeline_tests/warehouse/test_casts.py",),
+    ),
+    Break(
         "a step in the range forgets a reversal dated before it",
         KPI,
         "greatest(o.last_reversal, s.last_reversal) AS last_reversal",

@@ -2,7 +2,8 @@
 
 A bad value must never raise in a set-based statement (it is recorded with its reason
 while the rest loads). Each check first matches the text against the one shape it
-accepts; then ``pg_input_is_valid`` asks the server's parser, on PostgreSQL 16 and later.
+accepts; then ``pg_input_is_valid`` asks the server's parser, on PostgreSQL 16 and later
+(where a timestamp in the exact shape DoorLoop writes is asked first, see ``timestamp_ok``).
 PostgreSQL 15 has no such function, so there the *portable* check tests the fields the
 parser would refuse: year 0, month and day against the calendar, the time of day (``24:00``
 and a leap second ``:60`` are accepted; the total may not pass midnight once the fraction
@@ -28,6 +29,8 @@ from psycopg import sql
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 STAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 ZONE_PATTERN = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+CANONICAL_STAMP = "____-__-__T__:__:__.___Z"  # LIKE: YYYY-MM-DDTHH:MM:SS.mmmZ, how DoorLoop writes a timestamp
+CANONICAL_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'  # to_char of that shape, in UTC
 _FRACTION = r"^.{19}(\.\d+)"  # the fraction of a second, after YYYY-MM-DDTHH:MM:SS
 _ZONE_HOURS = r"[+-](\d{2}):?\d{0,2}$"
 _ZONE_MINUTES = r"[+-]\d{2}:?(\d{2})$"
@@ -74,10 +77,26 @@ def date_ok(s: sql.Composable, native: bool | None = None) -> sql.Composable:
 
 
 def timestamp_ok(s: sql.Composable, native: bool | None = None) -> sql.Composable:
-    """SQL: text ``s`` is an ISO 8601 timestamp (``STAMP_PATTERN``) that casts to ``timestamptz``."""
+    """SQL: text ``s`` is an ISO 8601 timestamp (``STAMP_PATTERN``) that casts to ``timestamptz``.
+
+    Natively, the shape DoorLoop writes (``CANONICAL_STAMP``) skips the regular expression,
+    the dearest part of the check (about 2 µs a value against 0.5 µs for the parser): a value
+    of that shape the parser accepts and that its own rendering (``CANONICAL_FORMAT``) gives
+    back unchanged has a digit wherever the pattern wants one. Any other value still meets
+    the pattern, so the answer is the same for every text.
+    """
     if _native(native):
-        return sql.SQL("(CASE WHEN {s} ~ {pattern} THEN pg_input_is_valid({s}, 'timestamptz') ELSE false END)").format(
-            s=s, pattern=sql.Literal(STAMP_PATTERN)
+        matched = sql.SQL("{s} ~ {pattern}").format(s=s, pattern=sql.Literal(STAMP_PATTERN))
+        return sql.SQL(
+            "(CASE WHEN {s} LIKE {shape} THEN "
+            "CASE WHEN NOT pg_input_is_valid({s}, 'timestamptz') THEN false "
+            "WHEN to_char({s}::timestamptz AT TIME ZONE 'UTC', {format}) = {s} THEN true ELSE {matched} END "
+            "WHEN {matched} THEN pg_input_is_valid({s}, 'timestamptz') ELSE false END)"
+        ).format(
+            s=s,
+            shape=sql.Literal(CANONICAL_STAMP),
+            format=sql.Literal(CANONICAL_FORMAT),
+            matched=matched,
         )
 
     def q(template: str, **parts: sql.Composable) -> sql.Composable:

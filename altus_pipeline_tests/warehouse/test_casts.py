@@ -72,6 +72,13 @@ OTHERS = (
     "2024-01-01T10:00:00+05:30:00",
     " 2024-01-01",
     "2024-01-01 ",
+    # the shape DoorLoop writes (CANONICAL_STAMP), which skips the pattern when the parser gives it back
+    " 024-01-01T00:00:00.000Z",  # the parser reads year 24: a blank where the pattern wants a digit
+    "2024-01-01T 1:00:00.000Z",  # and hour 1
+    "2024-01-01T24:00:00.000Z",  # valid, rendered as the next day: the pattern decides
+    "2024-01-01T23:59:60.000Z",
+    "2024-02-30T00:00:00.000Z",
+    "Sept-01-01T00:00:00.000Z",
 )
 
 # The server's parser, on any version: the cast itself, an error meaning "not valid".
