@@ -439,6 +439,13 @@ BREAKS: tuple[Break, ...] = (
         ("altus_pipeline_tests/normalized/test_first_load.py",),
     ),
     Break(
+        "a settled re-run reads again every row with a junction or line row",
+        "altus_pipeline/normalized/transform.py",
+        '"JOIN {name} n ON n.id = j.{parent} WHERE x.{gone} IS NOT NULL"',
+        '"JOIN {name} n ON n.id = j.{parent} WHERE x.{gone} IS NOT NULL OR true"',
+        ("altus_pipeline_tests/normalized/test_normalized.py",),
+    ),
+    Break(
         "the normalizer's fast uuid5 sets the wrong version",
         "altus_pipeline/normalized/spec.py",
         "(key[6] & 0x0F) | 0x50",
