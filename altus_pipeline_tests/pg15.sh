@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 # Migrations, comments, the reader role, the guarded casts, raw loads, normalize (good and
-# bad records), KPIs and the views on them: what depends on the server's SQL dialect.
+# bad records, a first load's keys dropped and made again), KPIs and the views on them: what
+# depends on the server's SQL dialect.
 TESTS=(
     altus_pipeline_tests/warehouse/test_casts.py
     altus_pipeline_tests/warehouse/test_comments.py
@@ -23,6 +24,7 @@ TESTS=(
     altus_pipeline_tests/raw/test_raw.py::test_deleted_records_are_soft_deleted_restored_and_changes_update_once
     altus_pipeline_tests/normalized/test_normalized.py::test_small_normalizes_fully_and_a_rerun_writes_nothing
     altus_pipeline_tests/normalized/test_normalized.py::test_bad_records_go_to_the_dlq_and_resolve_when_fixed
+    altus_pipeline_tests/normalized/test_first_load.py::test_a_first_load_leaves_every_foreign_key_and_index_as_the_migrations_made_them
     altus_pipeline_tests/kpi/test_kpis.py::test_golden_kpis_match_the_hand_worked_values
     "altus_pipeline_tests/kpi/test_kpis.py::test_identities_hold_for_every_date_of_a_60_day_backfill[small]"
 )
