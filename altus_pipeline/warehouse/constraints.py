@@ -76,7 +76,7 @@ ORDER BY 1
 
 def _made_again_at_end(
     conn: psycopg.Connection, catalog_query: str, tables: Sequence[str]
-) -> Iterator[list[tuple[str, ...]]]:
+) -> Iterator[list[tuple[str | None, ...]]]:
     """Drop what ``catalog_query`` lists for ``tables``, yield its rows, then create each again.
 
     Each row is (drop, create, …). On an error nothing is created again; the caller's

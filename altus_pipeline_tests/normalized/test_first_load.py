@@ -1,8 +1,9 @@
 """A first load checks its foreign keys and builds its indexes once, at the end, as the migrations made them.
 
-Into an empty table, the normalizer drops the foreign keys and secondary indexes of the
-asset's tables, writes, and makes them again: one join validates every row of a key, one
-sort builds an index, instead of a trigger and an index insert per row.
+Into an empty table, the normalizer drops the foreign keys, indexes and keys of the asset's
+tables (a primary key only when no other table's foreign key relies on it), writes, and makes
+them again: one join validates every row of a foreign key, one sort builds an index or key,
+instead of a trigger and an index insert per row.
 Later runs, which readers may overlap, keep the triggers and take no exclusive lock, as
 does a load of fewer raw rows than ``FIRST_LOAD_ROWS`` (lowered here to the small dataset).
 """

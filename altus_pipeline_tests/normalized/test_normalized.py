@@ -61,9 +61,11 @@ def _changed_since_cutoff(wh: Warehouse) -> dict[str, int]:
 
     None, unless another session's transaction was open across the cutoff, which then waits for it.
     """
-    query = " UNION ALL ".join(
-        f"SELECT '{t.name}', (SELECT count(*) FROM {t.raw_table} r, normalized_watermarks w "
-        f"WHERE w.table_name = '{t.name}' AND r.last_changed_at >= w.changed_since)"
+    query = sql.SQL(" UNION ALL ").join(
+        sql.SQL(
+            "SELECT {name}, (SELECT count(*) FROM {raw} r, normalized_watermarks w "
+            "WHERE w.table_name = {name} AND r.last_changed_at >= w.changed_since)"
+        ).format(name=sql.Literal(t.name), raw=sql.Identifier(t.raw_table))
         for t in TABLES.values()
     )
     return dict(_all(wh, query))
