@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -23,6 +24,9 @@ from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
 from altus_pipeline.warehouse import embedded
 from altus_pipeline.warehouse.db import Warehouse
 from altus_pipeline.warehouse.migrations import migrate
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 apply_event_settings()  # the instance settings every `altus` process runs with
 
@@ -110,6 +114,24 @@ def dagster_storage(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> st
         else:
             os.environ["ALTUS_DAGSTER_STORAGE_URL"] = previous
     return storage_url
+
+
+@pytest.fixture
+def dagster_instance(
+    dagster_storage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dg.DagsterInstance]:
+    """The instance ``altus`` runs on (storage on PostgreSQL): a ranged run over every
+    partition records them in batches there, where an in-memory instance takes ~10 ms each
+    (a full sync of the small dataset: 69 s on the in-memory instance, 15 s here)."""
+    import dagster as dg
+
+    from altus_pipeline.instance import instance_yaml
+
+    monkeypatch.setenv("ALTUS_DAGSTER_STORAGE_URL", dagster_storage)
+    (tmp_path / "dagster.yaml").write_text(instance_yaml())
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    yield instance
+    instance.dispose()
 
 
 @pytest.fixture(scope="session")

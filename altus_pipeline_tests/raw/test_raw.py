@@ -39,9 +39,9 @@ def _defs(wh: Warehouse, server, **doorloop: object) -> dg.Definitions:
     )
 
 
-def _sync(wh: Warehouse, server, dates=None, entities=None, **doorloop: object):
+def _sync(wh: Warehouse, server, instance: dg.DagsterInstance, dates=None, entities=None, **doorloop: object):
     chosen = entities or list(ENTITIES.values())
-    return sync_raw(_defs(wh, server, **doorloop), chosen, dg.DagsterInstance.ephemeral(), dates)
+    return sync_raw(_defs(wh, server, **doorloop), chosen, instance, dates)
 
 
 def _expected(records: list) -> dict[str, dict]:
@@ -70,9 +70,9 @@ def _metadata(summaries) -> dict[str, dict]:
     return merged
 
 
-def test_sync_equals_dataset_and_a_resync_rewrites_nothing(warehouse, sandbox_factory, small_dataset):
+def test_sync_equals_dataset_and_a_resync_rewrites_nothing(warehouse, sandbox_factory, small_dataset, dagster_instance):
     server = sandbox_factory(small_dataset)
-    summaries = _sync(warehouse, server)
+    summaries = _sync(warehouse, server, dagster_instance)
     first = _metadata(summaries)
     _assert_exact(warehouse, server)
     checks = {k: v for s in summaries for k, v in s.checks.items()}
@@ -84,7 +84,7 @@ def test_sync_equals_dataset_and_a_resync_rewrites_nothing(warehouse, sandbox_fa
     )
     with warehouse.connect() as conn:
         before = conn.execute("SELECT count(*), max(last_changed_at) FROM doorloop_raw_leases").fetchone()
-    second = _metadata(_sync(warehouse, server))
+    second = _metadata(_sync(warehouse, server, dagster_instance))
     rewritten = {k: (m["inserted"], m["updated"], m["soft_deleted"]) for k, m in second.items() if "inserted" in m}
     assert all(v == (0, 0, 0) for v in rewritten.values()), rewritten
     with warehouse.connect() as conn:
@@ -96,15 +96,17 @@ def test_sync_equals_dataset_and_a_resync_rewrites_nothing(warehouse, sandbox_fa
     assert second["doorloop_raw_accounts"]["dagster/row_count"] == len(server.records("accounts"))
 
 
-def test_deleted_records_are_soft_deleted_restored_and_changes_update_once(warehouse, sandbox_factory, small_dataset):
+def test_deleted_records_are_soft_deleted_restored_and_changes_update_once(
+    warehouse, sandbox_factory, small_dataset, dagster_instance
+):
     server = sandbox_factory(small_dataset)
     touched = [ENTITIES[n] for n in ("leases", "lease_payments", "units")]
-    _sync(warehouse, server, entities=touched)
+    _sync(warehouse, server, dagster_instance, entities=touched)
     lease = copy.deepcopy(server.records("leases")[0])
     payment = copy.deepcopy(server.records("lease_payments")[0])
     server.mutate("leases", delete_ids=[lease["id"]])
     server.mutate("lease_payments", delete_ids=[payment["id"]])
-    gone = _metadata(_sync(warehouse, server, entities=touched))
+    gone = _metadata(_sync(warehouse, server, dagster_instance, entities=touched))
     assert gone["doorloop_raw_leases"]["soft_deleted"] == 1
     assert gone["doorloop_raw_lease_payments"]["soft_deleted"] == 1
     for entity in touched:
@@ -119,7 +121,7 @@ def test_deleted_records_are_soft_deleted_restored_and_changes_update_once(wareh
     changed = copy.deepcopy(server.records("units")[0])
     changed["marketRent"] = (changed.get("marketRent") or 0) + 125
     server.mutate("units", upsert=[changed])
-    back = _metadata(_sync(warehouse, server, entities=touched))
+    back = _metadata(_sync(warehouse, server, dagster_instance, entities=touched))
     assert back["doorloop_raw_leases"]["updated"] == 1 and back["doorloop_raw_leases"]["soft_deleted"] == 0
     assert back["doorloop_raw_lease_payments"]["updated"] == 1
     assert back["doorloop_raw_units"]["updated"] == 1 and back["doorloop_raw_units"]["inserted"] == 0
@@ -127,12 +129,14 @@ def test_deleted_records_are_soft_deleted_restored_and_changes_update_once(wareh
         _assert_exact_one(warehouse, server, entity.name)
 
 
-def test_a_thirty_day_backfill_is_one_listing_per_partitioned_entity(warehouse, sandbox_factory, small_dataset):
+def test_a_thirty_day_backfill_is_one_listing_per_partitioned_entity(
+    warehouse, sandbox_factory, small_dataset, dagster_instance
+):
     server = sandbox_factory(small_dataset)
     partitioned = [e for e in ENTITIES.values() if e.partitioned]
     end = dt.date(2026, 10, 31)
     start = end - dt.timedelta(days=29)
-    meta = _metadata(_sync(warehouse, server, dates=(start, end), entities=partitioned))
+    meta = _metadata(_sync(warehouse, server, dagster_instance, dates=(start, end), entities=partitioned))
     listings = Counter(e.path for e in server.requests if e.query.get("page_number") == "1")
     assert listings == Counter({f"/api{e.path}": 1 for e in partitioned})
     for entity in partitioned:
@@ -146,35 +150,37 @@ def test_a_thirty_day_backfill_is_one_listing_per_partitioned_entity(warehouse, 
     assert sum(len(_live(warehouse, e.raw_table)) for e in partitioned) > 0, "the window holds data"
 
 
-def test_range_run_soft_deletes_only_inside_its_range(warehouse, sandbox_factory, small_dataset):
+def test_range_run_soft_deletes_only_inside_its_range(warehouse, sandbox_factory, small_dataset, dagster_instance):
     server = sandbox_factory(small_dataset)
     entity = ENTITIES["lease_charges"]
-    _sync(warehouse, server, entities=[entity])
+    _sync(warehouse, server, dagster_instance, entities=[entity])
     charges = sorted(server.records("lease_charges"), key=lambda r: r["date"])
     old, recent = charges[0], charges[-1]
     server.mutate("lease_charges", delete_ids=[old["id"], recent["id"]])
     day = dt.date.fromisoformat(recent["date"])
-    meta = _metadata(_sync(warehouse, server, dates=(day, day), entities=[entity]))
+    meta = _metadata(_sync(warehouse, server, dagster_instance, dates=(day, day), entities=[entity]))
     assert meta[entity.raw_table]["soft_deleted"] == 1
     live = _live(warehouse, entity.raw_table)
     assert old["id"] in live and recent["id"] not in live
 
 
-def test_faults_still_end_exact(warehouse, sandbox_factory, small_dataset):
+def test_faults_still_end_exact(warehouse, sandbox_factory, small_dataset, dagster_instance):
     faults = FaultSpec.parse("5xx=0.2,429=0.1:3,slow=0.1,slow_seconds=1.5,truncate=0.1,drift=1.0:1")
     server = sandbox_factory(small_dataset, faults=faults, seed=11)
     chosen = [ENTITIES[n] for n in ("accounts", "leases", "units", "tenants", "lease_charges", "lease_payments")]
-    meta = _metadata(_sync(warehouse, server, entities=chosen, timeout_seconds=1.0))
+    meta = _metadata(_sync(warehouse, server, dagster_instance, entities=chosen, timeout_seconds=1.0))
     for entity in chosen:
         _assert_exact_one(warehouse, server, entity.name)
     assert sum(m.get("api_retries", 0) for m in meta.values()) > 0
     assert any(m.get("reads", 1) == 2 for m in meta.values()), "the drifted listing was read again"
 
 
-def test_malformed_records_go_to_the_dlq_and_the_rest_loads(warehouse, sandbox_factory, small_dataset):
+def test_malformed_records_go_to_the_dlq_and_the_rest_loads(
+    warehouse, sandbox_factory, small_dataset, dagster_instance
+):
     small_dataset["accounts"] += [{"name": "no id here", "type": "ASSET_BANK"}, 42]
     server = sandbox_factory(small_dataset)
-    meta = _metadata(_sync(warehouse, server, entities=[ENTITIES["accounts"]]))
+    meta = _metadata(_sync(warehouse, server, dagster_instance, entities=[ENTITIES["accounts"]]))
     assert meta["doorloop_raw_accounts"]["rejected"] == 2
     _assert_exact_one(warehouse, server, "accounts")
     with warehouse.connect() as conn:
@@ -184,12 +190,14 @@ def test_malformed_records_go_to_the_dlq_and_the_rest_loads(warehouse, sandbox_f
     assert len(rows) == 2
     assert all(r[:4] == ("accounts", "validate", "validation", "id") and r[5] == "open" for r in rows)
     assert any("is a int" in r[4] for r in rows) and any("no usable 'id'" in r[4] for r in rows)
-    _sync(warehouse, server, entities=[ENTITIES["accounts"]])
+    _sync(warehouse, server, dagster_instance, entities=[ENTITIES["accounts"]])
     with warehouse.connect() as conn:
         assert conn.execute("SELECT count(*), min(attempts) FROM doorloop_error_records").fetchone() == (2, 2)
 
 
-def test_records_holding_nul_go_to_the_dlq_and_the_rest_loads(warehouse, sandbox_factory, small_dataset):
+def test_records_holding_nul_go_to_the_dlq_and_the_rest_loads(
+    warehouse, sandbox_factory, small_dataset, dagster_instance
+):
     """PostgreSQL stores no NUL character in text or jsonb: one such record must not sink the listing."""
     bad = [
         {**small_dataset["accounts"][0], "id": "nul-top", "name": "Cash\x00Account"},
@@ -198,7 +206,7 @@ def test_records_holding_nul_go_to_the_dlq_and_the_rest_loads(warehouse, sandbox
     ]
     small_dataset["accounts"] += bad
     server = sandbox_factory(small_dataset)
-    meta = _metadata(_sync(warehouse, server, entities=[ENTITIES["accounts"]]))
+    meta = _metadata(_sync(warehouse, server, dagster_instance, entities=[ENTITIES["accounts"]]))
     assert meta["doorloop_raw_accounts"]["rejected"] == 3
     expected = {
         k: v for k, v in _expected(server.records("accounts")).items() if k not in {"nul-top", "nul-deep", "nul\x00id"}

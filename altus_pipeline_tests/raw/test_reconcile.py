@@ -30,16 +30,8 @@ EXPECTED = "expected a date (YYYY-MM-DD or an ISO-8601 timestamp) within the par
 
 
 @pytest.fixture
-def instance(dagster_storage, tmp_path, monkeypatch):
-    """The instance ``altus`` runs on (storage on PostgreSQL): a ranged run over every
-    partition records them in batches there, where an in-memory instance takes ~10 ms each."""
-    from altus_pipeline.instance import instance_yaml
-
-    monkeypatch.setenv("ALTUS_DAGSTER_STORAGE_URL", dagster_storage)
-    (tmp_path / "dagster.yaml").write_text(instance_yaml())
-    inst = dg.DagsterInstance.from_config(str(tmp_path))
-    yield inst
-    inst.dispose()
+def instance(dagster_instance: dg.DagsterInstance) -> dg.DagsterInstance:
+    return dagster_instance
 
 
 def _defs(wh: Warehouse, server) -> dg.Definitions:
