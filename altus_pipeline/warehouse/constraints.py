@@ -74,6 +74,7 @@ ORDER BY 1
 """
 
 
+@contextmanager
 def _made_again_at_end(
     conn: psycopg.Connection, catalog_query: str, tables: Sequence[str]
 ) -> Iterator[list[tuple[str | None, ...]]]:
@@ -103,7 +104,7 @@ def checked_once(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[in
     transaction ends, so this is for a first load, when no one reads those rows yet.
     Yields how many foreign keys are checked at the end.
     """
-    for statements in _made_again_at_end(conn, _FOREIGN_KEYS, tables):
+    with _made_again_at_end(conn, _FOREIGN_KEYS, tables) as statements:
         yield len(statements)
 
 
@@ -121,5 +122,5 @@ def indexed_once(conn: psycopg.Connection, tables: Sequence[str]) -> Iterator[fr
     0.7 s to build the key after, against 5.7–7.0 s for the same rows sorted into it).
     Yields the tables whose primary key is made at the end: rows need no order going in.
     """
-    for statements in _made_again_at_end(conn, _INDEXES_AND_KEYS, tables):
+    with _made_again_at_end(conn, _INDEXES_AND_KEYS, tables) as statements:
         yield frozenset(table for *_, table in statements if table)
