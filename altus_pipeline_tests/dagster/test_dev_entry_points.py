@@ -141,7 +141,8 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
             },
         )["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        runs = _backfill_runs(dev, launched["backfillId"])
+        charges_backfill = launched["backfillId"]
+        runs = _backfill_runs(dev, charges_backfill)
         assert len(runs) == 1 and _tag(runs[0], "dagster/asset_partition_range_start") == "2026-10-01"
         in_range = {
             c["id"]
@@ -163,6 +164,7 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         # Every schedule run must be over before the owner is fixed upstream, so that only the
         # DLQ sensor can resolve it.
         _wait_for_schedule_runs(dev)
+        _backfill_completed(dev, charges_backfill, runs)
         owners = {o["id"] for o in server.records("owners")}
         assert {r[0] for r in rows("SELECT doorloop_id FROM normalized_owners")} == owners - {bad_owner["id"]}
         assert rows("SELECT count(*) FROM get_full_properties") == [(len(expected),)]
@@ -176,7 +178,8 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
             },
         )["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        (kpi_run,) = _backfill_runs(dev, launched["backfillId"])
+        kpi_backfill = launched["backfillId"]
+        (kpi_run,) = _backfill_runs(dev, kpi_backfill)
         assert rows(
             "SELECT asset_key, partition_key FROM doorloop_pipeline_audit WHERE run_id = %s", kpi_run["runId"]
         ) == [("kpi_daily_snapshot", f"{KPI_DAYS[0]}...{KPI_DAYS[-1]}")]
@@ -210,6 +213,7 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         (resolver,) = rows("SELECT run_id FROM doorloop_error_records WHERE id = %s", record_id)[0]
         assert resolver in {r["runId"] for r in retries}, (resolver, everything, dev.tail())
         assert all(r["status"] in ("SUCCESS", "STARTED", "QUEUED", "STARTING") for r in retries), retries
+        _backfill_completed(dev, kpi_backfill, [kpi_run])
     finally:
         stop(proc)
 
@@ -265,19 +269,32 @@ def _runs_tagged(dev: Dev, key: str, value: str) -> list[dict]:
 
 
 def _backfill_runs(dev: Dev, backfill_id: str) -> list[dict]:
-    """Wait for the daemon to finish a backfill; its runs, each checked successful."""
+    """Wait for the runs the daemon submitted for a backfill to end; each checked successful.
 
-    def done() -> list[dict] | None:
-        backfill = dev.gql(BACKFILL, id=backfill_id)["partitionBackfillOrError"]
-        if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-            return [backfill]
-        return None
+    The daemon marks the backfill itself complete on its next iteration, up to 30 s after its
+    last run ends: ``_backfill_completed`` checks that later, so the wait overlaps the next steps.
+    """
 
-    (backfill,) = dev.wait(f"backfill {backfill_id}", done, 240)
-    runs = _runs_tagged(dev, "dagster/backfill", backfill_id)
-    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, dev.tail())
-    assert runs and all(r["status"] == "SUCCESS" for r in runs), (runs, dev.tail())
+    def ended() -> list[dict] | None:
+        runs = _runs_tagged(dev, "dagster/backfill", backfill_id)
+        return runs if runs and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs) else None
+
+    runs = dev.wait(f"the runs of backfill {backfill_id}", ended, 240)
+    assert all(r["status"] == "SUCCESS" for r in runs), (runs, dev.tail())
     return runs
+
+
+def _backfill_completed(dev: Dev, backfill_id: str, runs: list[dict]) -> None:
+    """Wait for the daemon to mark a backfill complete; it submitted no run besides ``runs``."""
+
+    def done() -> dict | None:
+        backfill = dev.gql(BACKFILL, id=backfill_id)["partitionBackfillOrError"]
+        return backfill if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED") else None
+
+    backfill = dev.wait(f"backfill {backfill_id}", done, 240)
+    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, dev.tail())
+    later = _runs_tagged(dev, "dagster/backfill", backfill_id)
+    assert {r["runId"] for r in later} == {r["runId"] for r in runs}, (later, runs)
 
 
 def test_every_process_finds_the_same_home_from_any_folder(tmp_path):
