@@ -342,17 +342,30 @@ def _elements(ch: Child) -> sql.Composable:
     return sql.SQL("({}) AS e(v, n, src)").format(sql.SQL(" UNION ALL ").join(parts))
 
 
-def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
-    """SQL of child ``ch`` of ``parent`` (``first_load``: see ``checked_sql``)."""
-    elements = _elements(ch)
-    joins: list[sql.Composable] = []
-    errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
-    later: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = []
-    keep: list[sql.Composable] = []
-    values: list[sql.Composable] = []
-    pending: list[sql.Composable] = []
+@dataclass
+class _ElementColumns:
+    """What a child's columns add to a statement over its elements ``e``: see ``_element_columns``."""
+
+    values: list[sql.Composable] = field(default_factory=list)
+    errors: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = field(default_factory=list)
+    later: list[tuple[sql.Composable, sql.Composable, sql.Composable]] = field(default_factory=list)
+    keep: list[sql.Composable] = field(default_factory=list)
+    joins: list[sql.Composable] = field(default_factory=list)
+    pending: list[sql.Composable] = field(default_factory=list)
+    layers: tuple[list[sql.Composable], ...] = field(default_factory=lambda: ([], [], []))
+
+
+def _element_columns(parent: Table, ch: Child, elements: sql.Composable, layered: bool = False) -> _ElementColumns:
+    """Values, checks, target joins and pending references of ``ch``'s columns, read from element ``e.v``.
+
+    ``layered``: the expressions name columns of ``e`` instead (``layers``: each column's JSON
+    value ``j``, then its text and JSON type ``s`` and ``t``, then the id a reference names
+    ``v``), which a statement computes once per element in layers, as ``checked_sql`` does for
+    a row's fields; otherwise each check takes its value out of ``e.v`` again.
+    """
+    out = _ElementColumns()
     if any(c.path for c in ch.columns):
-        errors.append(
+        out.errors.append(
             (
                 sql.SQL("jsonb_typeof(e.v) <> 'object'"),
                 sql.SQL("format('%s[%s]', e.src, e.n - 1)"),
@@ -363,20 +376,33 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
         alias = sql.Identifier(f"x{i}")
         suffix = ("." + ".".join(c.path)) if c.path else ""
         field_sql = sql.SQL("format({}, e.src, e.n - 1)").format(sql.Literal(f"%s[%s]{suffix}"))
-        t = typed(c, sql.SQL("e.v"), field_sql, alias)
-        errors += [(cond, field_sql, msg) for cond, msg in t.errors()]
-        later += [(cond, field_sql, msg) for cond, msg in t.dangling]
+        refers = c.kind in REFERENCE_KINDS
+        if layered:
+            j, s, jt, v = (sql.SQL("e.{}").format(sql.Identifier(f"{x}{i}")) for x in ("j", "s", "t", "v"))
+            out.layers[0].append(sql.SQL("{} AS {}").format(field_json(c, sql.SQL("e.v")), sql.Identifier(f"j{i}")))
+            out.layers[1].append(
+                sql.SQL("({j} #>> '{{}}') AS {s}, jsonb_typeof({j}) AS {t}").format(
+                    j=j, s=sql.Identifier(f"s{i}"), t=sql.Identifier(f"t{i}")
+                )
+            )
+            if refers:
+                out.layers[2].append(sql.SQL("{} AS {}").format(reference_id(j, jt), sql.Identifier(f"v{i}")))
+            t = typed(c, sql.SQL("e.v"), field_sql, alias, field=j, text=s, jtype=jt, ref=v if refers else None)
+        else:
+            t = typed(c, sql.SQL("e.v"), field_sql, alias)
+        out.errors += [(cond, field_sql, msg) for cond, msg in t.errors()]
+        out.later += [(cond, field_sql, msg) for cond, msg in t.dangling]
         if c.kind == "ref":
             assert c.target != parent.name, f"{ch.name}.{c.name}: a child cannot reference its own parent table"
             join = target_join(c, alias, t.ref_text)
-            joins.append(join)
+            out.joins.append(join)
             if c.mode == "optional":
                 if c.name in ch.key:
-                    keep.append(sql.SQL("{}.id IS NOT NULL").format(alias))
+                    out.keep.append(sql.SQL("{}.id IS NOT NULL").format(alias))
                 column, target = sql.Literal(ch.name + "." + c.name), sql.Literal(c.target)
                 if ch.by_position:  # every element of a loaded parent is a row: read the rows written
-                    values.append(sql.SQL("{} AS {}").format(t.ref_text, ref_column(c)))
-                    pending.append(
+                    out.values.append(sql.SQL("{} AS {}").format(t.ref_text, ref_column(c)))
+                    out.pending.append(
                         sql.SQL(
                             "SELECT s.{parent}, {column}, {target}, s.{ref} FROM {rows} s "
                             "WHERE s.{ref} IS NOT NULL AND s.{col} IS NULL"
@@ -390,13 +416,28 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
                         )
                     )
                 else:
-                    pending.append(
+                    out.pending.append(
                         sql.SQL(
                             "SELECT c.doorloop_id, {column}, {target}, {r} FROM norm_checked c "
                             "CROSS JOIN LATERAL {elements} {join} WHERE c.err IS NULL AND {r} IS NOT NULL AND {a}.id IS NULL"
                         ).format(column=column, target=target, r=t.ref_text, elements=elements, join=join, a=alias)
                     )
-        values.append(sql.SQL("{} AS {}").format(t.value, sql.Identifier(c.name)))
+        out.values.append(sql.SQL("{} AS {}").format(t.value, sql.Identifier(c.name)))
+    return out
+
+
+def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
+    """SQL of child ``ch`` of ``parent`` (``first_load``: see ``checked_sql``)."""
+    elements = _elements(ch)
+    cols = _element_columns(parent, ch, elements)
+    errors, later, keep, values, pending, joins = (
+        cols.errors,
+        cols.later,
+        cols.keep,
+        cols.values,
+        cols.pending,
+        cols.joins,
+    )
     join_sql = sql.SQL(" ").join(joins)
     allowed = sql.SQL("('array', 'object')" if ch.role else "('array')")
     shape = []
@@ -436,10 +477,26 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
     }
     # A first load types every element once, from the raw table alone (by parallel workers, as
     # in ``checked_sql``), before its parents: their errors are read from it, then its rows.
+    # Each column's values are taken out of the element once, in layers.
+    flat = _element_columns(parent, ch, elements, layered=True)
+    spread = sql.SQL(
+        "(SELECT c.doorloop_id, e.v, e.n, e.src{j} FROM {candidates} c CROSS JOIN LATERAL {elements} OFFSET NULL)"
+    ).format(
+        j=sql.Composed([sql.SQL(", {}").format(j) for j in flat.layers[0]]),
+        candidates=_candidates(parent, True, sql.SQL("r.payload")),
+        elements=elements,
+    )
     typed_elements = sql.SQL(
-        "SELECT c.doorloop_id AS {parent_id}, {values}, e.n AS ord, e.src, {err} AS err, true{keep} AS keep "
-        "FROM {candidates} c CROSS JOIN LATERAL {elements} {joins}"
-    ).format(candidates=_candidates(parent, True, sql.SQL("r.payload")), err=element_error, **parts)
+        "SELECT e.doorloop_id AS {parent_id}, {values}, e.n AS ord, e.src, {err} AS err, true{keep} AS keep "
+        "FROM {layers} e {joins}"
+    ).format(
+        parent_id=_PARENT_ID,
+        values=sql.SQL(", ").join(extra + flat.values),
+        err=_first_error(flat.errors + flat.later),
+        keep=sql.Composed([sql.SQL(" AND {}").format(k) for k in flat.keep]),
+        layers=_layer(flat.layers[2], _layer(flat.layers[1], spread, "e"), "e"),
+        joins=sql.SQL(" ").join(flat.joins),
+    )
     if first_load:
         source = sql.SQL(
             "SELECT p.id AS parent, s.* FROM {typed} s "
@@ -554,13 +611,8 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
         ]
     )
 
-    def layer(columns: list[sql.Composable], inner: sql.Composable) -> sql.Composable:
-        if not columns:
-            return inner
-        return sql.SQL("(SELECT c.*, {} FROM {} c OFFSET NULL)").format(sql.SQL(", ").join(columns), inner)
-
-    source_rows = layer(
-        [field_errors, *shapes], layer(casts, layer(texts, _candidates(t, first_load, fields, layered=True)))
+    source_rows = _layer(
+        [field_errors, *shapes], _layer(casts, _layer(texts, _candidates(t, first_load, fields, layered=True)))
     )
     keys = sql.SQL(" JOIN norm_keys k ON k.doorloop_id = c.doorloop_id") if first_load else sql.SQL("")
     # A payload is read again for the DLQ (a rejected row's), by a later run's child rows, and by
@@ -582,6 +634,15 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
         keys=keys,
         element_joins=sql.Composed(element_joins),
         joins=sql.SQL(" ").join(joins),
+    )
+
+
+def _layer(columns: list[sql.Composable], inner: sql.Composable, alias: str = "c") -> sql.Composable:
+    """``inner`` (a subquery) with ``columns`` added, computed once per row (``OFFSET NULL``: see ``checked_sql``)."""
+    if not columns:
+        return inner
+    return sql.SQL("(SELECT {a}.*, {} FROM {} {a} OFFSET NULL)").format(
+        sql.SQL(", ").join(columns), inner, a=sql.Identifier(alias)
     )
 
 

@@ -125,7 +125,8 @@ def _messy(data: dict[str, list]) -> dict[str, list]:
     not exist (loaded, the link pending), a bad field besides a bad line (the field is
     reported); a communication with bad participants in two lists (the first list by name
     is reported) and one whose participant's tenant does not exist; a property whose owner
-    does not exist (a junction row not written, the link pending).
+    does not exist (a junction row not written, the link pending); a lease one of whose units
+    does not exist (a required link: the lease is rejected).
     """
     charges = [c for c in data["lease_charges"] if c.get("lines")]
     line = charges[0]["lines"][0]
@@ -141,6 +142,8 @@ def _messy(data: dict[str, list]) -> dict[str, list]:
     talks[1]["to"] = [{**talks[1]["to"][0], "linkedToType": "TENANT", "linkedToId": "b" * 24}]
     owned = next(p for p in data["properties"] if p.get("owners"))
     owned["owners"] = [{**owned["owners"][0], "owner": "c" * 24}]
+    lease = next(x for x in data["leases"] if x.get("units"))
+    lease["units"] = [*lease["units"], "d" * 24]
     return data
 
 
@@ -196,6 +199,12 @@ def test_a_first_load_ends_as_a_load_row_by_row_of_the_same_raw_data(warehouse, 
     assert rejected[first["id"]][0] == "lines[1].amount" and '"lots"' in rejected[first["id"]][1]
     talk = next(t for t in talks if t.get("cc") and "oops" in t["cc"])
     assert rejected[talk["id"]][0] == "cc[1]"
+    lease = next(x for x in data["leases"] if "d" * 24 in x.get("units", []))
+    missing_unit = f"units[{len(lease['units']) - 1}]"
+    field, message = rejected[lease["id"]]
+    assert field == missing_unit and message.endswith(
+        f"{missing_unit} {'d' * 24}: no such units record (missing, or itself rejected)"
+    )
     waiting = {(table, column, target) for table, _, column, target in pending}
     assert ("normalized_lease_charges", "normalized_lease_charge_lines.account_id", "a" * 24) in waiting
     assert ("normalized_communications", "normalized_communication_participants.tenant_id", "b" * 24) in waiting
