@@ -430,15 +430,7 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
     """SQL of child ``ch`` of ``parent`` (``first_load``: see ``checked_sql``)."""
     elements = _elements(ch)
     cols = _element_columns(parent, ch, elements)
-    errors, later, keep, values, pending, joins = (
-        cols.errors,
-        cols.later,
-        cols.keep,
-        cols.values,
-        cols.pending,
-        cols.joins,
-    )
-    join_sql = sql.SQL(" ").join(joins)
+    join_sql = sql.SQL(" ").join(cols.joins)
     allowed = sql.SQL("('array', 'object')" if ch.role else "('array')")
     shape = []
     for array in ch.arrays:
@@ -467,13 +459,13 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
     extra = ([sql.SQL("e.src AS {}").format(sql.Identifier(ch.role))] if ch.role else []) + (
         [sql.SQL("e.n::integer AS line_number")] if ch.lines else []
     )
-    element_error = _first_error(errors + later)
+    element_error = _first_error(cols.errors + cols.later)
     parts = {
         "parent_id": _PARENT_ID,
-        "values": sql.SQL(", ").join(extra + values),
+        "values": sql.SQL(", ").join(extra + cols.values),
         "elements": elements,
         "joins": join_sql,
-        "keep": sql.Composed([sql.SQL(" AND {}").format(k) for k in keep]),
+        "keep": _and_each(cols.keep),
     }
     # A first load types every element once, from the raw table alone (by parallel workers, as
     # in ``checked_sql``), before its parents: their errors are read from it, then its rows.
@@ -493,7 +485,7 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
         parent_id=_PARENT_ID,
         values=sql.SQL(", ").join(extra + flat.values),
         err=_first_error(flat.errors + flat.later),
-        keep=sql.Composed([sql.SQL(" AND {}").format(k) for k in flat.keep]),
+        keep=_and_each(flat.keep),
         layers=_layer(flat.layers[2], _layer(flat.layers[1], spread, "e"), "e"),
         joins=sql.SQL(" ").join(flat.joins),
     )
@@ -518,8 +510,8 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
         elements,
         join_sql,
         rows,
-        pending,
-        bool(pending) and not ch.by_position,
+        cols.pending,
+        bool(cols.pending) and not ch.by_position,
         typed_elements,
     )
 
@@ -635,6 +627,11 @@ def checked_sql(t: Table, first_load: bool = False) -> sql.Composable:
         element_joins=sql.Composed(element_joins),
         joins=sql.SQL(" ").join(joins),
     )
+
+
+def _and_each(conditions: list[sql.Composable]) -> sql.Composable:
+    """`` AND c`` for each of ``conditions``, to follow a condition already written."""
+    return sql.Composed([sql.SQL(" AND {}").format(c) for c in conditions])
 
 
 def _layer(columns: list[sql.Composable], inner: sql.Composable, alias: str = "c") -> sql.Composable:
