@@ -289,7 +289,11 @@ def _backfill_completed(dev: Dev, backfill_id: str, runs: list[dict]) -> None:
 
     def done() -> dict | None:
         backfill = dev.gql(BACKFILL, id=backfill_id)["partitionBackfillOrError"]
-        return backfill if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED") else None
+        return (
+            backfill
+            if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
+            else None
+        )
 
     backfill = dev.wait(f"backfill {backfill_id}", done, 240)
     assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, dev.tail())
