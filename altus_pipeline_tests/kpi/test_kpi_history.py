@@ -13,12 +13,10 @@ most); its KPIs are a run like any other.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import dagster as dg
-import psycopg
 import pytest
 from psycopg import sql
 
@@ -33,7 +31,7 @@ from altus_pipeline.schedules import WEEKLY_SCHEDULE
 from altus_pipeline.sensors import KPI_HISTORY_SENSOR
 from altus_pipeline.sensors.launch import launch
 from altus_pipeline.warehouse.db import Warehouse
-from altus_pipeline.warehouse.migrations import migrate
+from altus_pipeline_tests.conftest import own_warehouse
 from altus_pipeline_tests.dlq.test_retries import _defs, _resource, instance  # noqa: F401  (``instance`` is a fixture)
 from altus_pipeline_tests.normalized.test_normalized import normalize_direct
 from altus_pipeline_tests.support.raw import load_raw
@@ -117,12 +115,10 @@ def _back_date(dataset: dict[str, list], server, today: dt.date) -> tuple[dt.dat
 
 
 @pytest.fixture
-def fresh_warehouse(pg_url: str):
-    wh = Warehouse(url=pg_url, schema=f"t_{uuid.uuid4().hex[:12]}")
-    migrate(wh)
-    yield wh
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(wh.schema)))
+def fresh_warehouse(pg_url: str) -> Iterator[Warehouse]:
+    """A second warehouse, for the from-scratch build."""
+    with own_warehouse(pg_url) as wh:
+        yield wh
 
 
 def test_back_dated_changes_recompute_exactly_the_stale_range(
