@@ -22,7 +22,7 @@ import pytest
 from altus_pipeline.warehouse import embedded
 from altus_pipeline_tests.conftest import REPO, TOKEN
 from altus_pipeline_tests.dagster.test_ui import _free_port, stop
-from altus_pipeline_tests.support.dagster_gql import LAUNCH_RUN, LOCATION, Dev, location_loaded
+from altus_pipeline_tests.support.dagster_gql import LOCATION, Dev, location_loaded
 
 ALTUS = str(Path(sys.executable).with_name("altus"))
 CHARGE_DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=i) for i in range(7)]
@@ -112,19 +112,7 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
                 return conn.execute(query, params).fetchall()
 
         # (a) Materialize one master-data asset, as the asset page's button does.
-        launched = dev.gql(
-            LAUNCH_RUN,
-            params={
-                "selector": {
-                    **LOCATION,
-                    "jobName": "__ASSET_JOB",
-                    "assetSelection": [{"path": ["doorloop_raw_properties"]}],
-                },
-                "executionMetadata": {"tags": []},
-            },
-        )["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
+        run_id = dev.materialize("doorloop_raw_properties")["runId"]
         dev.wait_for_run(run_id)
         expected = {p["id"] for p in server.records("properties")}
         assert {r[0] for r in rows("SELECT id FROM doorloop_raw_properties WHERE deleted_at IS NULL")} == expected
@@ -375,19 +363,7 @@ def test_hand_started_dagster_writes_the_clis_warehouse(tmp_path, env, account, 
     dev = Dev(port, procs[0], log)
     try:
         dev.wait("the code location", lambda: location_loaded(dev), 240)
-        launched = dev.gql(
-            LAUNCH_RUN,
-            params={
-                "selector": {
-                    **LOCATION,
-                    "jobName": "__ASSET_JOB",
-                    "assetSelection": [{"path": ["doorloop_raw_owners"]}],
-                },
-                "executionMetadata": {"tags": []},
-            },
-        )["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
+        run_id = dev.materialize("doorloop_raw_owners")["runId"]
         dev.wait_for_run(run_id)
     finally:
         for proc in procs:

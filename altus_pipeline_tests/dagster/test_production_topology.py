@@ -26,7 +26,7 @@ from psycopg import sql
 
 from altus_pipeline_tests.conftest import REPO, TOKEN
 from altus_pipeline_tests.dagster.test_ui import _free_port
-from altus_pipeline_tests.support.dagster_gql import LAUNCH_RUN, LOCATION, Dev, location_loaded
+from altus_pipeline_tests.support.dagster_gql import LOCATION, Dev, location_loaded
 
 DEPLOY = REPO / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
@@ -127,20 +127,9 @@ def test_a_run_goes_through_the_queue_the_daemon_and_the_code_server(
         doorloop = dev.gql(RESOURCE, r={**LOCATION, "resourceName": "doorloop"})["topLevelResourceDetailsOrError"]
         assert {"key": "token", "value": "DOORLOOP_API_TOKEN", "type": "ENV_VAR"} in doorloop["configuredValues"]
         assert TOKEN not in json.dumps(doorloop)
-        launched = dev.gql(
-            LAUNCH_RUN,
-            params={
-                "selector": {
-                    **LOCATION,
-                    "jobName": "__ASSET_JOB",
-                    "assetSelection": [{"path": ["doorloop_raw_properties"]}],
-                },
-                "executionMetadata": {"tags": []},
-            },
-        )["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
-        assert launched["run"]["status"] == "QUEUED"
+        run = dev.materialize("doorloop_raw_properties")
+        run_id = run["runId"]
+        assert run["status"] == "QUEUED"
         dev.wait_for_run(run_id, timeout=120)
         service_pids = {proc.pid for proc in procs.values()}
     finally:
