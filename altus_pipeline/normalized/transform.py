@@ -302,7 +302,6 @@ class ChildSql:
     rows: sql.Composable  # SELECT of the child rows of loaded parents (DISTINCT per key, last wins)
     pending: list[sql.Composable]  # SELECTs of (doorloop_id, column, target, target id) of dangling optional refs
     pending_from_payloads: bool  # ``pending`` reads the elements again from ``norm_checked``'s payloads
-    typed: sql.Composable  # a first load's SELECT of every element of the raw rows, typed, with its error
 
     def first_error_of_row(self) -> sql.Composable:
         """Scalar subquery: the first element error of candidate ``c`` (text[]), NULL when none."""
@@ -318,7 +317,7 @@ def child_rows(ch: Child) -> sql.Identifier:
 
 
 def child_elements(ch: Child) -> sql.Identifier:
-    """The temporary table of a first load's elements of child ``ch`` (``ChildSql.typed``), kept until its rows are made."""
+    """The temporary table of a first load's elements of child ``ch`` (``typed_elements_sql``), kept until its rows are made."""
     return sql.Identifier("norm_elements:" + ch.name)
 
 
@@ -456,40 +455,15 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
             )
         )
     key = sql.SQL(", ").join([sql.SQL("parent"), *map(sql.Identifier, ch.key)])
-    extra = ([sql.SQL("e.src AS {}").format(sql.Identifier(ch.role))] if ch.role else []) + (
-        [sql.SQL("e.n::integer AS line_number")] if ch.lines else []
-    )
     element_error = _first_error(cols.errors + cols.later)
     parts = {
         "parent_id": _PARENT_ID,
-        "values": sql.SQL(", ").join(extra + cols.values),
+        "values": sql.SQL(", ").join(_position_columns(ch) + cols.values),
         "elements": elements,
         "joins": join_sql,
         "keep": _and_each(cols.keep),
     }
-    # A first load types every element once, from the raw table alone (by parallel workers, as
-    # in ``checked_sql``), before its parents: their errors are read from it, then its rows.
-    # Each column's values are taken out of the element once, in layers.
-    flat = _element_columns(parent, ch, elements, layered=True)
-    spread = sql.SQL(
-        "(SELECT c.doorloop_id, e.v, e.n, e.src{j} FROM {candidates} c CROSS JOIN LATERAL {elements} OFFSET NULL)"
-    ).format(
-        j=sql.Composed([sql.SQL(", {}").format(j) for j in flat.layers[0]]),
-        candidates=_candidates(parent, True, sql.SQL("r.payload")),
-        elements=elements,
-    )
-    typed_elements = sql.SQL(
-        "SELECT e.doorloop_id AS {parent_id}, {values}, e.n AS ord, e.src, {err} AS err, true{keep} AS keep "
-        "FROM {layers} e {joins}"
-    ).format(
-        parent_id=_PARENT_ID,
-        values=sql.SQL(", ").join(extra + flat.values),
-        err=_first_error(flat.errors + flat.later),
-        keep=_and_each(flat.keep),
-        layers=_layer(flat.layers[2], _layer(flat.layers[1], spread, "e"), "e"),
-        joins=sql.SQL(" ").join(flat.joins),
-    )
-    if first_load:
+    if first_load:  # the elements typed beforehand (``typed_elements_sql``)
         source = sql.SQL(
             "SELECT p.id AS parent, s.* FROM {typed} s "
             "JOIN norm_checked p ON p.doorloop_id = s.{parent_id} AND p.err IS NULL WHERE s.keep"
@@ -512,7 +486,42 @@ def child_sql(parent: Table, ch: Child, first_load: bool = False) -> ChildSql:
         rows,
         cols.pending,
         bool(cols.pending) and not ch.by_position,
-        typed_elements,
+    )
+
+
+def _position_columns(ch: Child) -> list[sql.Composable]:
+    """The columns a child row takes from its element's place: the array it came from (``role``), its line number."""
+    return ([sql.SQL("e.src AS {}").format(sql.Identifier(ch.role))] if ch.role else []) + (
+        [sql.SQL("e.n::integer AS line_number")] if ch.lines else []
+    )
+
+
+def typed_elements_sql(parent: Table, ch: Child) -> sql.Composable:
+    """A first load's SELECT of every element of child ``ch`` in the raw rows, typed, with its error.
+
+    From the raw table alone (by parallel workers, as in ``checked_sql``), before the parents:
+    their errors are read from it, then its rows. Each column's values are taken out of the
+    element once, in layers.
+    """
+    elements = _elements(ch)
+    flat = _element_columns(parent, ch, elements, layered=True)
+    spread = sql.SQL(
+        "(SELECT c.doorloop_id, e.v, e.n, e.src{j} FROM {candidates} c CROSS JOIN LATERAL {elements} OFFSET NULL)"
+    ).format(
+        j=sql.Composed([sql.SQL(", {}").format(j) for j in flat.layers[0]]),
+        candidates=_candidates(parent, True, sql.SQL("r.payload")),
+        elements=elements,
+    )
+    return sql.SQL(
+        "SELECT e.doorloop_id AS {parent_id}, {values}, e.n AS ord, e.src, {err} AS err, true{keep} AS keep "
+        "FROM {layers} e {joins}"
+    ).format(
+        parent_id=_PARENT_ID,
+        values=sql.SQL(", ").join(_position_columns(ch) + flat.values),
+        err=_first_error(flat.errors + flat.later),
+        keep=_and_each(flat.keep),
+        layers=_layer(flat.layers[2], _layer(flat.layers[1], spread, "e"), "e"),
+        joins=sql.SQL(" ").join(flat.joins),
     )
 
 
@@ -670,7 +679,7 @@ def elements_sql(t: Table) -> list[sql.Composable]:
     their errors here, ``_sync_child`` their rows.
     """
     return [
-        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(child_elements(ch), child_sql(t, ch).typed)
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(child_elements(ch), typed_elements_sql(t, ch))
         for ch in t.children
     ]
 
