@@ -121,15 +121,7 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         ]
 
         # (b) A 7-day backfill of one partitioned entity: the daemon plans it as one ranged run.
-        launched = dev.gql(
-            LAUNCH_BACKFILL,
-            params={
-                "assetSelection": [{"path": ["doorloop_raw_lease_charges"]}],
-                "partitionNames": [d.isoformat() for d in CHARGE_DAYS],
-            },
-        )["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        charges_backfill = launched["backfillId"]
+        charges_backfill = _launch_backfill(dev, "doorloop_raw_lease_charges", CHARGE_DAYS)
         runs = _backfill_runs(dev, charges_backfill)
         assert len(runs) == 1 and _tag(runs[0], "dagster/asset_partition_range_start") == "2026-10-01"
         in_range = {
@@ -158,15 +150,7 @@ def test_ui_backfills_schedules_and_sensors_write_the_clis_warehouse(tmp_path, e
         assert rows("SELECT count(*) FROM get_full_properties") == [(len(expected),)]
 
         # (c) A KPI range from the UI: one run for the seven as-of dates.
-        launched = dev.gql(
-            LAUNCH_BACKFILL,
-            params={
-                "assetSelection": [{"path": ["kpi_daily_snapshot"]}],
-                "partitionNames": [d.isoformat() for d in KPI_DAYS],
-            },
-        )["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        kpi_backfill = launched["backfillId"]
+        kpi_backfill = _launch_backfill(dev, "kpi_daily_snapshot", KPI_DAYS)
         (kpi_run,) = _backfill_runs(dev, kpi_backfill)
         assert rows(
             "SELECT asset_key, partition_key FROM doorloop_pipeline_audit WHERE run_id = %s", kpi_run["runId"]
@@ -254,6 +238,16 @@ def _wait_for_schedule_runs(dev: Dev) -> None:
 
 def _runs_tagged(dev: Dev, key: str, value: str) -> list[dict]:
     return dev.gql(RUNS, tags=[{"key": key, "value": value}])["runsOrError"]["results"]
+
+
+def _launch_backfill(dev: Dev, asset_key: str, days: list[dt.date]) -> str:
+    """Launch a backfill of ``days`` of one asset, as the UI's *Launch backfill* does; its id."""
+    launched = dev.gql(
+        LAUNCH_BACKFILL,
+        params={"assetSelection": [{"path": [asset_key]}], "partitionNames": [d.isoformat() for d in days]},
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched["backfillId"]
 
 
 def _backfill_runs(dev: Dev, backfill_id: str) -> list[dict]:
