@@ -4,8 +4,9 @@ A reconcile run records a materialization per partition and asset; ``CheckOncePe
 inserts each batch from one bound JSON array instead of a statement compiled per batch, and
 their tags likewise. The ids it returns are paired with the events in order (event tags, the
 asset's latest event), so the order is what this holds, on a real ranged run of a small
-partitioned asset. Each shape of materialization is serialized once (``event_templates``):
-the rows must be exactly the ones Dagster's own ``_event_to_row`` makes.
+partitioned asset. Each shape of materialization is serialized once (``event_templates``) and
+PostgreSQL fills each partition's values into it: the rows stored must be exactly the ones
+Dagster's own ``_event_to_row`` makes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import dagster as dg
 import psycopg
 import psycopg2
 import pytest
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import sql_event_log
@@ -43,6 +45,11 @@ def ranged(context) -> dg.MaterializeResult:  # noqa: ANN001 (Dagster reads the 
     # the last partition carries more, as a raw asset's does: a materialization of another shape
     context.add_asset_metadata({"figures": 3, "seconds": 0.5}, partition_key=context.partition_keys[-1])
     return dg.MaterializeResult(metadata={"partitions": len(context.partition_keys)})
+
+
+@dg.asset
+def plain() -> dg.MaterializeResult:
+    return dg.MaterializeResult()
 
 
 @pytest.fixture
@@ -91,13 +98,31 @@ def _ranged_run(instance: dg.DagsterInstance) -> None:
     assert result.success
 
 
-def _dagster_rows(storage: CheckOncePerRunEventLogStorage, events: list[EventLogEntry]) -> list[dict]:
-    rows = [storage._event_to_row(event) for event in events]
-    return [{**row, "timestamp": row["timestamp"].isoformat()} for row in rows]
+_ROW = ("run_id", "event", "dagster_event_type", "timestamp", "step_key", "asset_key", "partition")
+
+
+def _dagster_rows(storage: CheckOncePerRunEventLogStorage, events: list[EventLogEntry]) -> list[tuple]:
+    """The rows Dagster's own storage would write for ``events``."""
+    return [tuple(storage._event_to_row(event)[column] for column in _ROW) for event in events]
+
+
+def _stored_rows(pg_url: str, schema: str, after: int = 0) -> list[tuple]:
+    """The materialization rows stored after event id ``after``, in the order they were stored."""
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+        query = sql.SQL(
+            "SELECT {} FROM event_logs WHERE id > %s AND dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY id"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, _ROW)))
+        return conn.execute(query, (after,)).fetchall()
+
+
+def _last_id(pg_url: str, schema: str) -> int:
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute(sql.SQL("SELECT max(id) FROM {}.event_logs").format(sql.Identifier(schema))).fetchone()[0]
 
 
 def test_each_shape_of_materialization_is_serialized_once_into_dagsters_own_rows(
-    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch, pg_url: str, schema: str
 ) -> None:
     batches: list[list[EventLogEntry]] = []
     serialized: list[EventLogEntry] = []
@@ -121,22 +146,27 @@ def test_each_shape_of_materialization_is_serialized_once_into_dagsters_own_rows
     # Dagster serialized the first materialization of each batch and the last partition's (another shape)
     materializations = [e for e in serialized if isinstance(e, EventLogEntry) and e.dagster_event_type == materialized]
     assert len(materializations) == len(batches) + 1
+    # in each batch, every partition after the first is sent as its values for the template
     storage = instance.event_log_storage
-    for events in batches:
-        assert storage.batch_rows(events) == _dagster_rows(storage, events)
+    sent = [[("template" in row) for row in storage.batch_rows(events)[0]] for events in batches]
+    assert sent == [[False] + [True] * 15, [False] + [True] * 15, [False] + [True] * 6 + [False]]
+    stored = _stored_rows(pg_url, schema)
+    assert stored == _dagster_rows(storage, [event for events in batches for event in events])
 
 
 def test_a_value_that_only_equals_the_templates_is_serialized_on_its_own(
-    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch, pg_url: str, schema: str
 ) -> None:
-    """``1 == 1.0``, and an int metadata value equals a float one: equal is not the same text."""
+    """``1 == 1.0``, and an int metadata value equals a float one: equal is not the same text.
+    A partition that JSON escapes is filled in as Dagster writes it, escaped."""
     _ranged_run(instance)
     first = instance.fetch_materializations(dg.AssetKey("ranged"), limit=1, ascending=True).records[0]
     event = first.event_log_entry
     data = event.dagster_event.event_specific_data
 
-    def variant(partition: str, timestamp: float, value: dg.MetadataValue) -> EventLogEntry:
-        materialization = data.materialization._replace(partition=partition, metadata={"n": value})
+    def variant(partition: str, timestamp: float, value: dg.MetadataValue, version: str = "1") -> EventLogEntry:
+        tags = {**data.materialization.tags, DATA_VERSION_TAG: version}
+        materialization = data.materialization._replace(partition=partition, metadata={"n": value}, tags=tags)
         specific = data._replace(materialization=materialization)
         return event._replace(
             timestamp=timestamp, dagster_event=event.dagster_event._replace(event_specific_data=specific)
@@ -145,8 +175,9 @@ def test_a_value_that_only_equals_the_templates_is_serialized_on_its_own(
     events = [
         variant("2024-01-01", 1.5, dg.MetadataValue.int(1)),
         variant("2024-01-02", 2.5, dg.MetadataValue.int(1)),
+        variant('quoted "day" \\ é', 2.75, dg.MetadataValue.int(1)),
         variant("2024-01-03", 3.5, dg.MetadataValue.float(1.0)),
-        variant("2024-01-04", 4.5, dg.MetadataValue.float(-0.0)),
+        variant("2024-01-04", 4.5, dg.MetadataValue.float(-0.0), version="2"),
         variant("2024-01-05", 5.5, dg.MetadataValue.float(0.0)),
     ]
     storage = instance.event_log_storage
@@ -158,14 +189,27 @@ def test_a_value_that_only_equals_the_templates_is_serialized_on_its_own(
         return serialize(value, *args, **kwargs)
 
     monkeypatch.setattr(event_templates, "serialize_value", counted)
-    assert storage.batch_rows(events) == _dagster_rows(storage, events)
-    assert len(templates) == 1  # the first two alike; no template for an event unlike the one before
+    before = _last_id(pg_url, schema)
+    storage.store_event_batch(events)
+    assert _stored_rows(pg_url, schema, before) == _dagster_rows(storage, events)
+    with psycopg.connect(pg_url) as conn:
+        versions = conn.execute(
+            sql.SQL("SELECT value FROM {}.asset_event_tags WHERE event_id > %s AND key = %s ORDER BY event_id").format(
+                sql.Identifier(schema)
+            ),
+            (before, DATA_VERSION_TAG),
+        ).fetchall()
+    assert versions == [("1",), ("1",), ("1",), ("1",), ("2",), ("1",)]  # each event's own, two sets in one batch
+    assert len(templates) == 1  # the first three alike; no template for an event unlike the one before
+    assert [("template" in row) for row in storage.batch_rows(events)[0]] == [False, True, True, False, False, False]
 
 
 def test_each_materializations_tags_are_stored_against_its_own_event(
     instance: dg.DagsterInstance, pg_url: str, schema: str
 ) -> None:
+    """A ranged run's, stored in batches, and an unpartitioned asset's, stored on its own."""
     _ranged_run(instance)
+    assert dg.materialize([plain], instance=instance).success
     with psycopg.connect(pg_url) as conn:
         conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
         tagged, events, matching = conn.execute(
@@ -175,7 +219,7 @@ def test_each_materializations_tags_are_stored_against_its_own_event(
             " FROM asset_event_tags t JOIN event_logs e ON e.id = t.event_id"
             " WHERE t.key = 'dagster/data_version'"
         ).fetchone()
-    assert tagged == events == matching == DAYS
+    assert tagged == events == matching == DAYS + 1
 
 
 def test_a_table_found_is_not_looked_up_again_a_missing_one_is(
