@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 # Migrations, comments, the reader role, the guarded casts, raw loads, normalize (good and
-# bad records, a first load's keys dropped and made again), KPIs and the views on them: what
-# depends on the server's SQL dialect.
+# bad records, a first load's keys dropped and made again), KPIs and the views on them, and
+# Dagster's event log as the project stores it: what depends on the server's SQL dialect.
 TESTS=(
     altus_pipeline_tests/warehouse/test_casts.py
     altus_pipeline_tests/warehouse/test_comments.py
@@ -21,6 +21,7 @@ TESTS=(
     altus_pipeline_tests/warehouse/test_warehouse.py::test_migrations_create_every_object_in_the_schema_and_are_idempotent
     altus_pipeline_tests/warehouse/test_warehouse.py::test_a_changed_normalized_table_rebuilds_the_layer_and_the_views_on_it
     altus_pipeline_tests/dagster/test_roadmap.py::test_repository_definitions_and_database_follow_the_plan
+    altus_pipeline_tests/dagster/test_event_log_storage.py
     altus_pipeline_tests/raw/test_raw.py::test_deleted_records_are_soft_deleted_restored_and_changes_update_once
     altus_pipeline_tests/normalized/test_normalized.py::test_small_normalizes_fully_and_a_rerun_writes_nothing
     altus_pipeline_tests/normalized/test_normalized.py::test_bad_records_go_to_the_dlq_and_resolve_when_fixed
