@@ -78,8 +78,8 @@ class Filling:
 def alike(a: EventLogEntry, b: EventLogEntry) -> bool:
     """Whether ``a`` and ``b`` are materializations of partitions that differ in nothing else
     (``b`` can be filled in from ``a``'s template)."""
-    shape_a, shape_b = _shape(a), _shape(b)
-    return shape_a is not None and shape_b is not None and _same(shape_a, shape_b)
+    shape = _shape(a)
+    return shape is not None and _matches(b, shape)
 
 
 def _shape(event: EventLogEntry) -> EventLogEntry | None:

@@ -106,19 +106,19 @@ def _dagster_rows(storage: CheckOncePerRunEventLogStorage, events: list[EventLog
     return [tuple(storage._event_to_row(event)[column] for column in _ROW) for event in events]
 
 
-def _stored_rows(pg_url: str, schema: str, after: int = 0) -> list[tuple]:
-    """The materialization rows stored after event id ``after``, in the order they were stored."""
+def _query(pg_url: str, schema: str, query: str | sql.Composable, *params: object) -> list[tuple]:
+    """The rows of ``query`` on the Dagster storage in ``schema``."""
     with psycopg.connect(pg_url) as conn:
         conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
-        query = sql.SQL(
-            "SELECT {} FROM event_logs WHERE id > %s AND dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY id"
-        ).format(sql.SQL(", ").join(map(sql.Identifier, _ROW)))
-        return conn.execute(query, (after,)).fetchall()
+        return conn.execute(query, params).fetchall()
 
 
-def _last_id(pg_url: str, schema: str) -> int:
-    with psycopg.connect(pg_url) as conn:
-        return conn.execute(sql.SQL("SELECT max(id) FROM {}.event_logs").format(sql.Identifier(schema))).fetchone()[0]
+def _stored_rows(pg_url: str, schema: str, after: int = 0) -> list[tuple]:
+    """The materialization rows stored after event id ``after``, in the order they were stored."""
+    query = sql.SQL(
+        "SELECT {} FROM event_logs WHERE id > %s AND dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY id"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, _ROW)))
+    return _query(pg_url, schema, query, after)
 
 
 def test_each_shape_of_materialization_is_serialized_once_into_dagsters_own_rows(
@@ -189,16 +189,16 @@ def test_a_value_that_only_equals_the_templates_is_serialized_on_its_own(
         return serialize(value, *args, **kwargs)
 
     monkeypatch.setattr(event_templates, "serialize_value", counted)
-    before = _last_id(pg_url, schema)
+    ((before,),) = _query(pg_url, schema, "SELECT max(id) FROM event_logs")
     storage.store_event_batch(events)
     assert _stored_rows(pg_url, schema, before) == _dagster_rows(storage, events)
-    with psycopg.connect(pg_url) as conn:
-        versions = conn.execute(
-            sql.SQL("SELECT value FROM {}.asset_event_tags WHERE event_id > %s AND key = %s ORDER BY event_id").format(
-                sql.Identifier(schema)
-            ),
-            (before, DATA_VERSION_TAG),
-        ).fetchall()
+    versions = _query(
+        pg_url,
+        schema,
+        "SELECT value FROM asset_event_tags WHERE event_id > %s AND key = %s ORDER BY event_id",
+        before,
+        DATA_VERSION_TAG,
+    )
     assert versions == [("1",), ("1",), ("1",), ("1",), ("2",), ("1",)]  # each event's own, two sets in one batch
     assert len(templates) == 1  # the first three alike; no template for an event unlike the one before
     assert [("template" in row) for row in storage.batch_rows(events)[0]] == [False, True, True, False, False, False]
@@ -210,15 +210,15 @@ def test_each_materializations_tags_are_stored_against_its_own_event(
     """A ranged run's, stored in batches, and an unpartitioned asset's, stored on its own."""
     _ranged_run(instance)
     assert dg.materialize([plain], instance=instance).success
-    with psycopg.connect(pg_url) as conn:
-        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
-        tagged, events, matching = conn.execute(
-            "SELECT count(*), count(DISTINCT e.id),"
-            " count(*) FILTER (WHERE t.asset_key = e.asset_key AND t.event_timestamp = e.timestamp"
-            "   AND position(t.value IN e.event) > 0)"
-            " FROM asset_event_tags t JOIN event_logs e ON e.id = t.event_id"
-            " WHERE t.key = 'dagster/data_version'"
-        ).fetchone()
+    ((tagged, events, matching),) = _query(
+        pg_url,
+        schema,
+        "SELECT count(*), count(DISTINCT e.id),"
+        " count(*) FILTER (WHERE t.asset_key = e.asset_key AND t.event_timestamp = e.timestamp"
+        "   AND position(t.value IN e.event) > 0)"
+        " FROM asset_event_tags t JOIN event_logs e ON e.id = t.event_id"
+        " WHERE t.key = 'dagster/data_version'",
+    )
     assert tagged == events == matching == DAYS + 1
 
 
