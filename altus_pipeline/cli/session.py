@@ -8,7 +8,7 @@ DoorLoop and the partitions at its sandbox first), and at most once per command.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -23,16 +23,28 @@ if TYPE_CHECKING:
     import dagster as dg
 
 
-@dataclass
 class Session:
-    """One command's warehouse (migrated), Dagster instance and Definitions."""
+    """One command's warehouse (migrated), Dagster instance and Definitions.
 
-    warehouse: Warehouse = field(default_factory=Warehouse.from_env)
+    The migration runs on a thread of its own from the start: a first one waits half a
+    second or more on PostgreSQL creating the schema, time the command spends importing
+    Dagster and building the Definitions meanwhile. Whatever touches the warehouse or runs
+    assets waits for it (``warehouse``, ``instance``), and a failed migration raises there.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self, warehouse: Warehouse | None = None) -> None:
         from altus_pipeline.warehouse.migrations import migrate  # reads sql/ and the specs: not for `altus --help`
 
-        migrate(self.warehouse)
+        self._unmigrated = warehouse or Warehouse.from_env()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="altus-migrate")
+        self._migration = pool.submit(migrate, self._unmigrated)
+        pool.shutdown(wait=False)  # its one thread ends with the migration
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse, once migrated."""
+        self._migration.result()
+        return self._unmigrated
 
     @cached_property
     def instance(self) -> dg.DagsterInstance:
@@ -57,12 +69,12 @@ def entities_option(names: tuple[str, ...]) -> list[Entity]:
 
 def date_range_option(start, end) -> tuple[dt.date, dt.date] | None:
     """``--from``/``--to`` as dates, refused at once (with the valid bounds) outside the partitions."""
-    from altus_pipeline.partitions import PartitionRangeError, check_range  # loads Dagster
-
     if (start is None) != (end is None):
         raise click.UsageError("--from and --to go together")
     if start is None:
         return None
+    from altus_pipeline.partitions import PartitionRangeError, check_range  # loads Dagster
+
     if end.date() < start.date():
         raise click.UsageError("--to is before --from")
     try:

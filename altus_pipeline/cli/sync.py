@@ -14,11 +14,11 @@ def run_sync(
     entity_names: tuple[str, ...], dates: tuple[dt.date, dt.date] | None, session: Session | None = None
 ) -> bool:
     """Load the raw tables of ``entity_names`` (all when empty) for ``dates`` (the reconcile when None)."""
+    chosen = entities_option(entity_names)  # a bad --entity is a usage error (2) before anything connects
+    session = session or Session()  # migrates while Dagster loads
     from altus_pipeline.partitions import full_range  # loads Dagster
     from altus_pipeline.runner import sync_raw
 
-    chosen = entities_option(entity_names)  # a bad --entity is a usage error (2) before anything connects
-    session = session or Session()
     first, last = dates or full_range()
     layers = ([] if all(e.partitioned for e in chosen) else ["raw master data"]) + (
         [f"raw transactions {first}..{last}" + ("" if dates else " (reconcile)")]

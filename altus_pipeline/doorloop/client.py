@@ -190,12 +190,12 @@ class DoorLoopClient:
             yield from page.records
 
     def get_one(self, entity: Entity, record_id: str) -> Any:
-        return self._get(f"{entity.path}/{record_id}", {}, None, ListingStats(), json.loads)
+        return self._get(f"{entity.path}/{record_id}", {}, None, ListingStats(), _json)
 
     def me(self) -> dict[str, Any]:
         """The user who created the API key (``GET /users/me``): proves the token and names the account."""
         path = "/users/me"
-        user = self._get(path, {}, None, ListingStats(), json.loads)
+        user = self._get(path, {}, None, ListingStats(), _json)
         if not isinstance(user, dict):
             raise errors.DoorLoopResponseError("expected the user record as a JSON object", path=path, status=200)
         return user
@@ -208,10 +208,11 @@ class DoorLoopClient:
         query: Mapping[str, str],
         page: int | None,
         stats: ListingStats,
-        parse: Callable[[str], T],
+        parse: Callable[[bytes, str], T],
         cancel: threading.Event | None = None,
     ) -> T:
-        """GET ``path`` and ``parse`` its JSON body, retrying transient failures (a body ``parse`` refuses is one).
+        """GET ``path`` and ``parse`` its body (bytes, and their encoding), retrying transient
+        failures (a body ``parse`` refuses is one).
 
         Once ``cancel`` is set no further attempt is made.
         """
@@ -257,7 +258,7 @@ class DoorLoopClient:
                 )
             try:
                 body = response.content
-                return parse(body.decode(response.encoding or requests.utils.guess_json_utf(body) or "utf-8"))
+                return parse(body, response.encoding or requests.utils.guess_json_utf(body) or "utf-8")
             except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 failures = self._after_transient(path, page, status, "truncated or invalid JSON body", failures, stats)
 
@@ -345,6 +346,11 @@ class _ReadAhead:
 def sort_params(field: str, *, descending: bool = False) -> dict[str, str]:
     """Listing parameters that ask DoorLoop to order a list by ``field`` (any record field)."""
     return {"sort_by": field, "sort_descending": "true" if descending else "false"}
+
+
+def _json(body: bytes, encoding: str) -> Any:
+    """A body that is one JSON value (not a listing), as ``json.loads`` reads it."""
+    return json.loads(body.decode(encoding))
 
 
 def _retry_after(response: requests.Response) -> float:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from altus_pipeline.warehouse import embedded
 from altus_pipeline_tests.conftest import TOKEN
 from altus_pipeline_tests.support.held import hold_request
@@ -32,14 +34,16 @@ def test_a_bad_schema_is_one_line(tmp_path):
     assert not (tmp_path / "pgdata").exists(), "a refused setting started the embedded PostgreSQL"
 
 
-def test_an_unreachable_database_is_one_line_without_its_password(tmp_path):
-    env = _env(ALTUS_DATABASE_URL="postgresql://altus:s3cret-pw@127.0.0.1:1/warehouse")
-    done = _run(env, "db", "migrate", cwd=tmp_path)
+@pytest.mark.parametrize("command", [["db", "migrate"], ["sync", "--entity", "owners"]])
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path, command):
+    """``sync`` migrates on a thread while Dagster loads: its failure is still the command's one line."""
+    env = _env(ALTUS_DATABASE_URL="postgresql://altus:s3cret-pw@127.0.0.1:1/warehouse", DOORLOOP_API_TOKEN=TOKEN)
+    done = _run(env, *command, cwd=tmp_path)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1, done.stderr
     assert lines[0].startswith("Error: the warehouse database stopped answering or cannot be reached")
     assert "ALTUS_DATABASE_URL" in lines[0] and "s3cret-pw" not in done.stderr + done.stdout
-    verbose = _run(env, "--verbose", "db", "migrate", cwd=tmp_path)
+    verbose = _run(env, "--verbose", *command, cwd=tmp_path)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
 
 
