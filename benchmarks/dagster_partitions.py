@@ -39,6 +39,7 @@ def main() -> None:
 
     import dagster as dg
     import psutil
+    from peers import server_cpu  # this folder is the script's, first on sys.path
 
     from altus_pipeline.instance import EVENT_SETTINGS, instance_yaml
     from altus_pipeline.warehouse.db import Warehouse
@@ -62,18 +63,6 @@ def main() -> None:
     warehouse = Warehouse.from_env()
     with warehouse.connect(autocommit=True) as conn:
         server = psutil.Process(conn.info.backend_pid).parent()
-
-    def server_cpu() -> float:
-        """CPU of the PostgreSQL server so far: its live processes and the backends that exited."""
-        times = server.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        for child in server.children():
-            try:
-                child_times = child.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += child_times.user + child_times.system
-        return total
 
     def stock_yaml(schema: str) -> str:
         """dagster-postgres as its documentation configures it, in a schema of its own."""
@@ -100,10 +89,10 @@ def main() -> None:
                     (Path(home) / "dagster.yaml").write_text(yaml_text)
                     instance = dg.DagsterInstance.from_config(home)
                 job.execute_in_process(instance=instance, tags=tags)  # the storage's tables made once
-                cpu, began = server_cpu(), time.monotonic()
+                cpu, began = server_cpu(server), time.monotonic()
                 job.execute_in_process(instance=instance, tags=tags)
                 walls[label].append(time.monotonic() - began)
-                cpus[label].append(server_cpu() - cpu)
+                cpus[label].append(server_cpu(server) - cpu)
                 instance.dispose()
             if kind is not None:
                 with warehouse.connect(autocommit=True) as conn:

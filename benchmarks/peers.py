@@ -186,17 +186,7 @@ class Postgres:
         self.postmaster = psutil.Process(postmaster)
 
     def cpu(self) -> float:
-        """CPU of the server so far: its live processes and every backend that has exited."""
-        total = 0.0
-        times = self.postmaster.cpu_times()
-        total += times.user + times.system + times.children_user + times.children_system
-        for child in self.postmaster.children(recursive=True):
-            try:
-                times = child.cpu_times()
-            except psutil.NoSuchProcess:
-                continue  # exited between listing and reading: counted in children_* next time
-            total += times.user + times.system
-        return total
+        return server_cpu(self.postmaster)
 
     def settle(self) -> None:
         """VACUUM (ANALYZE) the tables the last loader changed, so the clean-up its writes need is
@@ -226,6 +216,19 @@ class Postgres:
 
         with psycopg.connect(self.url, autocommit=True) as conn:
             return conn.execute(query).fetchone()[0] or 0
+
+
+def server_cpu(postmaster: psutil.Process) -> float:
+    """CPU of a PostgreSQL server so far: its live processes and every backend that has exited."""
+    times = postmaster.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in postmaster.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue  # exited between listing and reading: counted in children_* next time
+        total += times.user + times.system
+    return total
 
 
 def _free_port() -> int:
