@@ -318,7 +318,7 @@ def test_parallel_syncs_share_one_rate_budget(warehouse, sandbox_factory, small_
     assert busiest <= 4
 
 
-def test_definitions_validate_and_every_entity_has_a_raw_asset():
+def test_definitions_validate_and_every_entity_has_a_raw_asset(dagster_storage):
     defs = build_definitions()
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {e.raw_table for e in ENTITIES.values()} | {"doorloop_raw_work_orders"} <= keys
@@ -334,7 +334,12 @@ def test_definitions_validate_and_every_entity_has_a_raw_asset():
         capture_output=True,
         text=True,
         timeout=300,
-        env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
+        # Dagster loads the project's instance from this folder: its storage in the test database,
+        # not in an embedded PostgreSQL it would start under the project's home and leave running
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
+            "ALTUS_DAGSTER_STORAGE_URL": dagster_storage,
+        },
     )
     assert out.returncode == 0, out.stdout + out.stderr
     # The validate command warns about itself being superseded; nothing else may warn.
