@@ -23,7 +23,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
-from dagster._core.events import DagsterEventType
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import AssetEventTagsTable, AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
@@ -37,32 +37,38 @@ from altus_pipeline.event_templates import PARTITION_MARK, TIMESTAMP_TEXT, Templ
 STORAGE_URL_ENV = "ALTUS_DAGSTER_STORAGE_URL"
 _EVENT_COLUMNS = ("run_id", "event", "dagster_event_type", "timestamp", "step_key", "asset_key", "partition")
 _EVENT_RECORD = ", ".join(f'"{name}" {"timestamp" if name == "timestamp" else "text"}' for name in _EVENT_COLUMNS)
-# A batch's rows: Dagster's whole row, or a template's number with the values for its marks.
+_TAG_COLUMNS = ("event_id", "asset_key", "key", "value", "event_timestamp")
+# A batch of asset events and their tags in one statement: each row is Dagster's whole row, or
+# a template's number with the values for its marks, and the number of its set of tags. Ids are
+# taken in the rows' order, so the n-th id stored is the n-th row's.
 _BATCH = sqlalchemy.text(
     f"""
-    SELECT COALESCE(b.run_id, t.run_id) AS run_id,
-           COALESCE(b.event, replace(replace(t.event, :stamp_mark, b.stamp), :partition_mark,
-                                     COALESCE(b.escaped, b.partition))) AS event,
-           COALESCE(b.dagster_event_type, t.dagster_event_type) AS dagster_event_type,
-           b."timestamp", COALESCE(b.step_key, t.step_key) AS step_key,
-           COALESCE(b.asset_key, t.asset_key) AS asset_key, b.partition
-    FROM ROWS FROM (json_to_recordset(CAST(:rows AS json))
-                    AS ({_EVENT_RECORD}, template int, stamp text, escaped text)) WITH ORDINALITY AS b
-    LEFT JOIN ROWS FROM (json_to_recordset(CAST(:templates AS json)) AS ({_EVENT_RECORD}))
-              WITH ORDINALITY AS t ON t.ordinality = b.template
-    ORDER BY b.ordinality
+    WITH b AS (
+        SELECT * FROM ROWS FROM (json_to_recordset(CAST(:rows AS json))
+                                 AS ({_EVENT_RECORD}, template int, stamp text, escaped text, tags int))
+                      WITH ORDINALITY
+    ), stored AS (
+        INSERT INTO event_logs ({", ".join(f'"{name}"' for name in _EVENT_COLUMNS)})
+        SELECT COALESCE(b.run_id, t.run_id),
+               COALESCE(b.event, replace(replace(t.event, :stamp_mark, b.stamp), :partition_mark,
+                                         COALESCE(b.escaped, b.partition))),
+               COALESCE(b.dagster_event_type, t.dagster_event_type), b."timestamp",
+               COALESCE(b.step_key, t.step_key), COALESCE(b.asset_key, t.asset_key), b.partition
+        FROM b LEFT JOIN ROWS FROM (json_to_recordset(CAST(:templates AS json)) AS ({_EVENT_RECORD}))
+                         WITH ORDINALITY AS t ON t.ordinality = b.template
+        ORDER BY b.ordinality
+        RETURNING id, asset_key, "timestamp"
+    ), numbered AS (
+        SELECT id, asset_key, "timestamp", row_number() OVER (ORDER BY id) AS ordinality FROM stored
+    ), tagged AS (
+        INSERT INTO asset_event_tags ({", ".join(f'"{name}"' for name in _TAG_COLUMNS)})
+        SELECT e.id, e.asset_key, s.key, s.value, e."timestamp"
+        FROM numbered e JOIN b USING (ordinality)
+        JOIN json_to_recordset(CAST(:tags AS json)) AS s(tags int, key text, value text) ON s.tags = b.tags
+    )
+    SELECT max(id) FROM stored
     """
-).columns(*(sqlalchemy.column(name) for name in _EVENT_COLUMNS))
-_TAG_COLUMNS = ("event_id", "asset_key", "key", "value", "event_timestamp")
-# Each tagged event's set of tags, with the asset key and timestamp of its stored row.
-_TAGS = sqlalchemy.text(
-    """
-    SELECT e.id AS event_id, e.asset_key, s.key, s.value, e."timestamp" AS event_timestamp
-    FROM json_to_recordset(CAST(:events AS json)) AS r(id bigint, tags int)
-    JOIN event_logs e ON e.id = r.id
-    JOIN json_to_recordset(CAST(:tags AS json)) AS s(tags int, key text, value text) ON s.tags = r.tags
-    """
-).columns(*(sqlalchemy.column(name) for name in _TAG_COLUMNS))
+)
 
 
 class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
@@ -101,79 +107,96 @@ class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
             )
         return column_name in self._asset_key_columns
 
-    def prepare_insert_event_batch(self, events: Sequence[EventLogEntry]) -> Any:
-        """The batch as one ``INSERT … SELECT`` from two JSON arrays bound as parameters.
+    def store_event(self, event: EventLogEntry) -> None:
+        """An event as dagster-postgres stores it, without the ``NOTIFY`` it sends after each.
 
-        Dagster builds a multi-row ``VALUES`` statement, which SQLAlchemy compiles anew for
-        every batch, one bind parameter per cell: a reconcile run's materializations (one per
-        partition and asset) spent more time compiling than storing. A partition's
-        materialization of a shape seen before is sent as its partition and timestamp, and
-        PostgreSQL fills them into the shape's template (``event_templates``): the text
-        Dagster would write, without encoding and parsing 2 kB of JSON per partition twice.
-        Rows are inserted in the array's order, as the caller pairs the returned ids with
-        its events.
+        dagster-postgres 0.29 keeps the notification for webservers older than its own, which
+        listened for it; a 1.13 webserver polls instead (``SqlPollingEventWatcher``). It was one
+        statement of three per event, about 400 of them in a full sync.
         """
-        rows, templates = self.batch_rows(events)
-        return SqlEventLogStorageTable.insert().from_select(
-            list(_EVENT_COLUMNS),
-            _BATCH.bindparams(
+        with self._connect() as conn:
+            insert = self.prepare_insert_event(event).returning(SqlEventLogStorageTable.c.id)
+            event_id = conn.execute(insert).scalar_one()
+        dagster_event = event.dagster_event
+        if dagster_event is not None and dagster_event.event_type in ASSET_EVENTS and dagster_event.asset_key:
+            with self.index_transaction() as conn:
+                self._store_asset_event_tags(conn, [event], [event_id])
+                self._store_asset_event(conn, event, event_id)
+        if dagster_event is not None and dagster_event.event_type in ASSET_CHECK_EVENTS:
+            self.store_asset_check_event(event, event_id)
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """A batch of asset events with their tags in one statement, then the asset's latest.
+
+        A ranged run records a materialization per partition and asset, in batches. Dagster
+        builds a multi-row ``VALUES`` statement, which SQLAlchemy compiles anew for every
+        batch, one bind parameter per cell, then inserts the tags the same way in a second
+        transaction: a reconcile run's materializations spent more time compiling than
+        storing. Here a partition's materialization of a shape seen before is sent as its
+        partition and timestamp, and PostgreSQL fills them into the shape's template
+        (``event_templates``): the text Dagster would write, without encoding and parsing
+        2 kB of JSON per partition twice. Its tags are the template's too (the shape includes
+        them). Other batches, or a storage without the tags table, are stored as
+        dagster-postgres stores them.
+        """
+        kinds = {event.get_dagster_event().event_type for event in events}
+        asset_events = kinds in ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
+        if not asset_events or not self.has_table(AssetEventTagsTable.name):  # a storage not yet migrated
+            super().store_event_batch(events)
+            return
+        rows, templates, tags = self.batch_rows(events)
+        with self.index_transaction() as conn:
+            statement = _BATCH.bindparams(
                 rows=json.dumps(rows),
                 templates=json.dumps(templates),
+                tags=json.dumps(tags),
                 partition_mark=PARTITION_MARK,
                 stamp_mark=TIMESTAMP_TEXT,
-            ),
-        )
+            )
+            last = conn.execute(statement).scalar_one()
+            self._store_asset_event(conn, events[-1], last)
 
-    def batch_rows(self, events: Sequence[EventLogEntry]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Each event's row, and the templates its rows refer to.
+    def batch_rows(
+        self, events: Sequence[EventLogEntry]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each event's row, the templates its rows refer to, and the sets of tags they number.
 
         An event serialized by Dagster (``_event_to_row``) is its whole row, the timestamp as
-        ISO text; one of a template's shape is the template's number, its partition and its
-        timestamp. A template is Dagster's row of the event it was made from, its text marked.
+        ISO text, and the number of its set of indexed tags; one of a template's shape is the
+        template's number, its partition and timestamp, and the template's set of tags. A
+        template is Dagster's row of the event it was made from, its text marked.
         """
         rows: list[dict[str, Any]] = []
         templates: list[dict[str, Any]] = []
+        sets: dict[tuple[tuple[str, str], ...], int] = {}
         template: Template | None = None
-        alone: tuple[EventLogEntry, dict[str, Any]] | None = None  # the last event Dagster serialized
+        template_tags: int | None = None
+        alone: tuple[EventLogEntry, dict[str, Any], int | None] | None = None  # the last event Dagster serialized
         for event in events:
             filling = template.values_of(event) if template else None
             if filling is None and alone is not None and alike(alone[0], event):
-                template, alone = Template.of(*alone), None
+                (made_from, row, template_tags), alone = alone, None
+                template = Template.of(made_from, row)
                 if template is not None:
                     templates.append({**template.row, "event": template.text, "timestamp": None, "partition": None})
                 filling = template.values_of(event) if template else None
             if filling is None:
-                alone = (event, self._event_to_row(event))
-                row = alone[1]
+                row = self._event_to_row(event)
+                tagged = tuple(self._tags_for_asset_event(event).items())
+                alone = (event, row, sets.setdefault(tagged, len(sets) + 1) if tagged else None)
+                row = {**row, "tags": alone[2]}
             else:
-                row = {"template": len(templates), "partition": filling.partition, "stamp": filling.stamp}
+                row = {
+                    "template": len(templates),
+                    "partition": filling.partition,
+                    "stamp": filling.stamp,
+                    "tags": template_tags,
+                }
                 if filling.escaped != filling.partition:
                     row["escaped"] = filling.escaped
             rows.append({**row, "timestamp": self._event_insert_timestamp(event).isoformat()})
-        return rows, templates
-
-    def _store_asset_event_tags(self, conn, events: Sequence[EventLogEntry], event_ids: Sequence[int]) -> None:
-        """The indexed tags of asset events (a data version per partition of a ranged run),
-        inserted from the events' stored rows in one statement.
-
-        Dagster sends them as a many-row insert that SQLAlchemy binds row by row, each with
-        the asset key and timestamp the event's row already holds. Here each event is its id
-        and the number of its set of tags: a ranged run's partitions share one set.
-        """
-        sets: dict[tuple[tuple[str, str], ...], int] = {}
-        tagged = []
-        for event_id, event in zip(event_ids, events, strict=True):
-            tags = tuple(self._tags_for_asset_event(event).items())
-            if tags:
-                tagged.append({"id": event_id, "tags": sets.setdefault(tags, len(sets) + 1)})
-        if not tagged or not self.has_table(AssetEventTagsTable.name):
-            return
         tag_rows = [{"tags": n, "key": key, "value": value} for tags, n in sets.items() for key, value in tags]
-        conn.execute(
-            AssetEventTagsTable.insert().from_select(
-                list(_TAG_COLUMNS), _TAGS.bindparams(events=json.dumps(tagged), tags=json.dumps(tag_rows))
-            )
-        )
+        return rows, templates, tag_rows
 
     def has_table(self, table_name: str) -> bool:
         """Whether a table of Dagster's storage exists, a yes remembered.

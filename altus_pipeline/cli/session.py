@@ -48,9 +48,17 @@ class Session:
 
     @cached_property
     def instance(self) -> dg.DagsterInstance:
+        """The Dagster instance, once the warehouse is migrated too.
+
+        Dagster's storage has a schema of its own, which the migration does not touch: a
+        first command creates its tables (half a second of PostgreSQL's work) while the
+        migration still runs. Runs write the warehouse, so none gets the instance earlier.
+        """
         from altus_pipeline.instance import dagster_instance  # reads the instance settings: only when a run needs it
 
-        return dagster_instance(self.warehouse)
+        instance = dagster_instance(self._unmigrated)
+        self._migration.result()
+        return instance
 
     @cached_property
     def defs(self) -> dg.Definitions:

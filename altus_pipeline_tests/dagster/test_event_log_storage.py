@@ -1,9 +1,9 @@
 """The event log stores a ranged run's materializations in one statement per batch, in order.
 
 A reconcile run records a materialization per partition and asset; ``CheckOncePerRunEventLogStorage``
-inserts each batch from one bound JSON array instead of a statement compiled per batch, and
-their tags likewise. The ids it returns are paired with the events in order (event tags, the
-asset's latest event), so the order is what this holds, on a real ranged run of a small
+inserts each batch and its tags from bound JSON arrays in one statement instead of statements
+compiled per batch. Each event's tags go to the id stored for it (ids are taken in the
+events' order), so the order is what this holds, on a real ranged run of a small
 partitioned asset. Each shape of materialization is serialized once (``event_templates``) and
 PostgreSQL fills each partition's values into it: the rows stored must be exactly the ones
 Dagster's own ``_event_to_row`` makes.
@@ -20,6 +20,7 @@ import dagster as dg
 import psycopg
 import psycopg2
 import pytest
+import sqlalchemy
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
@@ -220,6 +221,52 @@ def test_each_materializations_tags_are_stored_against_its_own_event(
         " WHERE t.key = 'dagster/data_version'",
     )
     assert tagged == events == matching == DAYS + 1
+
+
+def test_a_batch_and_its_tags_are_one_statement_and_the_assets_latest_another(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    execute = sqlalchemy.engine.Connection.execute
+
+    def counted(self, statement, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        statements.append(str(statement).split()[0])
+        return execute(self, statement, *args, **kwargs)
+
+    _ranged_run(instance)
+    latest = instance.fetch_materializations(dg.AssetKey("ranged"), limit=1).records[0].event_log_entry
+    later = [latest._replace(timestamp=latest.timestamp + n) for n in (1, 2, 3)]
+    monkeypatch.setattr(sqlalchemy.engine.Connection, "execute", counted)
+    instance.event_log_storage.store_event_batch(later)
+    assert statements == ["WITH", "INSERT"]  # events with their tags, then the asset's row
+
+
+def test_a_storage_without_the_tags_table_stores_a_batch_as_dagster_does(
+    instance: dg.DagsterInstance, pg_url: str, schema: str
+) -> None:
+    """A storage not yet migrated to Dagster's tags table still records the batch, without tags."""
+    _ranged_run(instance)
+    events = [r.event_log_entry for r in instance.fetch_materializations(dg.AssetKey("ranged"), limit=3).records]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, "asset_event_tags")))
+    ((before,),) = _query(pg_url, schema, "SELECT max(id) FROM event_logs")
+    storage = CheckOncePerRunEventLogStorage(instance.event_log_storage.postgres_url)  # asks for its tables anew
+    storage.store_event_batch(events)
+    assert _stored_rows(pg_url, schema, before) == _dagster_rows(storage, events)
+
+
+def test_no_event_is_notified_no_webserver_of_this_version_listens(
+    instance: dg.DagsterInstance, pg_url: str, schema: str
+) -> None:
+    """dagster-postgres sent a ``NOTIFY`` after each event for webservers that listened; 1.13's poll."""
+    with psycopg.connect(pg_url, autocommit=True) as listener:
+        listener.execute("LISTEN run_events")
+        _ranged_run(instance)
+        assert dg.materialize([plain], instance=instance).success
+        heard = list(listener.notifies(timeout=0.5, stop_after=1))
+    assert heard == []
+    ((events,),) = _query(pg_url, schema, "SELECT count(*) FROM event_logs")
+    assert events > DAYS  # the runs' events were stored all the same
 
 
 def test_a_table_found_is_not_looked_up_again_a_missing_one_is(
