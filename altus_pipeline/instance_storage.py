@@ -181,10 +181,11 @@ class CheckOncePerRunEventLogStorage(PostgresEventLogStorage):
                     templates.append({**template.row, "event": template.text, "timestamp": None, "partition": None})
                 filling = template.values_of(event) if template else None
             if filling is None:
-                row = self._event_to_row(event)
+                row = self._event_to_row(event)  # kept as Dagster's for a template made from it
                 tagged = tuple(self._tags_for_asset_event(event).items())
-                alone = (event, row, sets.setdefault(tagged, len(sets) + 1) if tagged else None)
-                row = {**row, "tags": alone[2]}
+                tags = sets.setdefault(tagged, len(sets) + 1) if tagged else None
+                alone = (event, row, tags)
+                row = {**row, "tags": tags}
             else:
                 row = {
                     "template": len(templates),
