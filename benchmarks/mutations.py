@@ -218,8 +218,31 @@ BREAKS: tuple[Break, ...] = (
         "if read_ahead and collected < page.total and len(page.records) == self.page_size:",
         "if False:",
         (
-            "altus_pipeline_tests/doorloop/test_client.py::test_the_next_page_is_requested_while_the_caller_handles_this_one",
+            "altus_pipeline_tests/doorloop/test_client.py::test_the_next_pages_are_requested_while_the_caller_handles_this_one",
         ),
+    ),
+    Break(
+        "a listing is read one page ahead, not two",
+        "altus_pipeline/doorloop/client.py",
+        "READ_AHEAD_PAGES = 2",
+        "READ_AHEAD_PAGES = 1",
+        (
+            "altus_pipeline_tests/doorloop/test_client.py::test_the_next_pages_are_requested_while_the_caller_handles_this_one",
+        ),
+    ),
+    Break(
+        "a caller that stops cancels only the first page read ahead",
+        "altus_pipeline/doorloop/client.py",
+        "for unwanted in ahead:",
+        "for unwanted in list(ahead)[:1]:",
+        ("altus_pipeline_tests/doorloop/test_client.py::test_a_caller_that_stops_leaves_no_page_asking_again",),
+    ),
+    Break(
+        "a page read ahead does not count its request",
+        "altus_pipeline/doorloop/client.py",
+        "stats.tally(requests=1)",
+        "None",
+        ("altus_pipeline_tests/doorloop/test_client.py::test_pages_read_ahead_count_every_request_and_retry",),
     ),
     Break(
         "a first load is staged, not copied into the empty table",

@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -27,13 +28,20 @@ from altus_pipeline.doorloop.registry import Entity
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
+# Pages of a listing requested ahead of the one its caller handles. Two keep the server busy
+# while the caller decodes one page and writes another; more only hold more pages in memory.
+READ_AHEAD_PAGES = 2
 DEFAULT_RETRY_AFTER = 5.0
 T = TypeVar("T")  # what a request's body is parsed into
 
 
 @dataclass
 class ListingStats:
-    """What one listing cost: for run metadata and the benchmarks."""
+    """What one listing cost: for run metadata and the benchmarks.
+
+    The pages read ahead are requested on threads of their own, which count their requests,
+    bytes, retries and waits here at once: ``tally`` adds under a lock, so none is lost.
+    """
 
     requests: int = 0
     retries: int = 0
@@ -43,13 +51,19 @@ class ListingStats:
     records: int = 0
     total: int | None = None
     waited: float = 0.0  # seconds slept on 429s and retries, held to Backoff's wait budget
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def tally(self, *, requests: int = 0, retries: int = 0, bytes: int = 0, waited: float = 0.0) -> None:
+        """Count what one request cost (any thread)."""
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.bytes += bytes
+            self.waited += waited
 
     def add(self, other: ListingStats) -> None:
-        self.requests += other.requests
-        self.retries += other.retries
-        self.bytes += other.bytes
+        self.tally(requests=other.requests, retries=other.retries, bytes=other.bytes, waited=other.waited)
         self.seconds += other.seconds
-        self.waited += other.waited
         self.pages += other.pages
         self.records += other.records
 
@@ -129,11 +143,11 @@ class DoorLoopClient:
     ) -> Iterator[Page]:
         """Yield the pages of a listing until ``total`` is reached.
 
-        With ``read_ahead`` the next page is requested (on a thread of its own) while the
-        caller handles this one, and only once ``total`` says there is a next page: the
-        server's time and the caller's overlap, and no page is requested that a complete
-        read would not request. A caller that may stop early (an incremental scan) passes
-        False, so that no page is requested in vain.
+        With ``read_ahead`` the next ``READ_AHEAD_PAGES`` pages are requested (each on a
+        thread of its own) while the caller handles this one, and only those that ``total``
+        says exist: the server's time and the caller's overlap, and no page is requested
+        that a complete read would not request. A caller that may stop early (an
+        incremental scan) passes False, so that no page is requested in vain.
 
         Raises ``DoorLoopListingError`` when a later page reports another ``total`` or the
         pages end before ``total`` records arrived: the data moved while we read it.
@@ -143,7 +157,7 @@ class DoorLoopClient:
         started = time.monotonic()
         collected = 0
         number = 1
-        ahead: _ReadAhead | None = None
+        ahead: deque[_ReadAhead] = deque()  # pages number + 1, number + 2, ... in flight
 
         def fetch(number: int, cancel: threading.Event | None = None) -> Page:
             body, texts = self._get(
@@ -168,7 +182,9 @@ class DoorLoopClient:
                         f"read {collected} records but total is {page.total}", path=entity.path, page=number
                     )
                 if read_ahead and collected < page.total and len(page.records) == self.page_size:
-                    ahead = _ReadAhead(fetch, number + 1)
+                    last = min(number + READ_AHEAD_PAGES, -(-page.total // self.page_size))
+                    while number + len(ahead) < last:
+                        ahead.append(_ReadAhead(fetch, number + len(ahead) + 1))
                 yield page
                 if collected == page.total:
                     return
@@ -177,10 +193,10 @@ class DoorLoopClient:
                         f"listing ended after {collected} of {page.total} records", path=entity.path, page=number
                     )
                 number += 1
-                page, ahead = (ahead.result() if ahead else fetch(number)), None
+                page = ahead.popleft().result() if ahead else fetch(number)
         finally:
-            if ahead is not None:  # the caller stopped early or failed: the page read ahead is not wanted
-                ahead.cancel()
+            for unwanted in ahead:  # the caller stopped early or a page failed: those read ahead are not
+                unwanted.cancel()
             stats.seconds += time.monotonic() - started
 
     def iter_records(
@@ -221,7 +237,7 @@ class DoorLoopClient:
         while True:
             if cancel is not None and cancel.is_set():
                 raise errors.DoorLoopListingError("the page read ahead is no longer wanted", path=path, page=page)
-            stats.requests += 1
+            stats.tally(requests=1)
             try:
                 with self.budget.slot():
                     response = self._session.get(self.base_url + path, params=query, timeout=self.timeout)
@@ -229,7 +245,7 @@ class DoorLoopClient:
                 reason = f"{type(exc).__name__} after {self.timeout:.0f}s timeout or connection failure"
                 failures = self._after_transient(path, page, None, reason, failures, stats)
                 continue
-            stats.bytes += len(response.content)
+            stats.tally(bytes=len(response.content))
             status = response.status_code
             if status == 429:
                 rate_waits += 1
@@ -286,8 +302,7 @@ class DoorLoopClient:
                 status=status,
             )
         log.info("GET %s page %s: %s, retrying in %.2fs", path, page, reason, wait)
-        stats.retries += 1
-        stats.waited += wait
+        stats.tally(retries=1, waited=wait)
         self.sleep(wait)
 
     def _client_error(self, path: str, page: int | None, response: requests.Response) -> errors.DoorLoopError:

@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import psycopg
@@ -78,7 +78,7 @@ class LoadResult:
     def as_metadata(self) -> dict[str, Any]:
         listing = {k: v for k in ("listing", "high_water_mark") if (v := getattr(self, k)) is not None}
         skip = ("stats", "touched_from", "listing", "high_water_mark")
-        counts = {k: v for k, v in asdict(self).items() if k not in skip}
+        counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         return {
             **listing,
             **counts,

@@ -12,7 +12,7 @@ from contextlib import closing, contextmanager
 import pytest
 
 from altus_pipeline.doorloop import errors
-from altus_pipeline.doorloop.client import Backoff, DoorLoopClient, ListingStats
+from altus_pipeline.doorloop.client import READ_AHEAD_PAGES, Backoff, DoorLoopClient, ListingStats
 from altus_pipeline.doorloop.ratelimit import Limits, LocalRateBudget
 from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.faults import FaultSpec
@@ -43,7 +43,7 @@ def test_pagination_reads_every_record_once_with_the_fewest_requests(sandbox_fac
     assert stats.requests == max(1, math.ceil(total / 1000))
     pages = [e for e in server.requests if e.path == "/api/accounts"]
     assert [int(e.query["page_size"]) for e in pages] == [1000] * len(pages)
-    assert [int(e.query["page_number"]) for e in pages] == list(range(1, len(pages) + 1))
+    assert sorted(int(e.query["page_number"]) for e in pages) == list(range(1, len(pages) + 1))
 
 
 def test_list_params_of_the_registry_are_sent(sandbox_factory):
@@ -200,19 +200,49 @@ def _pages_requested(server) -> list[int]:
     return [int(e.query["page_number"]) for e in server.requests if e.path == "/api/accounts"]
 
 
-def test_the_next_page_is_requested_while_the_caller_handles_this_one(sandbox_factory):
-    server = sandbox_factory({"accounts": _accounts(3000)})
+def test_the_next_pages_are_requested_while_the_caller_handles_this_one(sandbox_factory):
+    server = sandbox_factory({"accounts": _accounts(4000)})
+    stats = ListingStats()
     with _client(server) as client:
-        pages = client.iter_pages(ACCOUNTS)
+        pages = client.iter_pages(ACCOUNTS, stats=stats)
         first = next(pages)
         deadline = time.monotonic() + 5
-        while _pages_requested(server) != [1, 2] and time.monotonic() < deadline:
+        while sorted(_pages_requested(server)) != [1, 2, 3] and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert _pages_requested(server) == [1, 2], "page 2 is asked for while page 1 is still being handled"
+        assert sorted(_pages_requested(server)) == [1, 2, 3], "pages 2 and 3 are asked for while page 1 is handled"
+        time.sleep(0.2)
+        assert len(_pages_requested(server)) == 3, f"no more than {READ_AHEAD_PAGES} pages ahead"
         rest = list(pages)
-    assert [len(p.records) for p in (first, *rest)] == [1000, 1000, 1000]
-    assert [p.texts == [json.dumps(r, separators=(",", ":")) for r in p.records] for p in (first, *rest)] == [True] * 3
-    assert _pages_requested(server) == [1, 2, 3], "nothing is asked for beyond the last page"
+    assert [p.number for p in (first, *rest)] == [1, 2, 3, 4], "pages reach the caller in order"
+    assert [len(p.records) for p in (first, *rest)] == [1000] * 4
+    assert [p.texts == [json.dumps(r, separators=(",", ":")) for r in p.records] for p in (first, *rest)] == [True] * 4
+    assert sorted(_pages_requested(server)) == [1, 2, 3, 4], "nothing is asked for beyond the last page"
+    assert stats.requests == 4
+
+
+def test_pages_read_ahead_count_every_request_and_retry(sandbox_factory):
+    """Requests of the pages in flight at once are all counted (a lost update would undercount)."""
+    server = sandbox_factory({"accounts": _accounts(30500)}, faults=FaultSpec.parse("5xx=0.3"), seed=5)
+    stats = ListingStats()
+    with _client(server, sleep=lambda s: None) as client:
+        assert len(list(client.iter_records(ACCOUNTS, stats=stats))) == 30500
+    answered = [e for e in server.requests if e.path == "/api/accounts"]
+    assert stats.requests == len(answered)
+    assert stats.retries == sum(e.status >= 500 for e in answered) > 0
+
+
+def test_a_caller_that_stops_leaves_no_page_asking_again(sandbox_factory):
+    """Every page in flight when the caller stops makes no further attempt once its answer is in.
+
+    Seed 2's first draw spares page 1; pages 2 and 3, requested ahead, then fail nine times
+    in ten and would each retry up to eight times more, 50 ms apart, if left to it.
+    """
+    server = sandbox_factory({"accounts": _accounts(5000)}, faults=FaultSpec.parse("5xx=0.9"), seed=2)
+    with _client(server, sleep=time.sleep) as client, closing(client.iter_pages(ACCOUNTS)) as pages:
+        assert next(pages).number == 1
+    time.sleep(1.0)
+    assert sorted(set(_pages_requested(server))) == [1, 2, 3]
+    assert len(_pages_requested(server)) <= 1 + 2 * 2, "at most the attempt under way of each page read ahead"
 
 
 def test_a_caller_that_may_stop_early_is_read_no_page_ahead(sandbox_factory):
