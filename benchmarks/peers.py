@@ -31,6 +31,7 @@ machine the figures are only comparable within one run.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import resource
@@ -53,6 +54,9 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "altu
 TOKEN = "peers-token"
 PAGE_SIZE = 1000
 DLT_REQUIREMENT = "dlt[postgres]>=1.5,<2"
+DAILY_QUIET = "altus sync --from D-6 --to D (the daily run), nothing changed"
+DAILY_CHANGED = "altus sync --from D-6 --to D, 10 records of each master entity edited"
+CHANGED_RECORDS = 10  # as DAILY_CHANGED says
 ONE_DAY = "altus sync, empty account, one entity and day"
 EVERY_DAY = "altus sync, empty account, one entity, every partition"
 
@@ -103,19 +107,29 @@ pipeline.run(source)
 '''
 
 SANDBOX = '''
-"""The sandbox on a port, answering ``count`` on stdin with the requests served since the last count."""
+"""The sandbox on a port. On stdin, ``count`` answers with the requests served since the last
+count and how many of them were of master data; ``change N`` edits the first N records of
+every master entity, as a user editing them in DoorLoop would (each stamped anew)."""
 import sys
 from pathlib import Path
+from altus_pipeline.doorloop.registry import ENTITIES
 from altus_pipeline.sandbox.server import Sandbox, SandboxConfig
 
 data, port, token = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 server = Sandbox.from_directory(data, SandboxConfig(token=token, rate_limit_per_minute=None, rate_limit_per_hour=None))
 server.start("127.0.0.1", port)
+master = [e for e in ENTITIES.values() if not e.partitioned]
+paths = {"/api" + e.path for e in master}
 print("ready", flush=True)
 for line in sys.stdin:
-    served = len(server.requests)
+    if line.startswith("change"):
+        for entity in master:
+            server.mutate(entity.name, upsert=server.records(entity.name)[: int(line.split()[1])])
+        print("changed", flush=True)
+        continue
+    served = list(server.requests)
     server.reset_requests()
-    print(served, flush=True)
+    print(len(served), sum(r.path in paths for r in served), flush=True)
 '''
 
 
@@ -125,6 +139,7 @@ class Figures:
 
     wall: float
     requests: int
+    master_requests: int
     peak_rss_mb: float
     loader_cpu: float
     postgres_cpu: float
@@ -153,11 +168,19 @@ class Sandbox:
         self.psutil = psutil.Process(self.process.pid)
         self.base_url = f"http://127.0.0.1:{self.port}/api"
 
-    def served(self) -> int:
-        """Requests answered since the last call."""
+    def served(self) -> tuple[int, int]:
+        """Requests answered since the last call, and how many of them were of master data."""
         self.process.stdin.write("count\n")
         self.process.stdin.flush()
-        return int(self.process.stdout.readline())
+        served, master = self.process.stdout.readline().split()
+        return int(served), int(master)
+
+    def change(self, records: int) -> None:
+        """Edit the first ``records`` records of every master entity (each stamped as edited now)."""
+        self.process.stdin.write(f"change {records}\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "changed":
+            raise SystemExit("the sandbox did not apply the change")
 
     def cpu(self) -> float:
         times = self.psutil.cpu_times()
@@ -273,9 +296,11 @@ def measure(
     postgres.settle()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     loader_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
+    requests, master_requests = sandbox.served()
     return Figures(
         wall=wall,
-        requests=sandbox.served(),
+        requests=requests,
+        master_requests=master_requests,
         peak_rss_mb=peak / 2**20,
         loader_cpu=loader_cpu,
         postgres_cpu=postgres.cpu() - pg_before,
@@ -403,8 +428,10 @@ def main() -> None:
                         )
                     )
                 if "altus" not in args.skip:
-                    runs += _altus_runs(altus, base, home, rep, postgres, sandbox, no_data, first_day.isoformat())
+                    runs += _altus_runs(altus, base, home, rep, postgres, sandbox, no_data, first_day, DEFAULT_AS_OF)
                 for label, command, env, server, rows_query in runs:
+                    if label == DAILY_CHANGED:
+                        server.change(CHANGED_RECORDS)
                     launched = time.time()
                     figures = measure(label, command, env, server, postgres, rows_query)
                     results.setdefault(label, []).append(figures)
@@ -433,9 +460,12 @@ def _altus_runs(
     postgres: Postgres,
     sandbox: Sandbox,
     no_data: Sandbox,
-    first_day: str,
+    first: dt.date,
+    last: dt.date,
 ) -> list:
-    """``altus sync`` cold, again with nothing changed, and against the empty account.
+    """``altus sync`` cold, again with nothing changed, as the daily run does (the last week
+    of the data, master data newest-changed first) with nothing changed and after a few
+    edits, and against the empty account.
 
     The empty account's warehouse schema is migrated beforehand and it shares the Dagster
     storage of the others, so its run is the fixed overhead of any later ``altus`` run:
@@ -448,10 +478,14 @@ def _altus_runs(
     migrate(Warehouse(postgres.url, f"altus_empty_{rep}"))
     storage = Warehouse(postgres.url, f"altus_{rep}").dagster_storage_url(_storage_schema(rep))
     entity = next(e.name for e in ENTITIES.values() if e.partitioned)
+    first_day = first.isoformat()
+    week = ["--from", (last - dt.timedelta(days=6)).isoformat(), "--to", last.isoformat()]
     runs = []
     for label, server, schema, args in (
         ("altus sync (full, cold)", sandbox, f"altus_{rep}", []),
         ("altus sync, nothing changed", sandbox, f"altus_{rep}", []),
+        (DAILY_QUIET, sandbox, f"altus_{rep}", week),
+        (DAILY_CHANGED, sandbox, f"altus_{rep}", week),
         ("altus sync, empty account", no_data, f"altus_empty_{rep}", []),
         (ONE_DAY, no_data, f"altus_empty_{rep}", ["--entity", entity, "--from", first_day, "--to", first_day]),
         (EVERY_DAY, no_data, f"altus_empty_{rep}", ["--entity", entity]),
@@ -505,7 +539,7 @@ def _print_table(scale: str, records: int, results: dict[str, list[Figures]], lo
     for label in results:
         wall = median(label, lambda f: f.wall)
         per = 100_000 / records
-        rate = f"{records / wall:,.0f}" if "empty" not in label else "-"
+        rate = f"{records / wall:,.0f}" if "empty" not in label and label not in (DAILY_QUIET, DAILY_CHANGED) else "-"
         print(
             f"| {label} | {rate} | {wall:.1f} s | {median(label, lambda f: f.requests):.0f} "
             f"| {median(label, lambda f: f.peak_rss_mb):.0f} MB "
@@ -520,9 +554,30 @@ def _print_table(scale: str, records: int, results: dict[str, list[Figures]], lo
             pg = median(cold, lambda f: f.postgres_cpu) / max(median(peer, lambda f: f.postgres_cpu), 1e-9)
             print(f"altus/{peer.split()[0]}: records/s x{ratio:.2f}; PostgreSQL CPU x{pg:.2f}")
     _print_postgres_cpu(records, results, median)
+    _print_master_requests(results, median)
     if "altus sync, empty account" in results:
         overhead = median("altus sync, empty account", lambda f: f.wall)
         print(f"fixed overhead of `altus sync` (empty account): {overhead:.1f} s")
+
+
+def _print_master_requests(
+    results: dict[str, list[Figures]], median: Callable[[str, Callable[[Figures], float]], float]
+) -> None:
+    """What master data costs of DoorLoop's 500 requests an hour: a full snapshot against the daily run."""
+    from altus_pipeline.doorloop.registry import ENTITIES
+
+    cold = "altus sync (full, cold)"
+    if cold not in results or DAILY_QUIET not in results:
+        return
+    entities = sum(not e.partitioned for e in ENTITIES.values())
+    snapshot = median(cold, lambda f: f.master_requests)
+    quiet = median(DAILY_QUIET, lambda f: f.master_requests)
+    changed = median(DAILY_CHANGED, lambda f: f.master_requests)
+    print(
+        f"master data requests ({entities} entities): a full snapshot {snapshot:.0f}; the daily run with nothing"
+        f" changed {quiet:.0f} ({quiet / entities:.2f} per entity), with {CHANGED_RECORDS} records of each edited"
+        f" {changed:.0f} ({changed / snapshot:.0%} of the snapshot's)"
+    )
 
 
 def _print_postgres_cpu(

@@ -88,6 +88,7 @@ def build_raw_asset(entity: Entity, partitions: dg.PartitionsDefinition) -> dg.A
         pool=API_POOL,
         partitions_def=partitions if entity.partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if entity.partitioned else None,
+        deps=[ENTITIES[name].raw_table for name in entity.read_after],  # loaded first: its daily read consults them
         freshness_policy=RAW_FRESHNESS,
         description=f"DoorLoop `GET {entity.path}` ({kind}), every record as returned.",
         metadata={"dagster/table_name": entity.raw_table, "dagster/column_schema": _raw_table_schema()},

@@ -205,6 +205,12 @@ class DoorLoopClient:
         for page in self.iter_pages(entity, params, stats):
             yield from page.records
 
+    def total(self, entity: Entity, stats: ListingStats | None = None) -> int:
+        """How many records the whole listing holds: one request for a page of one record."""
+        query = {**entity.list_params, "page_size": "1", "page_number": "1"}
+        body, texts = self._get(entity.path, query, 1, stats if stats is not None else ListingStats(), parse_listing)
+        return self._parse_page(entity.path, 1, body, texts).total
+
     def get_one(self, entity: Entity, record_id: str) -> Any:
         return self._get(f"{entity.path}/{record_id}", {}, None, ListingStats(), _json)
 

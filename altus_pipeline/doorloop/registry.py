@@ -14,13 +14,33 @@ from types import MappingProxyType
 
 
 @dataclass(frozen=True)
+class ParentLink:
+    """How master data that DoorLoop stamps no ``updatedAt`` on is read in a daily run.
+
+    A lease tenant row carries no ``updatedAt``, but it belongs to one lease (``field``
+    names it, and ``filter`` lists one lease's rows alone) and embeds a copy of its tenant
+    (``embeds``: the entity of each copy and the record key holding it). Such a row changes
+    when its parent or an embedded record does, which stamps them, or when one of its
+    ``dated`` fields (a move-in, a move-out) passes, which moves its ``status``; each dated
+    field has the listing filters that select a range of it (``_from``, ``_to``).
+    """
+
+    parent: str
+    field: str
+    filter: str
+    embeds: tuple[tuple[str, str], ...] = ()
+    dated: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Entity:
     """One DoorLoop list endpoint and how the pipeline reads it.
 
     ``date_filter`` names the DoorLoop filter pair (``filter_<date_filter>_from`` /
     ``_to``) that selects records by business date, and ``date_field`` the record key
     it filters on. Entities with a date filter are transactions, partitioned by that
-    date; entities without are master data, read whole or newest-changed first (``raw/incremental.py``).
+    date; entities without are master data, read whole or newest-changed first (``raw/incremental.py``),
+    or, with a ``parent``, by the parents that changed.
     """
 
     name: str
@@ -28,10 +48,18 @@ class Entity:
     date_field: str | None = None
     date_filter: str | None = None
     list_params: Mapping[str, str] = field(default_factory=dict)
+    parent: ParentLink | None = None
 
     @property
     def partitioned(self) -> bool:
         return self.date_filter is not None
+
+    @property
+    def read_after(self) -> tuple[str, ...]:
+        """The entities whose raw tables a daily read of this one consults: its parent's, its copies'."""
+        if self.parent is None:
+            return ()
+        return (self.parent.parent, *(name for name, _ in self.parent.embeds))
 
     @property
     def raw_table(self) -> str:
@@ -66,7 +94,20 @@ _ENTITIES: tuple[Entity, ...] = (
     _transaction("lease_credits", "/lease-credits"),
     _transaction("lease_payments", "/lease-payments"),
     _transaction("lease_reversed_payments", "/lease-reversed-payments"),
-    Entity("lease_tenants", "/leases/tenants"),
+    Entity(
+        "lease_tenants",
+        "/leases/tenants",
+        parent=ParentLink(
+            parent="leases",
+            field="lease",
+            filter="filter_lease",
+            embeds=(("tenants", "tenant"),),
+            dated=(
+                ("moveInAt", "filter_movedInAt_from", "filter_movedInAt_to"),
+                ("moveOutAt", "filter_movedOutAt_from", "filter_movedOutAt_To"),
+            ),
+        ),
+    ),
     _transaction("notes", "/notes", date_field="createdAt", date_filter="createdAt"),
     Entity("owners", "/owners"),
     Entity("portfolios", "/property-groups"),
@@ -116,6 +157,11 @@ DERIVED_ENTITIES: Mapping[str, DerivedEntity] = MappingProxyType(
     }
 )
 assert all(d.source in ENTITIES and d.name not in ENTITIES for d in DERIVED_ENTITIES.values())
+assert all(
+    e.parent.parent in ENTITIES and all(name in ENTITIES for name, _ in e.parent.embeds)
+    for e in ENTITIES.values()
+    if e.parent is not None
+)
 
 
 def derived_from(entities: Iterable[Entity]) -> list[DerivedEntity]:

@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -38,7 +39,7 @@ from psycopg.pq import Format
 from altus_pipeline import settings
 from altus_pipeline.dlq.model import Failure
 from altus_pipeline.dlq.statements import record_failures
-from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats
+from altus_pipeline.doorloop.client import DoorLoopClient, ListingStats, Page
 from altus_pipeline.doorloop.errors import DoorLoopListingError
 from altus_pipeline.doorloop.registry import Entity
 from altus_pipeline.partitions import DateRange
@@ -270,11 +271,13 @@ class RawLoader:
         bounds = None if filtered else dates
         plan = self._plan(dates, newest_first)
         direct = not (plan and plan.incremental) and self._empty_for_this_load()
+        by_parent = plan is not None and plan.queries is not None
         for read in range(1, MAX_READS + 1):
             try:
                 scan = plan.scan() if plan else None
                 try:
-                    rejects = self._stage(params, scope, bounds, result, scan, direct=direct)
+                    queries = plan.queries if by_parent else None
+                    rejects = self._stage(params, scope, bounds, result, scan, direct=direct, queries=queries)
                 except psycopg.errors.UniqueViolation as exc:  # only a direct COPY can break the key
                     raise DoorLoopListingError(
                         f"an id was listed twice ({exc.diag.message_detail}): the listing moved",
@@ -284,7 +287,7 @@ class RawLoader:
                     plan, scan = Plan.full(scan.problem), None
                     rejects = self._stage(params, scope, bounds, result)
                 distinct = result.rows_listed - len(rejects) if direct else self._distinct_staged()
-                whole = scan is None or not scan.stopped
+                whole = (scan is None or not scan.stopped) and not by_parent
                 if whole and distinct + len(rejects) < (result.api_total or 0):
                     raise DoorLoopListingError(
                         f"{distinct} distinct ids and {len(rejects)} rejected records fall short of "
@@ -295,14 +298,22 @@ class RawLoader:
             except DoorLoopListingError:
                 if read == MAX_READS:
                     raise
-        result.duplicates = result.rows_listed - distinct - len(rejects)
+        # A row listed for its lease and again by a date passed is one row read twice, not a
+        # duplicate in DoorLoop's listing.
+        repeated = result.rows_listed - distinct - len(rejects)
+        result.duplicates = 0 if by_parent else repeated
         result.rejected = len(rejects)
         if plan:
             result.listing, result.high_water_mark = plan.listing, plan.high_water_mark
+        if by_parent:
+            result.api_total = self.client.total(self.entity, result.stats)
         if direct:
             self._count_direct(result)
         else:
-            self._apply(scope, result, soft_delete=not (plan and plan.incremental))
+            soft_delete = not (plan and plan.incremental)
+            self._apply(
+                scope, result, distinct, repeated, soft_delete=soft_delete, parents=plan.parents if plan else ()
+            )
         record_failures(self.conn, rejects)  # under the table's turn (``take_turn``), as every write here
         result.stats.seconds = time.monotonic() - started
         return result
@@ -338,7 +349,7 @@ class RawLoader:
         """How master data is read (None for transactions, which are read by date)."""
         if self.entity.partitioned or dates is not None:
             return None
-        return incremental.plan(self.conn, self.entity) if newest_first else Plan.full("full")
+        return incremental.plan(self.conn, self.entity, self.client.page_size) if newest_first else Plan.full("full")
 
     def _stage(
         self,
@@ -349,6 +360,7 @@ class RawLoader:
         scan: Scan | None = None,
         *,
         direct: bool = False,
+        queries: tuple[Mapping[str, str], ...] | None = None,
     ) -> list[Failure] | None:
         """COPY one read of the listing into the (emptied) staging table; return the records rejected.
 
@@ -358,7 +370,8 @@ class RawLoader:
         scan is done; None means the served order refused it (``scan.problem`` says why).
         ``direct`` copies into the (empty) raw table instead; an id listed twice raises
         ``UniqueViolation`` there (a full listing short of distinct ids has moved, as
-        ``load`` would find from the staging table), and the read is rolled back.
+        ``load`` would find from the staging table), and the read is rolled back. ``queries``
+        (a read by parent) are listings read one after another into the one staging table.
         """
         result.reads += 1
         if direct:
@@ -392,7 +405,7 @@ class RawLoader:
             with (
                 self.conn.transaction(),
                 cursor.copy(copy_stmt) as copy,
-                closing(self.client.iter_pages(self.entity, query, stats, read_ahead=scan is None)) as pages,
+                closing(self._pages((query,) if queries is None else queries, stats, read_ahead=scan is None)) as pages,
             ):
                 copy.set_types(
                     types
@@ -425,6 +438,16 @@ class RawLoader:
         result.api_total = stats.total
         return rejects
 
+    def _pages(self, queries: Sequence[Mapping[str, str]], stats: ListingStats, *, read_ahead: bool) -> Iterator[Page]:
+        """The pages of each listing of ``queries`` in turn; each is checked against its own ``total``."""
+        for query in queries:
+            listing = ListingStats()
+            try:
+                yield from self.client.iter_pages(self.entity, query, listing, read_ahead=read_ahead)
+            finally:
+                stats.add(listing)
+                stats.total = listing.total if len(queries) == 1 else None
+
     def _dated(self) -> dict[str, str]:
         """The parameters of ``_affects_from``: the first partition and the payload's date field, if any."""
         return {"history": settings.partition_start(), "field": AFFECTS_FROM_FIELD.get(self.entity.name, "")}
@@ -446,10 +469,21 @@ class RawLoader:
             ok=casts.date_ok(text), text=text
         )
 
-    def _apply(self, dates: DateRange | None, result: LoadResult, *, soft_delete: bool = True) -> None:
-        """Write the staged listing, count each kind of change and the earliest date touched.
+    def _apply(
+        self,
+        dates: DateRange | None,
+        result: LoadResult,
+        listed: int,
+        repeated: int,
+        *,
+        soft_delete: bool = True,
+        parents: Sequence[str] = (),
+    ) -> None:
+        """Write the staged listing (``listed`` distinct ids, ``repeated`` more records of them),
+        count each kind of change and the earliest date touched.
 
-        Without ``soft_delete`` (an incremental read) a row not listed is left as it is.
+        Without ``soft_delete`` (an incremental read) a row not listed is left as it is, except
+        a row of one of ``parents``, whose rows were listed whole.
         Loads of one table (of one schema) take turns from here to their commit (an advisory lock taken
         before the load writes anything), so what a load reads of the table holds until it
         commits. A table with no row at all takes the listing in one plain ``INSERT``:
@@ -457,11 +491,10 @@ class RawLoader:
         """
         take_turn(self.conn, "raw", self.entity.raw_table)
         staged = sql.SQL("raw_stage")
-        if result.duplicates:  # only then sorted, to keep each id's last record
+        if repeated:  # only then sorted, to keep each id's last record
             staged = sql.SQL(
                 "(SELECT DISTINCT ON (id) id, content_hash, payload, business_date FROM raw_stage ORDER BY id, ord DESC)"
             )
-        listed = result.rows_listed - result.rejected - result.duplicates  # distinct ids staged
         if not self._has_rows():
             insert = sql.SQL(
                 """
@@ -494,8 +527,8 @@ class RawLoader:
         live = self.conn.execute(count).fetchone()[0]
         deleted_from = None
         # Every listed id is live now: a whole listing with as many ids as live rows left none to soft-delete.
-        if soft_delete and (dates is not None or live > listed):
-            result.soft_deleted, deleted_from = self._soft_delete(dates)
+        if parents or (soft_delete and (dates is not None or live > listed)):
+            result.soft_deleted, deleted_from = self._soft_delete(dates, parents)
         touched = [d for d in (upserted_from, deleted_from) if d is not None]
         result.touched_from = min(touched, default=None)
         result.rows_in_table = live - result.soft_deleted
@@ -540,12 +573,16 @@ class RawLoader:
         ).format(table=self.table, staged=staged, new=self._affects_from("t"), old=self._affects_from("prior"))
         return self.conn.execute(upsert, {"run": self.run_id, **self._dated()}).fetchone()
 
-    def _soft_delete(self, dates: DateRange | None) -> tuple[int, dt.date | None]:
-        """Mark deleted the live rows (of ``dates``, if given) the listing no longer holds: how many, and
-        the earliest date they affect."""
+    def _soft_delete(self, dates: DateRange | None, parents: Sequence[str] = ()) -> tuple[int, dt.date | None]:
+        """Mark deleted the live rows (of ``dates``, or of ``parents``, if given) the listing no longer
+        holds: how many, and the earliest date they affect."""
         scope = sql.SQL("")
         if dates is not None:
             scope = sql.SQL("AND t.business_date BETWEEN %(start)s AND %(end)s")
+        elif parents:
+            scope = sql.SQL("AND {parent} = ANY(%(parents)s)").format(
+                parent=incremental.parent_of(self.entity.parent, "t")
+            )
         vanished = sql.SQL(
             """
             WITH gone AS (
@@ -557,6 +594,6 @@ class RawLoader:
             SELECT count(*), min(affects) FROM gone
             """
         ).format(table=self.table, scope=scope, affects=self._affects_from("t"))
-        bounds = {"start": dates.start, "end": dates.end} if dates else {}
+        bounds = {"start": dates.start, "end": dates.end} if dates else {"parents": list(parents)}
         count, earliest = self.conn.execute(vanished, {"run": self.run_id, **self._dated(), **bounds}).fetchone()
         return count, earliest

@@ -304,7 +304,11 @@ class Sandbox:
 
         An upserted record that carries ``updatedAt`` gets it set to the moment of the change
         (``_change_stamp``), as DoorLoop stamps every edit: an incremental sync finds
-        changes by that field. Records without it (lease tenants) stay as given.
+        changes by that field. Records without it (lease tenants) stay as given, and the
+        change follows the registry's ``ParentLink`` as it does in DoorLoop, where a lease's
+        tenants are edited through the lease: the leases of the rows changed are stamped, a
+        deleted lease takes its rows with it, and an edited tenant's copy in each of its rows
+        is the edited tenant.
         """
         name = entity(entity_name).name
         if any(not isinstance(r, dict) or "id" not in r for r in upsert):
@@ -312,7 +316,8 @@ class Sandbox:
         doomed = set(delete_ids)
         with self._data_lock:
             stamp = _change_stamp(self._data[name])
-            records = [r for r in self._data[name] if _record_id(r) not in doomed]
+            previous = self._data[name]
+            records = [r for r in previous if _record_id(r) not in doomed]
             positions = {_record_id(r): i for i, r in enumerate(records) if _record_id(r) is not None}
             for given in upsert:
                 record = {**given, "updatedAt": stamp} if "updatedAt" in given else dict(given)
@@ -322,7 +327,39 @@ class Sandbox:
                     positions[record["id"]] = len(records)
                     records.append(record)
             self._data[name] = records
+            self._follow(name, [records[positions[r["id"]]] for r in upsert], doomed, previous)
             self._version += 1
+
+    def _follow(self, name: str, upserted: list[dict[str, Any]], deleted: set[str], previous: list[Any]) -> None:
+        """Carry a change of ``name`` to the records that follow it (``mutate``; the data lock is held)."""
+        for child in ENTITIES.values():
+            link = child.parent
+            if link is None or child.name not in self._data:
+                continue
+            rows = self._data[child.name]
+            if name == child.name:
+                touched = {r.get(link.field) for r in upserted}
+                touched |= {r.get(link.field) for r in previous if isinstance(r, dict) and _record_id(r) in deleted}
+                self._stamp(link.parent, touched)
+            elif name == link.parent and deleted:
+                self._data[child.name] = [r for r in rows if not (isinstance(r, dict) and r.get(link.field) in deleted)]
+            for copied, key in link.embeds:
+                if name == copied and upserted:
+                    edited = {r["id"]: r for r in upserted}
+                    self._data[child.name] = [
+                        {**r, key: edited[r[key]["id"]]}
+                        if isinstance(r, dict) and isinstance(r.get(key), dict) and r[key].get("id") in edited
+                        else r
+                        for r in self._data[child.name]
+                    ]
+
+    def _stamp(self, name: str, ids: set[Any]) -> None:
+        """Stamp the records ``ids`` of ``name`` changed now, as an edit through them would."""
+        stamp = _change_stamp(self._data.get(name, []))
+        self._data[name] = [
+            {**r, "updatedAt": stamp} if isinstance(r, dict) and _record_id(r) in ids and "updatedAt" in r else r
+            for r in self._data.get(name, [])
+        ]
 
     def _snapshot(self, name: str) -> list[Any]:
         with self._data_lock:

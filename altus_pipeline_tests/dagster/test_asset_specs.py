@@ -4,7 +4,7 @@ The snapshot (``snapshots/asset_specs.json``) holds, per asset, what an operator
 the UI: group, kinds, upstream assets, partitioning, backfill and freshness policies,
 pools, table name, columns and checks (with whether they block). When a change to the
 graph is intended, rewrite it with ``ALTUS_UPDATE_SNAPSHOTS=1 pytest
-altus_pipeline_tests/test_asset_specs.py`` and review the diff. In CI (``CI`` set) that
+altus_pipeline_tests/dagster/test_asset_specs.py`` and review the diff. In CI (``CI`` set) that
 variable fails the test instead: a snapshot rewritten there would pass whatever changed.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from altus_pipeline.definitions import build_definitions
 
 SNAPSHOT = Path(__file__).with_name("snapshots") / "asset_specs.json"
-UPDATE = "ALTUS_UPDATE_SNAPSHOTS=1 pytest altus_pipeline_tests/test_asset_specs.py"
+UPDATE = "ALTUS_UPDATE_SNAPSHOTS=1 pytest altus_pipeline_tests/dagster/test_asset_specs.py"
 
 
 def _partitions(node: Any) -> str | None:

@@ -647,6 +647,25 @@ def test_lease_tenants_list_is_not_a_lease_id(sandbox_factory: Factory, http: re
     assert get(http, sandbox, "/leases/l1").json() == {"id": "l1"}
 
 
+def test_a_lease_tenant_change_goes_through_its_lease_and_its_tenant(sandbox_factory: Factory) -> None:
+    """As in DoorLoop: editing a lease's tenants stamps the lease, a deleted lease takes its rows,
+    and each row embeds its tenant as the tenant now is."""
+    old = "2024-01-01T00:00:00.000Z"
+    leases = [{"id": f"l{n}", "updatedAt": old} for n in range(3)]
+    tenant = {"id": "t1", "name": "Ann", "updatedAt": old}
+    rows = [{"id": f"r{n}", "lease": f"l{n}", "tenant": dict(tenant)} for n in range(3)]
+    sandbox = sandbox_factory({"leases": leases, "tenants": [tenant], "lease_tenants": rows})
+    sandbox.mutate("lease_tenants", upsert=[dict(rows[0], moveOutAt="2026-01-31")])
+    assert [r["updatedAt"] > old for r in sandbox.records("leases")] == [True, False, False]
+    sandbox.mutate("lease_tenants", delete_ids=["r1"])
+    assert [r["updatedAt"] > old for r in sandbox.records("leases")] == [True, True, False]
+    sandbox.mutate("tenants", upsert=[dict(tenant, name="Anne")])
+    assert {r["tenant"]["name"] for r in sandbox.records("lease_tenants")} == {"Anne"}
+    assert [r["tenant"] for r in sandbox.records("lease_tenants")] == sandbox.records("tenants") * 2
+    sandbox.mutate("leases", delete_ids=["l2"])
+    assert [r["id"] for r in sandbox.records("lease_tenants")] == ["r0"]
+
+
 @pytest.mark.parametrize(
     "path", ["/nope", "/leases/l9", "/leases/tenants/zz", "/property-groups/x/y", "", "/../properties"]
 )
