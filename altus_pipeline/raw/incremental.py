@@ -212,14 +212,16 @@ def _passed(
 ) -> tuple[dict[str, str], ...]:
     """A listing for each dated field that a stored row holds a date of, after ``since``'s
     day and up to today (UTC): the rows whose ``status`` the calendar moved."""
-    windows: list[dict[str, str]] = []
     first = (since.astimezone(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
     today = dt.datetime.now(dt.UTC).date().isoformat()
+    if first > today:  # read today already: no date has passed since
+        return ()
+    windows: list[dict[str, str]] = []
     for field, start, end in link.dated:
         query = sql.SQL(
             "SELECT EXISTS (SELECT FROM {table} WHERE deleted_at IS NULL"
             " AND left(payload ->> {field}, 10) BETWEEN %(first)s AND %(today)s)"
         ).format(table=sql.Identifier(entity.raw_table), field=sql.Literal(field))
-        if first <= today and conn.execute(query, {"first": first, "today": today}).fetchone()[0]:
+        if conn.execute(query, {"first": first, "today": today}).fetchone()[0]:
             windows.append({start: first, end: today})
     return tuple(windows)
