@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import resource
@@ -310,10 +311,16 @@ def measure(
 
 
 def export(scale: str) -> tuple[Path, Path, int]:
-    """The exported dataset of ``scale`` (made once, cached), an empty one beside it, and its record count."""
-    folder = CACHE / f"export-{scale}"
+    """The exported dataset of ``scale`` (made once, cached), an empty one beside it, and its record count.
+
+    The cache is keyed by the generator's source, so an export made by an earlier generator is
+    replaced rather than measured as if it were today's data.
+    """
+    generator = hashlib.sha256((REPO / "altus_pipeline" / "sandbox" / "generator.py").read_bytes()).hexdigest()
+    folder = CACHE / f"export-{scale}-{generator[:12]}"
     if not (folder / ".complete").exists():
-        shutil.rmtree(folder, ignore_errors=True)
+        for stale in CACHE.glob(f"export-{scale}*"):
+            shutil.rmtree(stale, ignore_errors=True)
         subprocess.run(
             [str(Path(sys.executable).with_name("altus")), "sandbox", "export", "--scale", scale, str(folder)],
             check=True,

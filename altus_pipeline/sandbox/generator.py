@@ -996,10 +996,16 @@ class _Account:
         return {"createdAt": stamp, "createdBy": user, "updatedAt": stamp, "updatedBy": user}
 
     def _stamped(self, rng: random.Random, created: datetime) -> dict:
-        """Audit fields of a record created at ``created`` and last edited a little later (never after as_of)."""
-        updated = min(
-            created + timedelta(days=rng.randint(0, 90), milliseconds=rng.randint(0, 86_400_000)), self.last_moment
-        )
+        """Audit fields of a record created at ``created`` and last edited a little later (never after as_of).
+
+        An edit drawn past as_of wraps back into [created, as_of] rather than piling up on as_of's last
+        millisecond: a real account's newest edits are spread over its last hours, which is what lets a
+        daily run that sorts by ``updatedAt`` stop after one page. Wrapping keeps the draws (and so every
+        other record) as they were.
+        """
+        edited = timedelta(days=rng.randint(0, 90), milliseconds=rng.randint(0, 86_400_000))
+        room = self.last_moment - created
+        updated = created + (edited % room if edited > room > timedelta(0) else min(edited, room))
         return {
             "createdAt": _iso(created),
             "createdBy": self.staff[0].id,

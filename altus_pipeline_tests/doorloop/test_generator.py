@@ -303,6 +303,18 @@ def test_nothing_is_timestamped_after_as_of(small) -> None:
                     assert _day(record[key]) <= AS_OF, (name, key, record[key])
 
 
+def test_the_newest_edits_are_spread_over_time_as_an_accounts_are(small) -> None:
+    """Edits are not piled up on as_of's last moment: a daily run sorted by ``updatedAt`` stops
+    after its first page only when few records share the newest minutes, as in a real account."""
+    for name, records in small.items():
+        stamped = [r for r in records if r.get("updatedAt")]
+        if not stamped:
+            continue
+        newest = max(r["updatedAt"] for r in stamped)
+        assert sum(r["updatedAt"] == newest for r in stamped) == 1, (name, newest)
+        assert all(r["createdAt"] <= r["updatedAt"] for r in stamped if r.get("createdAt")), name
+
+
 @pytest.mark.parametrize("as_of", [DEFAULT_AS_OF, date(2025, 6, 15)])
 def test_partitioned_records_carry_their_date_within_the_window(as_of: date) -> None:
     data = generate_dataset("small", seed=3, as_of=as_of)
