@@ -17,12 +17,12 @@ _NOTED = ("rejected", "duplicates", "warnings", "unresolved_references")
 def report(layer: str, summary: RunSummary) -> bool:
     """Print ``summary`` under the name ``layer``; whether the run succeeded."""
     metas = summary.materializations.values()
-    records = sum(int(m.get("rows_listed", m.get("rows_written", m.get("dagster/row_count"))) or 0) for m in metas)
+    records = _records(metas)
     requests = sum(int(m.get("api_requests") or 0) for m in metas)
     parts = [
         f"{len(summary.materializations)}/{summary.selected} assets",
         f"{records:,d} records",
-        *([f"{requests:,d} requests"] if requests else []),
+        *([f"{requests:,d} request{'' if requests == 1 else 's'}"] if requests else []),
         f"{summary.seconds:.1f} s",
     ]
     click.echo(f"{layer}: {', '.join(parts)}")
@@ -35,6 +35,16 @@ def report(layer: str, summary: RunSummary) -> bool:
     if not summary.success:
         _explain_failure(layer, summary)
     return summary.success
+
+
+def _records(metas) -> int:
+    """The records a layer handled, by the first measure its assets give: listed from DoorLoop for
+    the raw layer (a raw view derived from another raw table lists nothing, whatever it holds),
+    written for the normalized and KPI layers, the rows of the views otherwise."""
+    for key in ("rows_listed", "rows_written", "dagster/row_count"):
+        if any(key in m for m in metas):
+            return sum(int(m.get(key) or 0) for m in metas)
+    return 0
 
 
 def _explain_failure(layer: str, summary: RunSummary) -> None:

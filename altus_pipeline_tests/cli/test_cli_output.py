@@ -54,6 +54,22 @@ def test_a_failed_sync_says_what_failed_where_and_what_next(
     assert "altus dlq list" in failed[2] and "--verbose" in failed[2]
 
 
+def test_a_syncs_records_are_those_it_listed_not_the_rows_a_derived_view_holds(
+    warehouse, sandbox_factory, small_dataset, tmp_path, dagster_storage
+):
+    server = sandbox_factory(small_dataset)
+    env = _cli_env(warehouse, server, tmp_path)
+    done = subprocess.run(
+        [ALTUS, "sync", "--entity", "tasks"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with warehouse.connect() as conn:
+        work_orders = conn.execute("SELECT count(*) FROM doorloop_raw_work_orders").fetchone()[0]
+    assert work_orders > 0  # the derived view holds rows, and the tasks step listed every task
+    tasks = len(server.records("tasks"))
+    assert re.match(rf"raw master data: 2/2 assets, {tasks:,d} records, ", done.stdout), done.stdout
+
+
 def test_view_refreshes_and_legal_imports_write_their_audit_rows(warehouse, tmp_path):
     defs = build_definitions(WarehouseResource(database_url=warehouse.url, schema_name=warehouse.schema))
     instance = dg.DagsterInstance.ephemeral()
