@@ -651,6 +651,24 @@ BREAKS: tuple[Break, ...] = (
             "altus_pipeline_tests/raw/test_incremental_master.py::test_lease_tenants_are_read_by_the_leases_and_tenants_that_changed",
         ),
     ),
+    Break(
+        "the generator piles late edits onto as_of's last millisecond",
+        "altus_pipeline/sandbox/generator.py",
+        "updated = created + (edited % room if edited > room > timedelta(0) else min(edited, room))",
+        "updated = created + min(edited, room)",
+        (
+            "altus_pipeline_tests/doorloop/test_generator.py::test_the_newest_edits_are_spread_over_time_as_an_accounts_are",
+        ),
+    ),
+    Break(
+        "a sync's records count a derived view's rows",
+        "altus_pipeline/cli/report.py",
+        'for key in ("rows_listed", "rows_written", "dagster/row_count"):\n        if any(key in m for m in metas):',
+        'for key in ("dagster/row_count",):\n        if any(key in m for m in metas):',
+        (
+            "altus_pipeline_tests/cli/test_cli_output.py::test_a_syncs_records_are_those_it_listed_not_the_rows_a_derived_view_holds",
+        ),
+    ),
 )
 
 
