@@ -585,8 +585,8 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "a sync's failed migration on its thread is not raised",
         "altus_pipeline/cli/session.py",
-        "        self._migration.result()\n",
-        "",
+        "        self._migration.result()\n        return self._unmigrated\n",
+        "        return self._unmigrated\n",
         ("altus_pipeline_tests/cli/test_session.py",),
     ),
     Break(
