@@ -465,9 +465,9 @@ class RawLoader:
         if self.entity.name not in AFFECTS_FROM_FIELD:
             return sql.SQL("%(history)s::date")
         text = sql.SQL("left({row}.payload ->> %(field)s::text, 10)").format(row=row)
-        return sql.SQL("coalesce(CASE WHEN {ok} THEN {text}::date END, %(history)s::date)").format(
-            ok=casts.date_ok(text), text=text
-        )
+        with casts.for_server(self.conn):  # the server's own date check when it has one (16+)
+            ok = casts.date_ok(text)
+        return sql.SQL("coalesce(CASE WHEN {ok} THEN {text}::date END, %(history)s::date)").format(ok=ok, text=text)
 
     def _apply(
         self,
