@@ -661,6 +661,51 @@ BREAKS: tuple[Break, ...] = (
         ),
     ),
     Break(
+        "the sandbox's date index keeps serving the records a change replaced",
+        "altus_pipeline/sandbox/server.py",
+        "if index.records is not records:",
+        "if False:",
+        (
+            "altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_dated_listing_holds_every_record_of_its_utc_days_in_stored_order",
+        ),
+    ),
+    Break(
+        "the sandbox's date index leaves out the first day of a range",
+        "altus_pipeline/sandbox/filters.py",
+        "low = 0 if since is None else bisect_left(self._days, since)",
+        "low = 0 if since is None else bisect_right(self._days, since)",
+        (
+            "altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_dated_listing_holds_every_record_of_its_utc_days_in_stored_order",
+        ),
+    ),
+    Break(
+        "the sandbox's date index lets through a record of many dates unjudged",
+        "altus_pipeline/sandbox/filters.py",
+        "(every if i in unjudged else others)",
+        "(others)",
+        (
+            "altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_dated_listing_holds_every_record_of_its_utc_days_in_stored_order",
+        ),
+    ),
+    Break(
+        "the sandbox's parent index reads a row's parent only as a bare id",
+        "altus_pipeline/sandbox/filters.py",
+        "for parent in _ids(_collect(record, target.parent.field)):",
+        "for parent in [record.get(target.parent.field)] if isinstance(record, dict) else []:",
+        (
+            "altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_parents_rows_are_those_naming_it_in_either_shape_in_stored_order",
+        ),
+    ),
+    Break(
+        "the sandbox's parent index drops the listing's other filters",
+        "altus_pipeline/sandbox/filters.py",
+        "(every if i in unjudged else others)",
+        "(every if i in unjudged else [])",
+        (
+            "altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_parents_rows_are_those_naming_it_in_either_shape_in_stored_order",
+        ),
+    ),
+    Break(
         "a sync's records count a derived view's rows",
         "altus_pipeline/cli/report.py",
         'for key in ("rows_listed", "rows_written", "dagster/row_count"):\n        if any(key in m for m in metas):',

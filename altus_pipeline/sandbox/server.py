@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from altus_pipeline.doorloop.registry import ENTITIES, Entity, entity, entity_for_path
 from altus_pipeline.sandbox.faults import FaultInjector, FaultSpec
-from altus_pipeline.sandbox.filters import Related, apply_filters, parse_bool, sort_records
+from altus_pipeline.sandbox.filters import ReadIndex, Related, apply_filters, parse_bool, read_index, sort_records
 from altus_pipeline.sandbox.shapes import AS_GENERATED, check_shape, reshape
 
 T = TypeVar("T")
@@ -265,6 +265,9 @@ class Sandbox:
         # read of N records then filters once, not once per page.
         self._version = 0
         self._listings: dict[tuple[Any, ...], list[Any]] = {}
+        # By entity, each of the list it indexes: built with the data, as DoorLoop's database
+        # has its indexes before the first request, and again on first use after a change.
+        self._indexes = {name: read_index(e, self._data[name]) for name, e in ENTITIES.items()}
         self._limiter = RateLimiter(
             config.rate_limit_per_minute, config.rate_limit_per_hour, config.rate_window_seconds, clock
         )
@@ -378,7 +381,10 @@ class Sandbox:
             cached = self._listings.get(key)
         if cached is not None:
             return cached
-        matched = apply_filters(target.name, self._snapshot(target.name), query, Related(self._snapshot))
+        records = self._snapshot(target.name)
+        matched = apply_filters(
+            target.name, records, query, Related(self._snapshot), self._index(target, records, query)
+        )
         ordered = list(matched) if self.config.ignore_sort else sort_records(matched, query.get("sort_by"), descending)
         with self._data_lock:
             if key[2] == self._version:
@@ -386,6 +392,18 @@ class Sandbox:
                     self._listings.clear()
                 self._listings[key] = ordered
         return ordered
+
+    def _index(self, target: Entity, records: list[Any], query: dict[str, str]) -> ReadIndex | None:
+        """The read index of ``records`` when the query filters by what it indexes."""
+        with self._data_lock:
+            index = self._indexes[target.name]
+        if index is None or not query.keys() & set(index.filters):
+            return None
+        if index.records is not records:
+            index = read_index(target, records)
+            with self._data_lock:
+                self._indexes[target.name] = index
+        return index
 
     # --- request log -----------------------------------------------------------------------
 

@@ -608,6 +608,75 @@ def test_partitioned_entities_filter_on_the_registry_date_filter() -> None:
             assert {e.date_filter_from, e.date_filter_to} <= set(FILTERS[e.name]), e.name
 
 
+DATED = [  # lease payments as stored (not in date order), each with the UTC days its date stands for
+    ({"id": "p1", "date": "2024-01-05"}, ["2024-01-05"]),
+    ({"id": "p2", "date": "2024-01-05T23:30:00-05:00"}, ["2024-01-06"]),
+    ({"id": "p3", "date": "2024-01-06T01:00:00+03:00"}, ["2024-01-05"]),
+    ({"id": "p4", "date": "2024-01-07T12:00:00"}, ["2024-01-07"]),
+    ({"id": "p5", "date": "not a date"}, []),
+    ({"id": "p6"}, []),
+    ({"id": "p7", "date": ["2024-01-01", "2024-02-01"]}, ["2024-01-01", "2024-02-01"]),
+    ("junk", []),
+    ({"id": "p8", "date": "2024-01-04"}, ["2024-01-04"]),
+]
+BOUNDS = [
+    None,
+    "2023-12-31",
+    "2024-01-01",
+    "2024-01-04",
+    "2024-01-05",
+    "2024-01-06",
+    "2024-01-07",
+    "2024-01-08",
+    "2024-02-01",
+    "2024-02-02",
+]
+
+
+def test_a_dated_listing_holds_every_record_of_its_utc_days_in_stored_order(
+    sandbox_factory: Factory, http: requests.Session
+) -> None:
+    """Every range over HTTP (answered from the sandbox's date index), then a range again after
+    a change has replaced the stored records the index was built on."""
+    sandbox = sandbox_factory({"lease_payments": [record for record, _ in DATED]})
+    for since, until in ((since, until) for since in BOUNDS for until in BOUNDS if since or until):
+        expected = [
+            record["id"]
+            for record, days in DATED
+            if days
+            and (since is None or any(day >= since for day in days))
+            and (until is None or any(day <= until for day in days))
+        ]
+        params = _date_range("lease_payments", since, until)
+        assert ids(get(http, sandbox, "/lease-payments", **params)) == expected, (since, until)
+    sandbox.mutate("lease_payments", upsert=[{"id": "p9", "date": "2024-01-06"}], delete_ids=["p2"])
+    changed = get(http, sandbox, "/lease-payments", **_date_range("lease_payments", "2024-01-06", "2024-01-07"))
+    assert ids(changed) == ["p4", "p7", "p9"]  # p7's dates fall either side, each meeting one bound
+
+
+def test_a_parents_rows_are_those_naming_it_in_either_shape_in_stored_order(
+    sandbox_factory: Factory, http: requests.Session
+) -> None:
+    """Lease tenant rows by lease (answered from the sandbox's parent index), with the other
+    filters still applied, and again after a change has replaced the rows."""
+    rows = [
+        {"id": "r1", "lease": "l1", "status": "CURRENT"},
+        {"id": "r2", "lease": {"id": "l2"}, "status": "CURRENT"},
+        {"id": "r3", "lease": {"id": "l1"}, "status": "PAST"},
+        {"id": "r4", "status": "CURRENT"},
+        {"id": "r5", "lease": ["l2", "l1"], "status": "CURRENT"},
+        "junk",
+        {"id": "r6", "lease": "l1", "status": "CURRENT"},
+    ]
+    sandbox = sandbox_factory({"lease_tenants": rows})
+    listed = {lease: ids(get(http, sandbox, "/leases/tenants", filter_lease=lease)) for lease in ("l1", "l2", "l3")}
+    assert listed == {"l1": ["r1", "r3", "r5", "r6"], "l2": ["r2", "r5"], "l3": []}
+    assert ids(get(http, sandbox, "/leases/tenants", filter_lease="l1", filter_status="PAST")) == ["r3"]
+    sandbox.mutate("lease_tenants", upsert=[{"id": "r7", "lease": "l3"}], delete_ids=["r1"])
+    assert ids(get(http, sandbox, "/leases/tenants", filter_lease="l3")) == ["r7"]
+    assert ids(get(http, sandbox, "/leases/tenants", filter_lease="l1")) == ["r3", "r5", "r6"]
+
+
 def test_units_default_to_active_only(world: Sandbox, http: requests.Session) -> None:
     assert ids(get(http, world, "/units")) == ["u1", "u2"]
     assert ids(get(http, world, "/units", filter_active="true")) == ["u1", "u2"]
