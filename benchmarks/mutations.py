@@ -690,8 +690,8 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "the sandbox's parent index reads a row's parent only as a bare id",
         "altus_pipeline/sandbox/filters.py",
-        "for parent in _ids(_collect(record, target.parent.field)):",
-        "for parent in [record.get(target.parent.field)] if isinstance(record, dict) else []:",
+        "for parent in _ids(_collect(record, link.field)):",
+        "for parent in [record.get(link.field)] if isinstance(record, dict) else []:",
         (
             "altus_pipeline_tests/doorloop/test_sandbox_server.py::test_a_parents_rows_are_those_naming_it_in_either_shape_in_stored_order",
         ),

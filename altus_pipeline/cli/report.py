@@ -4,11 +4,13 @@ warnings, the checks that did not pass, and on failure what failed, where and wh
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from altus_pipeline.runner import RunSummary
 
 _NOTED = ("rejected", "duplicates", "warnings", "unresolved_references")
@@ -37,7 +39,7 @@ def report(layer: str, summary: RunSummary) -> bool:
     return summary.success
 
 
-def _records(metas) -> int:
+def _records(metas: Iterable[Mapping[str, Any]]) -> int:
     """The records a layer handled, by the first measure its assets give: listed from DoorLoop for
     the raw layer (a raw view derived from another raw table lists nothing, whatever it holds),
     written for the normalized and KPI layers, the rows of the views otherwise."""

@@ -16,12 +16,13 @@ their ``properties``; tenants reach leases and units only through ``/leases/tena
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from altus_pipeline.doorloop.registry import ENTITIES, Entity
+from altus_pipeline.doorloop.registry import ENTITIES, Entity, ParentLink
 from altus_pipeline.sandbox.shapes import reference_id
 
 Record = dict[str, Any]
@@ -446,7 +447,23 @@ def _build_filters() -> Mapping[str, Mapping[str, FilterFactory]]:
 FILTERS: Mapping[str, Mapping[str, FilterFactory]] = _build_filters()
 
 
-class DateIndex:
+class ReadIndex(ABC):
+    """One stored list of an entity's records, indexed by the filters the pipeline reads it by."""
+
+    def __init__(self, records: Sequence[Any], filters: tuple[str, ...]) -> None:
+        self.records = records
+        self.filters = filters
+
+    def covers(self, params: Mapping[str, str]) -> bool:
+        """Whether a listing asked for with ``params`` filters by what this index holds."""
+        return not params.keys().isdisjoint(self.filters)
+
+    @abstractmethod
+    def select(self, params: Mapping[str, str]) -> tuple[list[int], list[int]]:
+        """Positions of the records ``params`` selects, and of those the index cannot judge."""
+
+
+class DateIndex(ReadIndex):
     """A transaction entity's records by business date, so a dated listing bisects instead of
     parsing every record's date.
 
@@ -455,15 +472,12 @@ class DateIndex:
     what it holds.
     """
 
-    def __init__(self, target: Entity, records: Sequence[Any]) -> None:
-        if target.date_field is None or not target.partitioned:
-            raise ValueError(f"entity {target.name!r} has no business date to index")
-        self.records = records
-        self.filters = (target.date_filter_from, target.date_filter_to)
+    def __init__(self, records: Sequence[Any], field: str, filters: tuple[str, str]) -> None:
+        super().__init__(records, filters)
         dated: list[tuple[date, int]] = []
         self._unsure: list[int] = []
         for position, record in enumerate(records):
-            value = record.get(target.date_field) if isinstance(record, dict) else None
+            value = record.get(field) if isinstance(record, dict) else None
             if isinstance(value, list):
                 self._unsure.append(position)
             elif (day := _as_utc_date(value)) is not None:
@@ -473,44 +487,35 @@ class DateIndex:
         self._positions = [position for _, position in dated]
 
     def select(self, params: Mapping[str, str]) -> tuple[list[int], list[int]]:
-        """Positions of the records dated within the range ``params`` asks for, and of those the
-        index cannot judge."""
         since, until = (_parse_date_param(params[name]) if name in params else None for name in self.filters)
         low = 0 if since is None else bisect_left(self._days, since)
         high = len(self._days) if until is None else bisect_right(self._days, until)
         return self._positions[low:high], self._unsure
 
 
-class ParentIndex:
+class ParentIndex(ReadIndex):
     """A child entity's records (lease tenant rows) by the parent they belong to, so a daily
     run's read of one changed parent's rows is a lookup instead of a pass over every row."""
 
-    def __init__(self, target: Entity, records: Sequence[Any]) -> None:
-        if target.parent is None:
-            raise ValueError(f"entity {target.name!r} has no parent to index")
-        self.records = records
-        self.filters = (target.parent.filter,)
+    def __init__(self, records: Sequence[Any], link: ParentLink) -> None:
+        super().__init__(records, (link.filter,))
         self._rows: dict[str, list[int]] = {}
         for position, record in enumerate(records):
-            for parent in _ids(_collect(record, target.parent.field)):
+            for parent in _ids(_collect(record, link.field)):
                 self._rows.setdefault(parent, []).append(position)
 
     def select(self, params: Mapping[str, str]) -> tuple[list[int], list[int]]:
-        """Positions of the rows of the parent ``params`` names (none the index cannot judge)."""
         return self._rows.get(params[self.filters[0]], []), []
-
-
-ReadIndex = DateIndex | ParentIndex
 
 
 def read_index(target: Entity, records: Sequence[Any]) -> ReadIndex | None:
     """The index of ``records`` by what the pipeline reads ``target`` by (the registry's date
     filter of a transaction, the parent filter of a child), as DoorLoop's database would have one;
     None for an entity read whole."""
-    if target.partitioned:
-        return DateIndex(target, records)
+    if target.partitioned and target.date_field is not None:
+        return DateIndex(records, target.date_field, (target.date_filter_from, target.date_filter_to))
     if target.parent is not None:
-        return ParentIndex(target, records)
+        return ParentIndex(records, target.parent)
     return None
 
 
@@ -530,7 +535,7 @@ def apply_filters(
     predicates = {
         name: _predicate(name, value, table[name], related) for name, value in params.items() if name in table
     }
-    if index is not None and not set(index.filters).isdisjoint(predicates):
+    if index is not None and index.covers(predicates):
         settled, unsure = index.select(params)
         others = [p for name, p in predicates.items() if name not in index.filters]
         every, unjudged = list(predicates.values()), set(unsure)

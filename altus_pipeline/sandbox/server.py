@@ -397,7 +397,7 @@ class Sandbox:
         """The read index of ``records`` when the query filters by what it indexes."""
         with self._data_lock:
             index = self._indexes[target.name]
-        if index is None or not query.keys() & set(index.filters):
+        if index is None or not index.covers(query):
             return None
         if index.records is not records:
             index = read_index(target, records)
